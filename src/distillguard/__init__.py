@@ -1,0 +1,3 @@
+"""distillguard: detect, attribute and stop adversarial distillation campaigns in LLM API logs."""
+
+__version__ = "0.1.0"

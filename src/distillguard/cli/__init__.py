@@ -1,0 +1,47 @@
+"""The ``distillguard`` command. One module per command; each registers itself on ``app``."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from rich.console import Console
+
+from distillguard.errors import DistillguardError
+
+app = typer.Typer(
+    name="distillguard",
+    help="Detect, attribute and stop adversarial distillation campaigns in LLM API logs.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+console = Console()
+err_console = Console(stderr=True)
+
+# Command modules register themselves on import; the order here is the order in --help.
+_COMMANDS = ("validate", "simulate", "evaluate", "scan", "demo", "report", "export")
+
+
+def _load_commands() -> None:
+    import importlib
+
+    for name in _COMMANDS:
+        try:
+            importlib.import_module(f"distillguard.cli.{name}")
+        except ModuleNotFoundError as exc:  # a command not built yet
+            if exc.name != f"distillguard.cli.{name}":
+                raise
+
+
+def main() -> None:
+    _load_commands()
+    try:
+        app()
+    except DistillguardError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        sys.exit(130)
