@@ -17,6 +17,15 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+
+@app.callback()
+def _root() -> None:
+    """Detect, attribute and stop adversarial distillation campaigns in LLM API logs.
+
+    Start with `distillguard demo`; read your own logs with `distillguard validate PATH`.
+    """
+
+
 console = Console()
 err_console = Console(stderr=True)
 

@@ -55,7 +55,9 @@ def load_all() -> dict[str, type[Signal]]:
     return REGISTRY
 
 
-def unavailable_signals(interaction_columns: set[str], account_columns: set[str] | None) -> dict[str, list[str]]:
+def unavailable_signals(
+    interaction_columns: set[str], account_columns: set[str] | None
+) -> dict[str, list[str]]:
     """Signals that cannot run on these columns: ``{signal_id: [missing columns]}``.
 
     ``account_columns`` is None when no accounts table is given.
