@@ -1,0 +1,182 @@
+"""The shared per-batch context: expensive text work done once and handed to every prompt signal.
+
+Everything here is vectorised (polars string expressions, pyarrow, numpy); nothing loops over
+rows in Python. Properties are computed lazily and cached, so a signal only pays for what it uses.
+
+Text views (all bounded, so cost does not grow with pathological prompt lengths):
+
+- ``prompt_window``: the prompt itself when it has at most ``HEAD_CHARS + TAIL_CHARS``
+  characters, else its first ``HEAD_CHARS`` and last ``TAIL_CHARS`` characters (instructions and
+  templates live at the ends of a prompt);
+- ``lower``: ``prompt_window`` lower-cased;
+- ``text``: lower-cased system prompt window (first ``SYSTEM_CHARS``) + newline + ``lower``: what
+  the model was told, where an injected instruction may sit in either part;
+- ``masked``: ``lower`` with filled-in values replaced by placeholders (code blocks, inline code,
+  URLs, e-mails, LaTeX, quoted spans, numbers, list runs), punctuation removed, whitespace
+  collapsed;
+- ``words``: ``masked`` split into words (list column).
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+import numpy as np
+import polars as pl
+import polars_hash as plh
+import pyarrow as pa
+import pyarrow.compute as pc
+
+HEAD_CHARS = 2000
+TAIL_CHARS = 1000
+SYSTEM_CHARS = 1500
+
+#: (pattern, replacement) applied in order to the lower-cased window to mask filled-in values.
+MASKS: tuple[tuple[str, str], ...] = (
+    (r"(?s)```.*?(?:```|$)", " \u27e6code\u27e7 "),
+    (r"`[^`\n]{1,200}`", " \u27e6code\u27e7 "),
+    (r"(?:https?://|ftp://|www\.)\S+", " \u27e6url\u27e7 "),
+    (r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+", " \u27e6email\u27e7 "),
+    (r"(?s)\$\$.{0,2000}?\$\$|\\\[.{0,2000}?\\\]|\$[^$\n]{1,400}\$", " \u27e6math\u27e7 "),
+    (
+        r"\"[^\"\n]{1,400}\"|\u201c[^\u201d\n]{1,400}\u201d|\u00ab[^\u00bb\n]{1,400}\u00bb|"
+        r"\u300c[^\u300d\n]{1,400}\u300d",
+        " \u27e6q\u27e7 ",
+    ),
+    (r"(^|\s)'[^'\n]{1,200}'", "$1 \u27e6q\u27e7 "),
+    (r"\d+(?:[.,:/_-]\d+)*", " \u27e6n\u27e7 "),
+    # runs of >= 3 list lines (bullets or enumerations) collapse to one placeholder
+    (
+        r"(?m)(?:^[ \t]*(?:[-*\u2022+]|\u27e6n\u27e7\s*[.)]|[a-z][.)])[ \t]+[^\n]*(?:\n|$)){3,}",
+        " \u27e6list\u27e7 \n",
+    ),
+    # long inline comma lists: "a, b, c, d"
+    (r"(?:[^\s,;]+(?:\s+[^\s,;]+){0,2}\s*,\s*){3,}(?:and\s+|or\s+)?[^\s,;.]+", " \u27e6list\u27e7 "),
+    (r"[^\p{L}\p{N}\p{M}\u27e6\u27e7\s]+", " "),
+    (r"\s+", " "),
+)
+
+
+def hash_series(s: pl.Series, seed: int) -> pl.Series:
+    """Stable 64-bit xxhash of each string of ``s`` (null stays null)."""
+    return s.to_frame("_v").select(plh.col("_v").nchash.xxhash64(seed=seed)).to_series().rename(s.name)
+
+
+class PromptContext:
+    """Shared, lazily computed views of one batch of interactions.
+
+    ``batch`` has the columns of :data:`distillguard.schema.INTERACTIONS` (optional ones may be
+    absent or all-null); ``seed`` seeds every hash and sketch.
+    """
+
+    def __init__(self, batch: pa.RecordBatch | pa.Table, *, seed: int = 0) -> None:
+        table = pa.Table.from_batches([batch]) if isinstance(batch, pa.RecordBatch) else batch
+        self.table: pa.Table = table
+        self.seed = int(seed)
+        self.n = table.num_rows
+
+    # --- columns ------------------------------------------------------------------------------
+    def has(self, column: str) -> bool:
+        """True when ``column`` is present and not all-null (an empty batch has every column)."""
+        if column not in self.table.column_names:
+            return False
+        return self.n == 0 or self.table.column(column).null_count < self.n
+
+    def series(self, column: str) -> pl.Series | None:
+        if column not in self.table.column_names:
+            return None
+        return pl.from_arrow(self.table.column(column).combine_chunks(), schema_overrides=None).rename(column)
+
+    @cached_property
+    def prompt_null(self) -> pa.BooleanArray | None:
+        """Rows whose prompt is null (None when there are none)."""
+        if "prompt" not in self.table.column_names:
+            return None
+        col = self.table.column("prompt")
+        if col.null_count == 0:
+            return None
+        return pc.is_null(col.combine_chunks())
+
+    @cached_property
+    def tools(self) -> np.ndarray | None:
+        """Number of tool definitions offered (0 where null), or None when the column is missing."""
+        if not self.has("tools"):
+            return None
+        s = self.series("tools")
+        return s.cast(pl.Int64, strict=False).fill_null(0).to_numpy()
+
+    # --- text views ---------------------------------------------------------------------------
+    @cached_property
+    def _frame(self) -> pl.DataFrame:
+        prompt = self.series("prompt")
+        if prompt is None:
+            prompt = pl.Series("prompt", [""] * self.n, dtype=pl.String)
+        system = self.series("system") if self.has("system") else None
+        cols = [prompt.cast(pl.String).fill_null("").rename("prompt")]
+        if system is not None:
+            cols.append(system.cast(pl.String).rename("system"))
+        df = pl.DataFrame(cols)
+        p = pl.col("prompt")
+        window = (
+            pl.when(p.str.len_chars() > HEAD_CHARS + TAIL_CHARS)
+            .then(pl.concat_str([p.str.head(HEAD_CHARS), pl.lit("\n"), p.str.tail(TAIL_CHARS)]))
+            .otherwise(p)
+        )
+        exprs = [window.alias("prompt_window"), p.str.len_chars().cast(pl.Int32).alias("prompt_chars")]
+        if system is not None:
+            exprs.append(pl.col("system").str.head(SYSTEM_CHARS).str.to_lowercase().alias("system_lower"))
+        df = df.with_columns(exprs).with_columns(pl.col("prompt_window").str.to_lowercase().alias("lower"))
+        if system is not None:
+            df = df.with_columns(
+                pl.concat_str([pl.col("system_lower").fill_null(""), pl.lit("\n"), pl.col("lower")]).alias(
+                    "text"
+                )
+            )
+        else:
+            df = df.with_columns(pl.col("lower").alias("text"))
+        return df
+
+    @property
+    def prompt_window(self) -> pl.Series:
+        return self._frame["prompt_window"]
+
+    @property
+    def prompt_chars(self) -> pl.Series:
+        return self._frame["prompt_chars"]
+
+    @property
+    def lower(self) -> pl.Series:
+        return self._frame["lower"]
+
+    @property
+    def text(self) -> pl.Series:
+        return self._frame["text"]
+
+    @property
+    def system_raw(self) -> pl.Series | None:
+        return self._frame["system"] if "system" in self._frame.columns else None
+
+    @cached_property
+    def masked(self) -> pl.Series:
+        e = pl.col("lower")
+        for pattern, repl in MASKS:
+            e = e.str.replace_all(pattern, repl)
+        return self._frame.select(e.str.strip_chars().alias("masked"))["masked"]
+
+    @cached_property
+    def words(self) -> pl.Series:
+        """Masked words per prompt (list column; an empty prompt gives an empty list)."""
+        return self.masked.str.split(" ").list.eval(pl.element().filter(pl.element() != "")).rename("words")
+
+    def evaluate(self, exprs: list[pl.Expr]) -> pl.DataFrame:
+        """Evaluate expressions over the text views (columns ``lower``, ``text``) in one pass."""
+        return self._frame.select(exprs)
+
+
+def distinct(values: pa.Array | pl.Series) -> tuple[pa.Array, np.ndarray]:
+    """Distinct values of a string array and, for each row, the index of its value."""
+    arr = values.to_arrow() if isinstance(values, pl.Series) else values
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    enc = pc.dictionary_encode(arr)
+    return enc.dictionary, enc.indices.to_numpy(zero_copy_only=False)

@@ -1,0 +1,246 @@
+"""Chain-of-thought elicitation: does the request (prompt + system prompt) ask for the reasoning?
+
+Patterns are data: per language, three tiers of evidence (``strong``: an explicit demand to reason
+step by step or to show the reasoning; ``medium``: step-by-step or reasoning-adjacent wording that
+ordinary requests also use; ``weak``: "explain why"-style requests), plus a language-neutral table
+of *tag demands* (reasoning forced into ``<think>...</think>``, ``<reasoning>``, ``[THOUGHT]``,
+``<|begin_of_thought|>`` ...). Patterns run on the lower-cased text, so they are written in lower case.
+
+The score is graded evidence, not a verdict: power users write "think step by step" too; the
+decision is made later from accounts and cross-account structure (an instruction repeated verbatim
+across thousands of accounts is what matters, see ``prompt.template_skeleton``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+
+from distillguard.signals.base import register
+from distillguard.signals.prompt.base import PromptSignal
+from distillguard.signals.prompt.context import PromptContext
+
+#: evidence weight of one tier (combined across matched groups with noisy-or)
+TIER_WEIGHTS = {"strong": 0.8, "medium": 0.45, "weak": 0.2}
+TAG_WEIGHT = 0.7
+
+_STEP_EN = r"step[- ]by[- ]step|one step at a time|step[- ]wise"
+
+#: language (ISO 639-1) -> tier -> regex (lower case)
+PATTERNS: dict[str, dict[str, str]] = {
+    "en": {
+        "strong": (
+            r"\b(?:think|thinking|reason|reasoning|work|go|walk|solve|answer|explain"
+            r"|break)\w*\b[^.\n]{0,40}\b(?:"
+            + _STEP_EN
+            + r")\b|\blet'?s think\b|\bchain[- ]of[- ]thoughts?\b|\bshow (?:all )?(?:of )?(?:your|the|its) "
+            r"(?:work|working|reasoning|thinking|thought process|steps|derivation)\b"
+            r"|\b(?:think|reason) (?:carefully |deeply |hard |thoroughly )?(?:about it )?before (?:you )?"
+            r"(?:answer|respond|reply|giv)"
+            r"|\b(?:detail|describe|explain|write out|lay out|articulate|verbalize|output) (?:\w+ ){0,2}"
+            r"(?:thought|thinking|reasoning) process\b|\bsystematic (?:long )?thinking process\b"
+            r"|\binternal (?:reasoning|monologue|thoughts?)\b|\breasoning trace\b"
+            r"|\b(?:first|begin by) (?:think|reason)(?:ing)? (?:through|about|out loud)\b|\bthink out loud\b"
+        ),
+        "medium": (
+            r"\b(?:" + _STEP_EN + r")\b|\bexplain (?:your|the|each) (?:reasoning|rationale|logic|steps)\b"
+            r"|\b(?:reasoning|rationale) (?:behind|for)\b|\bthink (?:carefully|deeply|hard|thoroughly)\b"
+            r"|\breason (?:carefully|through)\b|\bwalk (?:me )?through\b|\bjustify (?:your|each|the)\b"
+        ),
+        "weak": r"\bexplain why\b|\bexplain your answer\b|\bshow (?:me )?how\b|\bbe thorough\b",
+    },
+    "zh": {
+        "strong": (
+            r"一步一步|一步步(?:地)?(?:思考|推理|分析|解答|解决|推导|来)|逐步(?:思考|推理|分析|推导)|分步(?:骤)?(?:思考|推理)"
+            r"|(?:写出|给出|展示|列出|说明|详细说明)(?:你的|完整的|详细的)?(?:推理|思考|思维|解题)(?:过程|步骤)"
+            r"|思维链|(?:先|请先)(?:思考|推理)(?:再|后)|深入思考"
+        ),
+        "medium": r"逐步|分步|循序渐进|推理过程|思考过程|解题过程|详细步骤",
+        "weak": r"解释(?:一下)?为什么|说明理由",
+    },
+    "ja": {
+        "strong": (
+            r"ステップ・?バイ・?ステップ(?:で|に)?(?:考え|推論|解)|段階的に(?:考え|推論|解)|一歩ずつ(?:考え|推論|解)"
+            r"|(?:推論|思考|解答)(?:の)?(?:過程|プロセス|手順)を(?:示|説明|書|記述|見せ)|順を追って(?:考え|推論|説明)"
+        ),
+        "medium": r"ステップ・?バイ・?ステップ|段階的に|一歩ずつ|順を追って|考え方を(?:示|説明)",
+        "weak": r"理由を説明",
+    },
+    "ko": {
+        "strong": (
+            r"단계별로\s*(?:생각|추론|풀|설명)|차근차근\s*(?:생각|추론|풀)|한\s*단계씩\s*(?:생각|추론|풀)"
+            r"|(?:추론|사고|풀이|생각)\s*과정을\s*(?:보여|설명|적어|작성|서술)"
+        ),
+        "medium": r"단계별로|단계적으로|차근차근|한\s*단계씩",
+        "weak": r"이유를\s*설명",
+    },
+    "ru": {
+        "strong": (
+            r"(?:подума|рассужда|реша|объясн|размышля)\w*[^.\n]{0,30}(?:шаг за шагом|пошагово|поэтапно)"
+            r"|(?:покаж|опиш|изложи|распиши|объясн)\w*\s+(?:\w+\s+){0,2}(?:рассуждени"
+            r"|ход (?:сво\w+ )?мысл|ход решени)"
+            r"|цепочк\w+ рассуждени"
+        ),
+        "medium": r"шаг за шагом|пошагов|поэтапн|ход рассуждени",
+        "weak": r"объясни(?:те)?,? почему",
+    },
+    "es": {
+        "strong": (
+            r"(?:piensa|pensar|razona|razonar|resuelve|resolver|explica|explicar)\w*[^.\n]{0,30}paso a paso"
+            r"|(?:muestra|explica|detalla|describe|expón)\w*\s+(?:\w+\s+){0,2}(?:razonamiento"
+            r"|proceso de pensamiento)"
+            r"|cadena de pensamiento"
+        ),
+        "medium": r"paso a paso|razonamiento|piensa (?:detenidamente|con cuidado|cuidadosamente)",
+        "weak": r"explica por qué",
+    },
+    "pt": {
+        "strong": (
+            r"(?:pense|pensar|raciocine|resolva|explique)\w*[^.\n]{0,30}(?:passo a passo|etapa por etapa)"
+            r"|(?:mostre|explique|detalhe|descreva)\w*\s+(?:\w+\s+){0,2}(?:raciocínio|processo de pensamento)"
+            r"|cadeia de pensamento"
+        ),
+        "medium": r"passo a passo|etapa por etapa|raciocínio|pense com cuidado",
+        "weak": r"explique por que",
+    },
+    "fr": {
+        "strong": (
+            r"(?:réfléchi|raisonne|résou|explique|pense)\w*[^.\n]{0,30}(?:étape par étape|pas à pas)"
+            r"|(?:montre|explique|détaille|décri|expose)\w*\s+(?:\w+\s+){0,2}(?:raisonnement|démarche)"
+            r"|chaîne de pensée"
+        ),
+        "medium": r"étape par étape|pas à pas|raisonnement|réfléchis(?:sez)? (?:bien|attentivement)",
+        "weak": r"explique(?:z)? pourquoi",
+    },
+    "de": {
+        "strong": (
+            r"(?:denk|überleg|lös|erklär|begründ)\w*[^.\n]{0,30}(?:schritt für schritt|schrittweise)"
+            r"|(?:zeig|erklär|erläuter|beschreib|leg)\w*\s+(?:\w+\s+){0,2}(?:gedankengang|lösungsweg"
+            r"|denkprozess"
+            r"|überlegungen)|gedankenkette"
+        ),
+        "medium": r"schritt für schritt|schrittweise|gedankengang|denk(?:e)? (?:sorgfältig|gründlich)",
+        "weak": r"erkläre?,? warum",
+    },
+    "it": {
+        "strong": r"(?:pensa|ragiona|risolvi|spiega)\w*[^.\n]{0,30}passo (?:dopo |a )?passo"
+        "|mostra il (?:tuo )?ragionamento",
+        "medium": r"passo dopo passo|passo a passo|ragionamento",
+        "weak": r"spiega perché",
+    },
+    "ar": {
+        "strong": (
+            r"(?:فكر|فكّر|حل|اشرح)[^.\n]{0,30}خطوة (?:ب|ل)?خطوة|(?:اشرح|وضح|بين|اعرض)\s+(?:\S+\s+){0,2}"
+            r"(?:تفكيرك|استدلالك|طريقة تفكيرك|منطقك)|سلسلة (?:من )?(?:التفكير|الأفكار)"
+        ),
+        "medium": r"خطوة (?:ب|ل)?خطوة|خطوة خطوة|فكر بعناية",
+        "weak": r"اشرح لماذا",
+    },
+    "hi": {
+        "strong": r"(?:सोच|हल|समझा)[^।\n]{0,30}(?:चरण दर चरण|कदम दर कदम|चरणबद्ध)",
+        "medium": r"चरण दर चरण|कदम दर कदम|चरणबद्ध",
+        "weak": r"क्यों समझाइए",
+    },
+    "tr": {"strong": r"adım adım (?:düşün|çöz|açıkla)", "medium": r"adım adım", "weak": r"nedenini açıkla"},
+    "nl": {
+        "strong": r"(?:denk|los|leg)\w*[^.\n]{0,30}stap voor stap",
+        "medium": r"stap voor stap",
+        "weak": r"leg uit waarom",
+    },
+    "pl": {
+        "strong": r"(?:pomyśl|rozwiąż|wyjaśnij)\w*[^.\n]{0,30}krok po kroku",
+        "medium": r"krok po kroku",
+        "weak": r"wyjaśnij dlaczego",
+    },
+    "vi": {
+        "strong": r"(?:suy nghĩ|giải|giải thích)[^.\n]{0,30}từng bước",
+        "medium": r"từng bước",
+        "weak": r"giải thích tại sao",
+    },
+    "id": {
+        "strong": r"(?:pikirkan|selesaikan"
+        "|jelaskan)[^.\n]{0,30}langkah demi langkah",
+        "medium": r"langkah demi langkah",
+        "weak": r"jelaskan mengapa",
+    },
+}
+
+_TAG_NAMES = (
+    r"think|thinking|thought|thoughts|reason|reasoning|reasonings|scratchpad|scratch_pad|analysis"
+    r"|rationale|cot"
+    r"|inner_monologue|internal_monologue|internal_thoughts|reflection|reflect|deliberation|chain_of_thought"
+)
+#: demands that the reasoning go inside tags (language-neutral)
+TAG_PATTERN = (
+    r"<\s*/?\s*(?:" + _TAG_NAMES + r")\s*>"
+    r"|<\|\s*(?:begin|end)_of_(?:thought|reasoning|thinking)\s*\|>"
+    r"|\[\s*/?\s*(?:" + _TAG_NAMES + r")\s*\]"
+    r"|\b(?:" + _TAG_NAMES + r")\s+(?:tags?|blocks?|section)\b"
+)
+
+_TIERS = ("strong", "medium", "weak")
+
+
+def _any_pattern() -> str:
+    parts = [PATTERNS[lang][tier] for lang in PATTERNS for tier in _TIERS]
+    parts.append(TAG_PATTERN)
+    return "|".join(f"(?:{p})" for p in parts)
+
+
+ANY_PATTERN = _any_pattern()
+
+
+@register
+class CotElicitation(PromptSignal):
+    """Chain-of-thought elicitation: how strongly prompt + system prompt demand visible reasoning.
+
+    ``cot`` in [0, 1] is the noisy-or of the matched evidence groups (per language: strong 0.8,
+    medium 0.45, weak 0.2; a demand for reasoning tags 0.7), ``cot_lang`` the ISO 639-1 code of the
+    strongest matched pattern (null when none, or when only a tag demand matched), ``cot_tagged``
+    whether the request demands reasoning inside tags such as ``<think>...</think>``,
+    ``<reasoning>`` or ``[THOUGHT]``. Patterns cover en, zh, ja, ko, ru, es, pt, fr, de, it, ar,
+    hi, tr, nl, pl, vi, id. Evidence, not a verdict: power users and evaluation harnesses ask for
+    step-by-step reasoning too.
+    """
+
+    id = "prompt.cot_elicitation"
+    requires = ("prompt",)
+    outputs = ("cot", "cot_lang", "cot_tagged")
+
+    def values(self, ctx: PromptContext):
+        n = ctx.n
+        cot = np.zeros(n, dtype=np.float32)
+        tagged = np.zeros(n, dtype=bool)
+        lang = np.full(n, None, dtype=object)
+        cand_df = ctx.evaluate([pl.col("text").str.contains(ANY_PATTERN).fill_null(False).alias("c")])
+        cand = cand_df["c"].to_numpy()
+        idx = np.flatnonzero(cand)
+        if idx.size:
+            sub = ctx.text.gather(idx).to_frame("t")
+            exprs = [pl.col("t").str.contains(TAG_PATTERN).alias("tag")]
+            groups: list[tuple[str, str]] = []
+            for code, tiers in PATTERNS.items():
+                for tier in _TIERS:
+                    groups.append((code, tier))
+                    exprs.append(pl.col("t").str.contains(tiers[tier]).alias(f"{code}:{tier}"))
+            hits = sub.select(exprs)
+            tag = hits["tag"].to_numpy()
+            keep = 1.0 - TAG_WEIGHT * tag
+            best_w = np.zeros(idx.size)
+            best_lang = np.full(idx.size, None, dtype=object)
+            for code, tier in groups:
+                h = hits[f"{code}:{tier}"].to_numpy()
+                w = TIER_WEIGHTS[tier]
+                keep *= np.where(h, 1.0 - w, 1.0)
+                better = h & (w > best_w)
+                best_w = np.where(better, w, best_w)
+                best_lang[better] = code
+            cot[idx] = (1.0 - keep).astype(np.float32)
+            tagged[idx] = tag
+            lang[idx] = best_lang
+        return {
+            "cot": pa.array(cot, type=pa.float32()),
+            "cot_lang": pa.array(lang, type=pa.string()),
+            "cot_tagged": pa.array(tagged, type=pa.bool_()),
+        }

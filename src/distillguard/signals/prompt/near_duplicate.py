@@ -1,0 +1,175 @@
+"""Near-duplicate signature: MinHash (``rensa``) + LSH band keys over a bounded, normalised window.
+
+The user states intent (``similarity_threshold``: the Jaccard similarity above which two windows
+should collide) and :func:`lsh_params` derives bands and rows (datasketch's rule: minimise the
+weighted false-positive and false-negative areas under the S-curve for ``num_perm`` permutations).
+
+The window is the head (:data:`HEAD_WORDS`) and tail (:data:`TAIL_WORDS`) of the masked,
+filler-free words of the prompt (see ``skeleton.py``), where templates live. Shingles are the
+window's words and word bigrams (unigrams keep clause-level paraphrases close, bigrams keep word
+order), hashed with xxhash64. MinHash is computed once per *distinct* window of the batch. A band
+key is a 64-bit mix of the band index and its rows, so two prompts collide in the LSH sense iff
+their ``nd_bands`` lists share a value *at the same position* (the band index is folded into the
+key, so sharing any value is equivalent).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import rensa
+
+from distillguard.signals.base import register
+from distillguard.signals.prompt.base import PromptSignal
+from distillguard.signals.prompt.context import PromptContext, distinct, hash_series
+from distillguard.signals.prompt.skeleton import skeleton_words
+
+HEAD_WORDS = 48
+TAIL_WORDS = 32
+#: Jaccard similarity of two windows above which they should share a band (stated intent)
+SIMILARITY_THRESHOLD = 0.4
+NUM_PERM = 64
+#: weights of false positives / false negatives when deriving bands and rows
+FP_WEIGHT = 0.5
+FN_WEIGHT = 0.5
+
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+_GOLD = np.uint64(0x9E3779B97F4A7C15)
+
+
+@dataclass(frozen=True)
+class LshParams:
+    """What :func:`lsh_params` derived (recorded in the output schema's metadata)."""
+
+    similarity_threshold: float
+    num_perm: int
+    bands: int
+    rows: int
+    false_positive_area: float
+    false_negative_area: float
+
+    def describe(self) -> str:
+        return (
+            f"similarity_threshold={self.similarity_threshold} num_perm={self.num_perm} bands={self.bands} "
+            f"rows={self.rows} fp_area={self.false_positive_area:.4f} fn_area={self.false_negative_area:.4f}"
+        )
+
+
+@lru_cache(maxsize=32)
+def lsh_params(
+    similarity_threshold: float = SIMILARITY_THRESHOLD,
+    num_perm: int = NUM_PERM,
+    fp_weight: float = FP_WEIGHT,
+    fn_weight: float = FN_WEIGHT,
+) -> LshParams:
+    """Bands and rows for a similarity threshold: minimise ``fp_weight * FP + fn_weight * FN``.
+
+    FP is the area under the collision probability ``1 - (1 - s**r)**b`` for ``s`` below the
+    threshold, FN the area above the threshold where pairs fail to collide.
+    """
+    if not 0.0 < similarity_threshold < 1.0:
+        raise ValueError(f"similarity_threshold must be in (0, 1), got {similarity_threshold}")
+    lo = np.linspace(0.0, similarity_threshold, 201)
+    hi = np.linspace(similarity_threshold, 1.0, 201)
+    best: tuple[float, int, int, float, float] | None = None
+    for b in range(1, num_perm + 1):
+        for r in range(1, num_perm // b + 1):
+            fp = np.trapezoid(1.0 - (1.0 - lo**r) ** b, lo)
+            fn = np.trapezoid((1.0 - hi**r) ** b, hi)
+            err = fp_weight * fp + fn_weight * fn
+            if best is None or err < best[0] - 1e-12:
+                best = (err, b, r, fp, fn)
+    assert best is not None
+    _, b, r, fp, fn = best
+    return LshParams(similarity_threshold, num_perm, b, r, float(fp), float(fn))
+
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    """splitmix64 finaliser (vectorised, wrapping uint64 arithmetic)."""
+    x = x ^ (x >> np.uint64(30))
+    x = x * _M1
+    x = x ^ (x >> np.uint64(27))
+    x = x * _M2
+    return x ^ (x >> np.uint64(31))
+
+
+def shingle_hashes(windows: pl.Series, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Flat uint64 shingle hashes (words and word bigrams) of space-joined windows, and row offsets."""
+    words = windows.str.split(" ")
+    lens = words.list.len().to_numpy().astype(np.int64)
+    flat = hash_series(words.explode().fill_null(""), seed).to_numpy().astype(np.uint64)
+    doc = np.repeat(np.arange(len(lens), dtype=np.int64), lens)
+    same = doc[:-1] == doc[1:]
+    with np.errstate(over="ignore"):
+        bigrams = _mix(flat[:-1][same] * _GOLD + flat[1:][same])
+    all_hash = np.concatenate([flat, bigrams])
+    all_doc = np.concatenate([doc, doc[:-1][same]])
+    order = np.argsort(all_doc, kind="stable")
+    counts = np.bincount(all_doc, minlength=len(lens))
+    offsets = np.zeros(len(lens) + 1, dtype=np.uint64)
+    np.cumsum(counts, out=offsets[1:])
+    return all_hash[order], offsets
+
+
+def band_keys(signatures: np.ndarray, params: LshParams) -> np.ndarray:
+    """``(n, bands)`` uint64 band keys of ``(n, >= bands*rows)`` MinHash signatures."""
+    n = signatures.shape[0]
+    sig = signatures[:, : params.bands * params.rows].astype(np.uint64).reshape(n, params.bands, params.rows)
+    with np.errstate(over="ignore"):
+        band_ids = np.arange(1, params.bands + 1, dtype=np.uint64)
+        acc = np.broadcast_to(_mix(band_ids * _GOLD), (n, params.bands))
+        for j in range(params.rows):
+            acc = _mix(acc * _GOLD + sig[:, :, j] + np.uint64(j + 1))
+    return acc
+
+
+@register
+class NearDuplicate(PromptSignal):
+    """Near-duplicate signature: LSH band keys of a MinHash over the prompt's head and tail window.
+
+    ``nd_bands`` (list<uint64>, one key per band) comes from a ``rensa`` MinHash (64 permutations,
+    seeded with the batch seed) of the words and word bigrams of the first 48 and last 32 masked,
+    filler-free words of the prompt, computed once per distinct window; bands and rows are derived
+    from ``similarity_threshold`` (0.4) and recorded in the schema metadata. Two prompts are
+    near-duplicate candidates when their lists share a key. Null for a prompt with no words.
+    """
+
+    id = "prompt.near_duplicate"
+    requires = ("prompt",)
+    outputs = ("nd_bands",)
+
+    def values(self, ctx: PromptContext):
+        params = lsh_params()
+        words = skeleton_words(ctx)
+        window = words.to_frame("w").select(
+            pl.when(pl.col("w").list.len() > HEAD_WORDS + TAIL_WORDS)
+            .then(pl.concat_list([pl.col("w").list.head(HEAD_WORDS), pl.col("w").list.tail(TAIL_WORDS)]))
+            .otherwise(pl.col("w"))
+            .list.join(" ")
+            .alias("w")
+        )["w"]
+        uniq, inverse = distinct(window)
+        uniq_s = pl.from_arrow(uniq).cast(pl.String)
+        nonempty = (uniq_s != "").to_numpy()
+        keys = np.zeros((len(uniq_s), params.bands), dtype=np.uint64)
+        if nonempty.any():
+            hashes, offsets = shingle_hashes(uniq_s.filter(pl.Series(nonempty)), ctx.seed)
+            mat = rensa.RMinHash.digest_matrix_from_flat_token_hashes(
+                hashes, offsets, params.num_perm, ctx.seed
+            )
+            sig = np.array(mat.to_rows(), dtype=np.uint32).reshape(-1, params.num_perm)
+            keys[nonempty] = band_keys(sig, params)
+        row_keys = keys[inverse]
+        valid = nonempty[inverse]
+        offsets = np.arange(0, (ctx.n + 1) * params.bands, params.bands, dtype=np.int32)
+        arr = pa.ListArray.from_arrays(
+            pa.array(offsets, type=pa.int32()),
+            pa.array(row_keys.reshape(-1), type=pa.uint64()),
+            mask=pa.array(~valid, type=pa.bool_()),
+        )
+        return {"nd_bands": arr}
