@@ -1,6 +1,6 @@
 """Ingest throughput: rows/s and peak memory reading the same synthetic log as Parquet, JSONL.gz and CSV.
 
-    .venv/bin/python benchmarks/bench_ingest.py [--rows 1000000] [--dir bench-out/ingest]
+.venv/bin/python benchmarks/bench_ingest.py [--rows 1000000] [--dir bench-out/ingest]
 """
 
 from __future__ import annotations
@@ -66,7 +66,8 @@ def main() -> None:
         dt = time.perf_counter() - t0
         assert n == args.rows and src.stats.rows_rejected == 0
         print(f"{fmt:10} {n:>10,} {dt:>8.1f} {n / dt:>10,.0f}")
-    print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB (includes the data generation)")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak RSS {peak:.0f} MiB (includes generating the data)")
 
 
 if __name__ == "__main__":
