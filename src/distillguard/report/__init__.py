@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -216,6 +217,12 @@ def _overview_row(c: dict, rank: int) -> dict:
             "summary": c.get("summary") or "not available"}
 
 
+def _display_name(d: Path) -> str:
+    """The output folder's name; scan writes into a staging folder ``.NAME.tmp-XXXX`` renamed at the end."""
+    m = re.match(r"^\.(.+)\.tmp-[^.]+$", d.name)
+    return m.group(1) if m else (d.resolve().name or str(d))
+
+
 def render_report(scan: ScanOutput, *, seed: int = 0) -> str:
     """The report HTML for a loaded scan output."""
     from distillguard.export.actions import ACTIONS, Policy, dry_run, propose_actions
@@ -243,7 +250,7 @@ def render_report(scan: ScanOutput, *, seed: int = 0) -> str:
     ctx = {
         "version": __version__,
         "generated": datetime.now(UTC).strftime("%d %b %Y %H:%M UTC"),
-        "dir": scan.dir.name,
+        "dir": _display_name(scan.dir),
         "summary": summary,
         "total_interactions": scan.total_interactions,
         "accounts_seen": summary.get("accounts", scan.accounts.height),
