@@ -1,0 +1,168 @@
+"""Per-account aggregates over the staged interactions, written once as ibis expressions.
+
+The staged table (see :mod:`distillguard.pipeline`) holds one narrow row per interaction: the
+log-format columns the scan needs plus the per-prompt features. Everything set-wise here is an
+ibis expression, so the same code runs on the embedded DuckDB backend (streams and spills) or on
+a distributed engine. Only the final one-row-per-account table is materialised (as polars).
+"""
+
+from __future__ import annotations
+
+import math
+
+import ibis
+import ibis.expr.types as ir
+import polars as pl
+
+#: Capabilities that distillation campaigns harvest (the rest is ordinary chat traffic).
+TARGET_CAPABILITIES = (
+    "math_reasoning",
+    "coding",
+    "agentic_coding",
+    "tool_use",
+    "rubric_grading",
+    "reasoning_articulation",
+    "safe_rewrite",
+    "data_generation",
+)
+
+
+def _share(cond: ir.BooleanValue) -> ir.FloatingScalar:
+    return ibis.ifelse(cond, 1.0, 0.0).mean()
+
+
+def _top_share(t: ir.Table, col: str, totals: ir.Table, name: str) -> ir.Table:
+    """Per account: share of its interactions carrying its most frequent non-null value of ``col``."""
+    c = t.filter(t[col].notnull()).group_by(["account_id", col]).aggregate(c=lambda s: s.count())
+    top = c.group_by("account_id").aggregate(top=c.c.max(), ndistinct=c.count())
+    j = top.join(totals, "account_id")
+    return j.select(
+        "account_id",
+        **{name: j.top.cast("float64") / j.n, f"{name}_distinct": j.ndistinct.cast("float64") / j.n},
+    )
+
+
+def account_features(staged: ir.Table, accounts: ir.Table | None = None) -> pl.DataFrame:
+    """One row per account seen in ``staged``: volume, velocity, timing, content and account facts.
+
+    Columns (all float unless said): ``interactions`` (int), ``first_seen``, ``last_seen``,
+    ``active_days``, ``req_per_day``, ``cot_share``, ``cot_tagged_share``, ``single_turn_share``,
+    ``tools_share``, ``dataset_shape``, ``mean_max_tokens``, ``mean_output_tokens``, ``mean_prompt_chars``,
+    ``hour_entropy`` (0 = one hour of the day, 1 = flat round the clock), ``gap_cv`` (coefficient of
+    variation of the gaps between requests), ``top_capability``, ``top_capability_share``,
+    ``target_share`` (share on harvested capabilities), ``target_breadth`` (how many of them),
+    ``capability_entropy``, ``top_template_share``, ``top_template_distinct``, ``top_head_share``,
+    ``top_tail_share``, ``late_model_share`` (traffic on models first seen after the window opened),
+    ``pivot_hours`` (hours from such a model's first appearance to this account's first use of it),
+    ``ip24_per_request``, ``countries``, ``models``, and from the accounts table when given ``tier``,
+    ``verified``, ``tenure_days`` (first use minus sign-up), ``org_id``.
+    """
+    t = staged
+    totals = t.group_by("account_id").aggregate(n=t.count())
+    base = t.group_by("account_id").aggregate(
+        interactions=t.count(),
+        first_seen=t.ts.min(),
+        last_seen=t.ts.max(),
+        active_days=t.ts.date().nunique(),
+        cot_share=_share(t.cot >= 0.5),
+        cot_tagged_share=_share(t.cot_tagged),
+        single_turn_share=_share(t.turn.fill_null(0) == 0),
+        tools_share=_share(t.tools.fill_null(0) > 0),
+        dataset_shape=t.dataset_shape.mean(),
+        mean_max_tokens=t.max_tokens.mean(),
+        mean_output_tokens=t.output_tokens.mean(),
+        mean_input_tokens=t.input_tokens.mean(),
+        mean_prompt_chars=t.prompt_chars.mean(),
+        ip24s=t.ip24.nunique(),
+        countries=t.country.nunique(),
+        models=t.model.nunique(),
+        org_id=t.org_id.arbitrary(),
+    )
+
+    # diurnal shape: entropy of the hour-of-day histogram
+    hours = t.group_by(["account_id", t.ts.hour().name("h")]).aggregate(c=lambda s: s.count())
+    hours = hours.join(totals, "account_id")
+    p = hours.c.cast("float64") / hours.n
+    hour_ent = hours.group_by("account_id").aggregate(hour_entropy=(-(p * p.ln())).sum() / math.log(24))
+
+    # timing regularity: coefficient of variation of inter-request gaps
+    w = ibis.window(group_by="account_id", order_by="ts")
+    secs = t.ts.epoch_seconds()
+    gaps = t.select("account_id", gap=(secs - secs.lag().over(w)).cast("float64"))
+    gaps = gaps.filter(gaps.gap.notnull())
+    gap_stats = gaps.group_by("account_id").aggregate(gap_mean=gaps.gap.mean(), gap_std=gaps.gap.std())
+
+    # capabilities: focus, breadth, entropy
+    caps = (
+        t.group_by(["account_id", "capability"]).aggregate(c=lambda s: s.count()).join(totals, "account_id")
+    )
+    cp = caps.c.cast("float64") / caps.n
+    is_target = caps.capability.isin(TARGET_CAPABILITIES)
+    cap_stats = caps.group_by("account_id").aggregate(
+        target_share=ibis.ifelse(is_target, cp, 0.0).sum(),
+        target_breadth=ibis.ifelse(is_target & (cp >= 0.05), 1, 0).sum(),
+        capability_entropy=(-(cp * cp.ln())).sum() / math.log(12),
+        top_capability_share=cp.max(),
+        top_capability=caps.capability.argmax(caps.c),
+    )
+
+    # model pivot: traffic on models that first appear after the window opened, and how fast
+    start = t.ts.min().as_scalar()
+    releases = t.filter(t.model.notnull()).group_by("model").aggregate(release=lambda s: s.ts.min())
+    releases = releases.filter(releases.release > start + ibis.interval(days=1))
+    am = (
+        t.filter(t.model.notnull())
+        .group_by(["account_id", "model"])
+        .aggregate(first=lambda s: s.ts.min(), c=lambda s: s.count())
+    )
+    am = am.join(releases, "model")
+    pivot = am.group_by("account_id").aggregate(
+        late_c=am.c.sum(),
+        pivot_hours=((am.first.epoch_seconds() - am.release.epoch_seconds()) / 3600.0).min(),
+    )
+
+    feats = (
+        base.left_join(hour_ent, "account_id")
+        .select(~ibis.selectors.endswith("_right"))
+        .left_join(gap_stats, "account_id")
+        .select(~ibis.selectors.endswith("_right"))
+        .left_join(cap_stats, "account_id")
+        .select(~ibis.selectors.endswith("_right"))
+        .left_join(pivot, "account_id")
+        .select(~ibis.selectors.endswith("_right"))
+    )
+    for col, name in (
+        ("skeleton", "top_template_share"),
+        ("head_fp", "top_head_share"),
+        ("tail_fp", "top_tail_share"),
+    ):
+        feats = feats.left_join(_top_share(t, col, totals, name), "account_id").select(
+            ~ibis.selectors.endswith("_right")
+        )
+    if accounts is not None:
+        acc = accounts.select("account_id", "tier", "verified", "created_at")
+        feats = feats.left_join(acc, "account_id").select(~ibis.selectors.endswith("_right"))
+
+    df = pl.from_arrow(feats.to_pyarrow())
+    assert isinstance(df, pl.DataFrame)
+    if "tier" not in df.columns:
+        df = df.with_columns(
+            tier=pl.lit(None, pl.Utf8),
+            verified=pl.lit(None, pl.Boolean),
+            created_at=pl.lit(None, pl.Datetime("us", "UTC")),
+        )
+    span_days = ((pl.col("last_seen") - pl.col("first_seen")).dt.total_seconds() / 86400.0).clip(
+        lower_bound=1.0
+    )
+    df = df.with_columns(
+        req_per_day=pl.col("interactions")
+        / pl.max_horizontal(pl.col("active_days").cast(pl.Float64), pl.lit(1.0)),
+        span_days=span_days,
+        gap_cv=(pl.col("gap_std") / pl.col("gap_mean")).fill_nan(None),
+        late_model_share=(pl.col("late_c").fill_null(0) / pl.col("interactions")).cast(pl.Float64),
+        ip24_per_request=(pl.col("ip24s") / pl.col("interactions")).cast(pl.Float64),
+        tenure_days=(pl.col("first_seen") - pl.col("created_at")).dt.total_seconds() / 86400.0,
+        fixed_instruction=pl.max_horizontal(pl.col("top_head_share"), pl.col("top_tail_share")),
+        unverified=(~pl.col("verified").fill_null(False)).cast(pl.Float64),
+    ).drop("late_c", "gap_std", "gap_mean")
+    return df.sort("account_id")

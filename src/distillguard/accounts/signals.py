@@ -1,0 +1,275 @@
+"""Registered account-level signals.
+
+Each signal maps the per-account aggregates of :func:`~distillguard.accounts.features.account_features`
+to a value in [0, 1] (higher = more like a harvesting account; null when the columns it needs are
+absent) and knows how to say so in a reason ("91% of prompts ask for chain-of-thought; typical
+account 4%"). Thresholds do not live here: the scorer weighs the signals.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import polars as pl
+
+from distillguard.signals.base import Signal, register
+
+
+class AccountSignal(Signal):
+    """Base class for account signals (subclasses set ``expr`` and ``reason``)."""
+
+    level = "account"
+    #: the raw feature column shown in reasons, and how to print it
+    raw: ClassVar[str] = ""
+    unit: ClassVar[str] = "pct"  # "pct", "num", "hours", "days"
+    phrase: ClassVar[str] = ""
+
+    @classmethod
+    def expr(cls) -> pl.Expr:
+        raise NotImplementedError
+
+    @classmethod
+    def fmt(cls, v: float | None) -> str:
+        if v is None:
+            return "n/a"
+        if cls.unit == "pct":
+            return f"{100 * v:.0f}%"
+        if cls.unit == "hours":
+            return f"{v:.0f} h"
+        if cls.unit == "days":
+            return f"{v:.1f} days"
+        return f"{v:.3g}"
+
+    @classmethod
+    def reason(cls, raw: float | None, baseline: float | None) -> str:
+        return f"{cls.phrase.format(value=cls.fmt(raw))} (typical account: {cls.fmt(baseline)})"
+
+
+def _clip(e: pl.Expr) -> pl.Expr:
+    return e.cast(pl.Float64).clip(0.0, 1.0)
+
+
+@register
+class CotShare(AccountSignal):
+    """Share of the account's prompts that elicit chain-of-thought (reasoning traces) in any language."""
+
+    id = "account.cot_share"
+    requires = ("prompt",)
+    raw = "cot_share"
+    phrase = "{value} of prompts ask for chain-of-thought"
+
+    @classmethod
+    def expr(cls) -> pl.Expr:
+        return _clip(pl.col("cot_share"))
+
+
+@register
+class FixedInstruction(AccountSignal):
+    """Share of prompts that open or close with the same fixed text (an injected instruction)."""
+
+    id = "account.fixed_instruction"
+    requires = ("prompt",)
+    raw = "fixed_instruction"
+    phrase = "{value} of prompts carry the same fixed opening or closing instruction"
+
+    @classmethod
+    def expr(cls) -> pl.Expr:
+        return _clip(pl.max_horizontal(pl.col("top_head_share"), pl.col("top_tail_share")).fill_null(0.0))
+
+
+@register
+class CapabilityFocus(AccountSignal):
+    """Share of traffic on the capabilities distillers harvest (reasoning, coding, tool use, grading)."""
+
+    id = "account.capability_focus"
+    requires = ("prompt",)
+    raw = "target_share"
+    phrase = "{value} of traffic targets harvested capabilities"
+
+    @classmethod
+    def expr(cls) -> pl.Expr:
+        return _clip(pl.col("target_share").fill_null(0.0))
+
+
+@register
+class CapabilityBreadth(AccountSignal):
+    """How many harvested capabilities the account covers systematically (a capability sweep covers many)."""
+
+    id = "account.capability_breadth"
+    requires = ("prompt",)
+    raw = "target_breadth"
+    unit = "num"
+    phrase = "covers {value} harvested capabilities"
+
+    @classmethod
+    def expr(cls) -> pl.Expr:
+        return _clip(pl.col("target_breadth").fill_null(0) / 5.0)
+
+
+@register
+class TemplateConcentration(AccountSignal):
+    """Share of the account's prompts built on its single most used template (filled-in values masked)."""
+
+    id = "account.template_concentration"
+    requires = ("prompt",)
+    raw = "top_template_share"
+    phrase = "{value} of prompts use one template"
+
+    @classmethod
+    def expr(cls) -> pl.Expr:
+        return _clip(pl.col("top_template_share").fill_null(0.0))
+
+
+@register
+class SingleTurn(AccountSignal):
+    """Share of requests that are the first turn of a conversation (harvesting rarely follows up)."""
+
+    id = "account.single_turn"
+    requires = ("turn",)
+    raw = "single_turn_share"
+    phrase = "{value} of requests are single-turn"
+
+    @classmethod
+    def expr(cls) -> pl.Expr:
+        return _clip(pl.col("single_turn_share"))
+
+
+@register
+class OutputDemand(AccountSignal):
+    """How long the answers the account asks for are (mean max_tokens, log-scaled: 256 -> 0, 16K -> 1)."""
+
+    id = "account.output_demand"
+    requires = ("max_tokens",)
+    raw = "mean_max_tokens"
+    unit = "num"
+    phrase = "asks for {value} output tokens on average"
+
+    @classmethod
+    def expr(cls) -> pl.Expr:
+        return _clip((pl.col("mean_max_tokens").log(2) - 8.0) / 6.0)
+
+
+@register
+class RoundTheClock(AccountSignal):
+    """How flat the account's hour-of-day profile is (scripts run round the clock; people sleep)."""
+
+    id = "account.round_the_clock"
+    requires = ("ts",)
+    raw = "hour_entropy"
+    unit = "num"
+    phrase = "hour-of-day entropy {value}"
+
+    @classmethod
+    def expr(cls) -> pl.Expr:
+        return _clip((pl.col("hour_entropy").fill_null(0.0) - 0.6) / 0.4)
+
+
+@register
+class Quietness(AccountSignal):
+    """Low, steady volume: 5-60 requests per active day, under the rate limits."""
+
+    id = "account.quiet_volume"
+    requires = ("ts",)
+    raw = "req_per_day"
+    unit = "num"
+    phrase = "{value} requests per active day"
+
+    @classmethod
+    def expr(cls) -> pl.Expr:
+        r = pl.col("req_per_day")
+        return pl.when((r >= 5) & (r <= 60)).then(1.0).otherwise(0.0) * _clip(pl.col("active_days") / 7.0)
+
+
+@register
+class ModelPivot(AccountSignal):
+    """The account moved to a newly released model within 24 hours of its first appearance."""
+
+    id = "account.model_pivot"
+    requires = ("model",)
+    raw = "pivot_hours"
+    unit = "hours"
+    phrase = "first used a newly released model {value} after release"
+
+    @classmethod
+    def expr(cls) -> pl.Expr:
+        early = (pl.col("pivot_hours") <= 24.0) & (pl.col("first_seen") < pl.col("first_seen").max())
+        return pl.when(early).then(_clip(pl.col("late_model_share") * 2.0)).otherwise(0.0)
+
+
+@register
+class FreshAccount(AccountSignal):
+    """The account started heavy use right after sign-up (tenure at first use, 0 days -> 1, a month -> 0)."""
+
+    id = "account.fresh_account"
+    requires = ("accounts.created_at",)
+    raw = "tenure_days"
+    unit = "days"
+    phrase = "first request {value} after sign-up"
+
+    @classmethod
+    def expr(cls) -> pl.Expr:
+        return (-pl.col("tenure_days").clip(lower_bound=0.0) / 7.0).exp()
+
+
+@register
+class Unverified(AccountSignal):
+    """The account is not identity- or business-verified, on a self-serve tier."""
+
+    id = "account.unverified_self_serve"
+    requires = ("accounts.tier", "accounts.verified")
+    raw = "unverified"
+    unit = "num"
+    phrase = "unverified self-serve account ({value})"
+
+    @classmethod
+    def expr(cls) -> pl.Expr:
+        self_serve = pl.col("tier").is_in(["free", "edu", "startup", "research"])
+        return (
+            pl.when(pl.col("verified").is_null() & pl.col("tier").is_null())
+            .then(None)
+            .otherwise(pl.when(self_serve & ~pl.col("verified").fill_null(False)).then(1.0).otherwise(0.0))
+        )
+
+    @classmethod
+    def reason(cls, raw: float | None, baseline: float | None) -> str:
+        return "unverified self-serve account"
+
+
+@register
+class IpRotation(AccountSignal):
+    """Distinct /24 client prefixes per request (residential proxy pools rotate IPs)."""
+
+    id = "account.ip_rotation"
+    requires = ("ip",)
+    raw = "ip24_per_request"
+    phrase = "a new /24 prefix on {value} of requests"
+
+    @classmethod
+    def expr(cls) -> pl.Expr:
+        return _clip(pl.col("ip24_per_request").fill_null(0.0) * 2.0)
+
+
+ACCOUNT_SIGNALS: tuple[type[AccountSignal], ...] = (
+    CotShare,
+    FixedInstruction,
+    CapabilityFocus,
+    CapabilityBreadth,
+    TemplateConcentration,
+    SingleTurn,
+    OutputDemand,
+    RoundTheClock,
+    Quietness,
+    ModelPivot,
+    FreshAccount,
+    Unverified,
+    IpRotation,
+)
+
+
+def account_signal_values(feats: pl.DataFrame) -> pl.DataFrame:
+    """``account_id`` plus one [0, 1] column per account signal (named by its id)."""
+    exprs = []
+    for s in ACCOUNT_SIGNALS:
+        e = s.expr()
+        exprs.append(e.cast(pl.Float64).alias(s.id))
+    return feats.select("account_id", *exprs)

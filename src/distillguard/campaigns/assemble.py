@@ -1,0 +1,461 @@
+"""From flagged accounts and clusters to campaigns: ids, merged pools, indicators, look-alikes, edges.
+
+A campaign is the set of flagged accounts of one cluster (at least two). Clusters whose flagged
+accounts are tied by strong content links (a standby pool that reuses the primary pool's templates
+after the primary went quiet) are merged first. Every per-campaign statistic is an ibis expression
+over the staged interactions of the campaign members; Python only walks campaigns, never rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import ibis
+import ibis.expr.types as ir
+import igraph as ig
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import xxhash
+
+from distillguard.campaigns.cluster import campaign_id
+from distillguard.campaigns.features import CONTENT_KINDS
+from distillguard.linking.keys import KIND_NOUN
+
+MAX_EDGES_OUT = 50_000
+#: merge two campaign clusters when their content links per flagged account of the smaller reach this
+MERGE_LINK_PER_ACCOUNT = 0.5
+
+
+@dataclass
+class Assembled:
+    campaigns: list[dict]
+    account_campaign: pl.DataFrame  # account_id, campaign_id
+    campaign_evidence: pl.DataFrame  # account_id, text
+    lookalikes: list[dict]
+    edges: pa.Table
+    replay: pa.Table | None = field(default=None)
+
+    def replay_daily(self, scored: pl.DataFrame, threshold: float) -> pa.Table | None:
+        return self.replay
+
+
+def _merge_groups(fl: pl.DataFrame, edges: pl.DataFrame) -> pl.DataFrame:
+    """``account_id, group``: flagged clustered accounts, clusters merged along strong content links."""
+    cl = fl.select("account_id", "cluster")
+    counts = cl.group_by("cluster").agg(nf=pl.len()).filter(pl.col("nf") >= 2)
+    cl = cl.join(counts.select("cluster"), on="cluster")
+    if cl.height == 0:
+        return pl.DataFrame(schema={"account_id": pl.Utf8, "group": pl.Int64})
+    content = pl.col("kinds").list.eval(pl.element().is_in(list(CONTENT_KINDS))).list.any()
+    x = (
+        edges.filter(content)
+        .join(cl.rename({"account_id": "src", "cluster": "c1"}), on="src")
+        .join(cl.rename({"account_id": "dst", "cluster": "c2"}), on="dst")
+    )
+    x = x.filter(pl.col("c1") != pl.col("c2")).with_columns(
+        a=pl.min_horizontal("c1", "c2"), b=pl.max_horizontal("c1", "c2")
+    )
+    between = x.group_by(["a", "b"]).agg(w=pl.col("weight").sum())
+    nf = dict(zip(counts["cluster"].to_list(), counts["nf"].to_list(), strict=True))
+    ids = sorted(nf)
+    pos = {c: i for i, c in enumerate(ids)}
+    pairs = [
+        (pos[a], pos[b])
+        for a, b, w in between.iter_rows()  # cluster pairs, not rows of traffic
+        if w >= MERGE_LINK_PER_ACCOUNT * min(nf[a], nf[b])
+    ]
+    g = ig.Graph(n=len(ids), edges=pairs)
+    memb = g.connected_components().membership
+    cmap = pl.DataFrame({"cluster": ids, "group": np.asarray(memb, dtype=np.int64)})
+    return cl.join(cmap, on="cluster").select("account_id", "group")
+
+
+def _top(frame: pl.DataFrame, by: str, n: int) -> dict[str, list[dict]]:
+    """campaign_id -> top-n rows (as dicts) of ``frame`` ordered by ``by`` descending."""
+    if frame.height == 0:
+        return {}
+    f = (
+        frame.sort(["campaign_id", by], descending=[False, True])
+        .group_by("campaign_id", maintain_order=True)
+        .head(n)
+    )
+    out: dict[str, list[dict]] = {}
+    for cid, part in f.group_by("campaign_id", maintain_order=True):
+        out[str(cid[0])] = part.drop("campaign_id").to_dicts()
+    return out
+
+
+def _pl(t: ir.Table) -> pl.DataFrame:
+    df = pl.from_arrow(t.to_pyarrow())
+    assert isinstance(df, pl.DataFrame)
+    return df
+
+
+def _iso(v: object) -> str | None:
+    return None if v is None else v.strftime("%Y-%m-%dT%H:%M:%SZ")  # type: ignore[attr-defined]
+
+
+def assemble_campaigns(
+    *,
+    con: ibis.BaseBackend,
+    staged: ir.Table,
+    accounts: ir.Table | None,
+    feats: pl.DataFrame,
+    scored: pl.DataFrame,
+    clusters: pl.DataFrame,
+    edges: pl.DataFrame,
+    keys: ir.Table,
+    cluster_feats: pl.DataFrame,
+    threshold: float,
+) -> Assembled:
+    fl = scored.filter(pl.col("flagged")).select("account_id", "score").join(clusters, on="account_id")
+    groups = _merge_groups(fl, edges)
+    # deterministic campaign ids from the sorted member ids
+    gid = groups.group_by("group").agg(members=pl.col("account_id").sort())
+    gid = gid.with_columns(
+        campaign_id=pl.col("members").map_elements(lambda m: campaign_id(m.to_list()), return_dtype=pl.Utf8)
+    )
+    account_campaign = groups.join(gid.select("group", "campaign_id"), on="group").select(
+        "account_id", "campaign_id"
+    )
+
+    campaigns: list[dict] = []
+    evidence = pl.DataFrame(schema={"account_id": pl.Utf8, "text": pl.Utf8})
+    if account_campaign.height:
+        campaigns, evidence = _describe(con, staged, accounts, account_campaign, scored, feats)
+
+    lookalikes = _lookalikes(clusters, scored, feats, edges, cluster_feats, account_campaign, threshold)
+    edges_out = _edges_out(edges, scored, account_campaign, lookalikes)
+    return Assembled(campaigns, account_campaign, evidence, lookalikes, edges_out)
+
+
+def _describe(
+    con: ibis.BaseBackend,
+    staged: ir.Table,
+    accounts: ir.Table | None,
+    account_campaign: pl.DataFrame,
+    scored: pl.DataFrame,
+    feats: pl.DataFrame,
+) -> tuple[list[dict], pl.DataFrame]:
+    members = con.create_table("campaign_members", ibis.memtable(account_campaign.to_arrow()))
+    s = con.create_table("campaign_staged", staged.join(members, "account_id"))
+    day = s.ts.date().cast("string")
+
+    base = _pl(
+        s.group_by("campaign_id").aggregate(
+            interactions=s.count(),
+            first_seen=s.ts.min(),
+            last_seen=s.ts.max(),
+            tok_in=s.input_tokens.sum(),
+            tok_out=s.output_tokens.sum(),
+            cot_share=ibis.ifelse(s.cot >= 0.5, 1.0, 0.0).mean(),
+            accounts=s.account_id.nunique(),
+        )
+    )
+    caps = _pl(s.group_by(["campaign_id", "capability"]).aggregate(n=s.count()))
+    models = _pl(
+        s.filter(s.model.notnull()).group_by(["campaign_id", "model"]).aggregate(n=lambda t: t.count())
+    )
+    countries = _pl(
+        s.filter(s.country.notnull()).group_by(["campaign_id", "country"]).aggregate(n=lambda t: t.count())
+    )
+    timeline = _pl(
+        s.group_by(["campaign_id", day.name("day"), s.model.fill_null("?").name("model")])
+        .aggregate(requests=s.count())
+        .order_by(["campaign_id", "day", "model"])
+    )
+
+    tf = s.filter(s.skeleton.notnull())
+    from distillguard.linking.keys import fp_hex
+
+    templates = _pl(
+        tf.group_by(["campaign_id", fp_hex(tf.skeleton).name("fingerprint")])
+        .aggregate(
+            interactions=tf.count(),
+            accounts=tf.account_id.nunique(),
+            ex1_id=tf.request_id.min(),
+            ex1=tf.prompt_head.argmin(tf.request_id),
+            ex2_id=tf.request_id.max(),
+            ex2=tf.prompt_head.argmax(tf.request_id),
+        )
+        .filter(lambda t: t.accounts >= 2)
+    )
+    ipf = s.filter(s.ip24.notnull())
+    ips = _pl(
+        ipf.group_by(["campaign_id", ipf.ip24.name("value")])
+        .aggregate(accounts=ipf.account_id.nunique(), interactions=ipf.count())
+        .filter(lambda t: t.accounts >= 2)
+    )
+    af = s.filter(s.asn.notnull())
+    asns = _pl(
+        af.group_by(["campaign_id", af.asn.name("value")])
+        .aggregate(accounts=af.account_id.nunique(), interactions=af.count())
+        .filter(lambda t: t.accounts >= 2)
+    )
+    uf = s.filter(s.user_agent.notnull())
+    uas = _pl(
+        uf.group_by(["campaign_id", uf.user_agent.name("value")])
+        .aggregate(accounts=uf.account_id.nunique())
+        .filter(lambda t: t.accounts >= 2)
+    )
+    sf = s.filter(s.system_fp.notnull())
+    sysp = _pl(
+        sf.group_by(["campaign_id", fp_hex(sf.system_fp).name("fingerprint")])
+        .aggregate(accounts=sf.account_id.nunique(), example=sf.system_head.arbitrary())
+        .filter(lambda t: t.accounts >= 2)
+    )
+
+    pay = signups = bursts = pl.DataFrame()
+    if accounts is not None:
+        a = accounts.join(members, "account_id")
+        pf = a.filter(a.payment_fingerprint.notnull())
+        pay = _pl(
+            pf.group_by(["campaign_id", pf.payment_fingerprint.name("value")])
+            .aggregate(accounts=pf.account_id.nunique())
+            .filter(lambda t: t.accounts >= 2)
+        )
+        cf = a.filter(a.created_at.notnull())
+        signups = _pl(
+            cf.group_by(["campaign_id", cf.created_at.date().cast("string").name("day")])
+            .aggregate(accounts=cf.count())
+            .order_by(["campaign_id", "day"])
+        )
+        hour = cf.created_at.truncate("h")
+        bursts = _pl(
+            cf.group_by(
+                ["campaign_id", hour.name("start"), cf.tier.fill_null("unknown").name("tier")]
+            ).aggregate(accounts=cf.count())
+        )
+
+    conf = (
+        scored.join(account_campaign, on="account_id")
+        .group_by("campaign_id")
+        .agg(confidence=pl.col("score").mean(), ids=pl.col("account_id").sort())
+    )
+
+    top_caps = _top(caps, "n", 20)
+    top_models = _top(models, "n", 20)
+    top_countries = _top(countries, "n", 20)
+    top_templates = _top(templates, "interactions", 5)
+    top_ips = _top(ips, "accounts", 5)
+    top_asns = _top(asns, "accounts", 5)
+    top_uas = _top(uas, "accounts", 3)
+    top_sys = _top(sysp, "accounts", 3)
+    top_pay = _top(pay, "accounts", 5) if pay.height else {}
+    tl = _top(timeline.with_columns(o=pl.int_range(pl.len()).reverse()), "o", 10_000)
+    su = _top(signups.with_columns(o=pl.int_range(pl.len()).reverse()), "o", 10_000) if signups.height else {}
+    bu: dict[str, list[dict]] = {}
+    if bursts.height:
+        b = bursts.group_by(["campaign_id", "start"]).agg(
+            accounts=pl.col("accounts").sum(), tiers=pl.struct("tier", "accounts")
+        )
+        b = b.filter(pl.col("accounts") >= 3)
+        bu = _top(b, "accounts", 5)
+    confd = {r["campaign_id"]: r for r in conf.to_dicts()}
+
+    campaigns = []
+    evid_rows: list[tuple[str, str]] = []  # (campaign_id, text)
+    for r in base.to_dicts():  # one iteration per campaign
+        cid = r["campaign_id"]
+        n_int = int(r["interactions"])
+        capd = {c["capability"] or "unknown": round(c["n"] / n_int, 4) for c in top_caps.get(cid, [])}
+        ind = {
+            "templates": [
+                {
+                    "fingerprint": t["fingerprint"],
+                    "interactions": int(t["interactions"]),
+                    "accounts": int(t["accounts"]),
+                    "examples": [{"request_id": t["ex1_id"], "text": (t["ex1"] or "")[:300]}]
+                    + (
+                        [{"request_id": t["ex2_id"], "text": (t["ex2"] or "")[:300]}]
+                        if t["ex2_id"] != t["ex1_id"]
+                        else []
+                    ),
+                }
+                for t in top_templates.get(cid, [])
+            ],
+            "payment_fingerprints": [
+                {"value": p["value"], "accounts": int(p["accounts"])} for p in top_pay.get(cid, [])
+            ],
+            "ip_prefixes": [
+                {"value": p["value"], "accounts": int(p["accounts"]), "interactions": int(p["interactions"])}
+                for p in top_ips.get(cid, [])
+            ],
+            "asns": [
+                {
+                    "value": int(p["value"]),
+                    "accounts": int(p["accounts"]),
+                    "interactions": int(p["interactions"]),
+                }
+                for p in top_asns.get(cid, [])
+            ],
+            "signup_bursts": [
+                {
+                    "start": _iso(b["start"]),
+                    "end": _iso(b["start"] + _HOUR),
+                    "accounts": int(b["accounts"]),
+                    "tiers": {t["tier"]: int(t["accounts"]) for t in b["tiers"]},
+                }
+                for b in bu.get(cid, [])
+            ],
+            "user_agents": [
+                {"value": u["value"], "accounts": int(u["accounts"])} for u in top_uas.get(cid, [])
+            ],
+            "system_prompts": [
+                {
+                    "fingerprint": p["fingerprint"],
+                    "accounts": int(p["accounts"]),
+                    "example": (p["example"] or "")[:300],
+                }
+                for p in top_sys.get(cid, [])
+            ],
+        }
+        top_cap = max(capd.items(), key=lambda kv: kv[1]) if capd else ("unknown", 0.0)
+        tie = _tie(ind)
+        n_acc = int(r["accounts"])
+        cot = float(r["cot_share"] or 0.0)
+        cot_txt = f", {100 * cot:.0f}% asking for chain-of-thought" if cot >= 0.01 else ""
+        summary = (
+            f"{n_acc} accounts sent {n_int:,} requests between {r['first_seen']:%d %b} and "
+            f"{r['last_seen']:%d %b %Y}, {100 * top_cap[1]:.0f}% of them {top_cap[0].replace('_', ' ')}"
+            f"{cot_txt}{'; ' + tie if tie else ''}."
+        )
+        campaigns.append(
+            {
+                "campaign_id": cid,
+                "accounts": n_acc,
+                "interactions": n_int,
+                "first_seen": _iso(r["first_seen"]),
+                "last_seen": _iso(r["last_seen"]),
+                "capabilities": dict(sorted(capd.items(), key=lambda kv: -kv[1])),
+                "confidence": round(float(confd[cid]["confidence"]), 4),
+                "summary": summary,
+                "account_ids": list(confd[cid]["ids"]),
+                "tokens": {"input": int(r["tok_in"] or 0), "output": int(r["tok_out"] or 0)},
+                "models": {m["model"]: int(m["n"]) for m in top_models.get(cid, [])},
+                "countries": {c["country"]: int(c["n"]) for c in top_countries.get(cid, [])},
+                "cot_share": round(float(r["cot_share"] or 0.0), 4),
+                "timeline": [
+                    {"day": t["day"], "model": t["model"], "requests": int(t["requests"])}
+                    for t in tl.get(cid, [])
+                ],
+                "signups": [{"day": t["day"], "accounts": int(t["accounts"])} for t in su.get(cid, [])],
+                "indicators": ind,
+            }
+        )
+        evid_rows.append((cid, f"campaign {cid} ({n_acc} accounts){': ' + tie if tie else ''}"))
+    campaigns.sort(key=lambda c: (-c["confidence"], c["campaign_id"]))
+    ev = pl.DataFrame(evid_rows, schema={"campaign_id": pl.Utf8, "text": pl.Utf8}, orient="row")
+    evidence = account_campaign.join(ev, on="campaign_id").select("account_id", "text")
+    return campaigns, evidence
+
+
+_HOUR = __import__("datetime").timedelta(hours=1)
+
+
+def _tie(ind: dict) -> str:
+    """The campaign's shared evidence in one clause, strongest first."""
+    bits = []
+    for t in ind["templates"][:2]:
+        bits.append(
+            f"template {t['fingerprint'][:10]}… used by {t['accounts']} accounts "
+            f"({t['interactions']:,} requests)"
+        )
+    for p in ind["payment_fingerprints"][:1]:
+        bits.append(f"a payment instrument shared by {p['accounts']} accounts")
+    for p in ind["ip_prefixes"][:1]:
+        bits.append(f"IP prefix {p['value']} shared by {p['accounts']} accounts")
+    for b in ind["signup_bursts"][:1]:
+        bits.append(f"{b['accounts']} sign-ups in the hour from {b['start']}")
+    return "shared " + ", ".join(bits) if bits else ""
+
+
+def _lookalikes(
+    clusters: pl.DataFrame,
+    scored: pl.DataFrame,
+    feats: pl.DataFrame,
+    edges: pl.DataFrame,
+    cluster_feats: pl.DataFrame,
+    account_campaign: pl.DataFrame,
+    threshold: float,
+    min_size: int = 3,
+    limit: int = 50,
+) -> list[dict]:
+    """Clusters that look linked but were not made campaigns (no flagged majority), with why not."""
+    m = clusters.join(scored.select("account_id", "score", "flagged"), on="account_id").join(
+        feats.select("account_id", "interactions"), on="account_id"
+    )
+    g = (
+        m.group_by("cluster")
+        .agg(
+            accounts=pl.len(),
+            interactions=pl.col("interactions").sum(),
+            top_score=pl.col("score").max(),
+            flagged=pl.col("flagged").sum(),
+            examples=pl.col("account_id").sort().head(5),
+            ids=pl.col("account_id").sort(),
+        )
+        .filter((pl.col("accounts") >= min_size) & (pl.col("flagged") * 2 < pl.col("accounts")))
+    )
+    if g.height == 0:
+        return []
+    cmap = clusters
+    ie = (
+        edges.join(cmap.rename({"account_id": "src", "cluster": "c1"}), on="src")
+        .join(cmap.rename({"account_id": "dst", "cluster": "c2"}), on="dst")
+        .filter(pl.col("c1") == pl.col("c2"))
+    )
+    kinds = (
+        ie.group_by(["c1", "kind"]).agg(n=pl.len()).sort(["c1", "n", "kind"], descending=[False, True, False])
+    )
+    kinds = kinds.group_by("c1", maintain_order=True).first().rename({"c1": "cluster"})
+    g = g.join(kinds.select("cluster", "kind"), on="cluster", how="left").join(
+        cluster_feats.drop("size", "interactions"), on="cluster", how="left"
+    )
+    g = g.sort(["accounts", "cluster"], descending=[True, False]).head(limit)
+    out = []
+    for r in g.iter_rows(named=True):  # one per look-alike group (bounded)
+        noun = KIND_NOUN.get(r["kind"] or "", "links")
+        out.append(
+            {
+                "group_id": "LA-" + xxhash.xxh64("\n".join(r["ids"]).encode()).hexdigest()[:8],
+                "kind": r["kind"] or "mixed",
+                "accounts": int(r["accounts"]),
+                "interactions": int(r["interactions"]),
+                "top_score": round(float(r["top_score"]), 4),
+                "why_not": (
+                    f"{r['accounts']} accounts linked mainly by shared {noun}, "
+                    f"but their traffic looks ordinary: "
+                    f"{100 * r['cluster.cot_share']:.0f}% chain-of-thought requests, "
+                    f"{100 * r['cluster.capability_focus']:.0f}% on harvested capabilities, "
+                    f"{100 * r['cluster.content_sharing']:.0f}% of links from shared templates; "
+                    f"the highest account "
+                    f"score {r['top_score']:.2f} is below the threshold {threshold:.2f}"
+                    + (f" ({r['flagged']} flagged on their own evidence)." if r["flagged"] else ".")
+                ),
+                "example_accounts": list(r["examples"]),
+            }
+        )
+    return out
+
+
+def _edges_out(
+    edges: pl.DataFrame, scored: pl.DataFrame, account_campaign: pl.DataFrame, lookalikes: list[dict]
+) -> pa.Table:
+    """Edges touching flagged accounts or examined look-alike groups, strongest first, bounded."""
+    keep = scored.filter(pl.col("flagged")).select("account_id")
+    la_ids = [a for g in lookalikes for a in g["example_accounts"]]
+    keep = pl.concat([keep, pl.DataFrame({"account_id": la_ids}, schema={"account_id": pl.Utf8})]).unique()
+    ks = keep["account_id"].implode()
+    e = edges.filter(pl.col("src").is_in(ks) | pl.col("dst").is_in(ks))
+    e = e.join(
+        account_campaign.rename({"account_id": "src", "campaign_id": "c1"}), on="src", how="left"
+    ).join(account_campaign.rename({"account_id": "dst", "campaign_id": "c2"}), on="dst", how="left")
+    e = e.with_columns(
+        campaign_id=pl.when(pl.col("c1") == pl.col("c2"))
+        .then(pl.col("c1"))
+        .otherwise(pl.coalesce("c1", "c2"))
+    )
+    e = e.sort(["weight", "src", "dst"], descending=[True, False, False]).head(MAX_EDGES_OUT)
+    return e.select("src", "dst", "kind", pl.col("weight").cast(pl.Float64), "campaign_id").to_arrow()

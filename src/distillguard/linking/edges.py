@@ -1,0 +1,80 @@
+"""Key weights (rarity x consistency) and bounded candidate edges.
+
+For every key shared by at least two accounts:
+
+* ``df`` = accounts that use it consistently; ``idf = ln((N+1)/df) / ln(N+1)`` in [0, 1], so a key
+  shared by a large part of the population (a popular agent's system prompt, a carrier NAT) weighs
+  almost nothing, and keys shared by more than ``max_bucket`` accounts make no edges at all;
+* an account's weight on the key is ``share x idf`` (how consistently it uses it, how rare it is).
+
+Candidate edges never list all pairs of a bucket: members are ordered by a hash of the account id
+(the same order for every key, so accounts that share many keys are neighbours in all of them) and
+each member is linked to the next ``neighbours`` members (cyclically), so a bucket of m accounts
+makes at most ``m * neighbours`` edges. A pair's evidence for a key is ``min`` of the two weights;
+per kind it is summed over keys and capped at ``kind_cap``; the pair weight is the sum over kinds
+of ``kind_weight x evidence``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import ibis
+import ibis.expr.types as ir
+import pyarrow as pa
+
+from distillguard.linking.keys import KIND_WEIGHT
+
+
+@dataclass(frozen=True)
+class LinkParams:
+    """Parameters of the linking stage (intent first; the mechanism is derived)."""
+
+    neighbours: int = 6
+    max_bucket: int = 20000
+    kind_cap: float = 1.0
+    min_edge_weight: float = 0.12
+
+
+def weigh_keys(keys: ir.Table, n_accounts: int) -> ir.Table:
+    """Add ``df``, ``idf`` and ``w`` (= share x idf) to the key rows; keep keys shared by >= 2 accounts."""
+    w = ibis.window(group_by=["kind", "key"])
+    k = keys.mutate(df=keys.account_id.count().over(w))
+    k = k.filter(k.df >= 2)
+    denom = float(max(2, n_accounts + 1))
+    idf = (denom / k.df.cast("float64")).ln() / ibis.literal(denom).ln()
+    k = k.mutate(idf=idf.clip(0.0, 1.0))
+    return k.mutate(w=k.share * k.idf)
+
+
+def candidate_edges(weighted: ir.Table, params: LinkParams = LinkParams()) -> pa.Table:
+    """Undirected weighted edges ``(src, dst, weight, kind, evidence_<kind>...)`` with src < dst.
+
+    ``kind`` is the kind that contributes most to the pair's weight.
+    """
+    k = weighted.filter(weighted.df <= params.max_bucket)
+    bucket = ibis.window(group_by=["kind", "key"], order_by=[k.account_id.hash(), k.account_id])
+    k = k.mutate(rank=ibis.row_number().over(bucket)).select("account_id", "kind", "key", "w", "df", "rank")
+    offs = ibis.memtable({"j": list(range(1, params.neighbours + 1))})
+    a = k.cross_join(offs)
+    a = a.filter(a.j < a.df).mutate(target=(a.rank + a.j) % a.df)
+    b = k.select(b_account="account_id", b_kind="kind", b_key="key", b_w="w", b_rank="rank")
+    e = a.join(b, [a.kind == b.b_kind, a.key == b.b_key, a.target == b.b_rank])
+    e = e.select(
+        src=ibis.least(e.account_id, e.b_account),
+        dst=ibis.greatest(e.account_id, e.b_account),
+        kind=e.kind,
+        key=e.key,
+        ev=ibis.least(e.w, e.b_w),
+    ).distinct()
+    per_kind = e.group_by(["src", "dst", "kind"]).aggregate(ev=e.ev.sum(), nkeys=e.count())
+    kw = ibis.memtable({"kind": list(KIND_WEIGHT), "kind_weight": list(KIND_WEIGHT.values())})
+    per_kind = per_kind.join(kw, "kind")
+    per_kind = per_kind.mutate(contrib=per_kind.ev.clip(upper=params.kind_cap) * per_kind.kind_weight)
+    pairs = per_kind.group_by(["src", "dst"]).aggregate(
+        weight=per_kind.contrib.sum(),
+        kind=per_kind.kind.argmax(per_kind.contrib),
+        kinds=per_kind.kind.collect(order_by=per_kind.kind),
+    )
+    pairs = pairs.filter(pairs.weight >= params.min_edge_weight).order_by(["src", "dst"])
+    return pairs.to_pyarrow()

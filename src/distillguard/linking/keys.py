@@ -1,0 +1,250 @@
+"""Registered link signals: each names a kind of key two accounts can share.
+
+A link signal turns the staged interactions (or the accounts table) into ``(account_id, kind, key, n,
+share)`` rows: the account used ``key`` on ``n`` of its requests, ``share`` of its traffic (1.0 for
+account-level keys such as a payment fingerprint). How rare a key is and how consistently an account
+uses it decide how much it weighs (see :mod:`distillguard.linking.edges`).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import ibis
+import ibis.expr.types as ir
+
+from distillguard.signals.base import Signal, register
+
+
+@ibis.udf.scalar.builtin(name="hex")
+def _hex(x: int) -> str:  # type: ignore[empty-body]
+    """Upper-case hex of an integer (DuckDB and Spark both have ``hex``)."""
+
+
+def fp_hex(v: ir.IntegerValue) -> ir.StringValue:
+    """A 64-bit fingerprint as 16 lower-case hex digits."""
+    return _hex(v).lower().lpad(16, "0")
+
+
+class LinkSignal(Signal):
+    """Base class for link signals."""
+
+    level = "link"
+    kind: ClassVar[str]
+    #: weight of one unit of this kind of evidence in a pair's link weight
+    kind_weight: ClassVar[float] = 1.0
+    #: an account uses a key "consistently" when at least this share of its traffic carries it
+    min_share: ClassVar[float] = 0.05
+    #: staged column holding the key (row-level kinds), or None for account-level kinds
+    column: ClassVar[str | None] = None
+    #: show integer keys (fingerprints) as hex
+    hex_key: ClassVar[bool] = True
+    #: how the reasons name a key of this kind
+    noun: ClassVar[str] = "key"
+
+    @classmethod
+    def key_rows(cls, staged: ir.Table) -> ir.Table:
+        """``(account_id, key)`` per interaction carrying a key (several rows when it carries several)."""
+        assert cls.column is not None
+        t = staged.filter(staged[cls.column].notnull())
+        v = t[cls.column]
+        return t.select(
+            "account_id", key=fp_hex(v) if v.type().is_integer() and cls.hex_key else v.cast("string")
+        )
+
+    @classmethod
+    def keys(cls, staged: ir.Table, accounts: ir.Table | None, totals: ir.Table) -> ir.Table | None:
+        """``(account_id, kind, key, n, share)`` rows, or None when the columns are missing."""
+        t = cls.key_rows(staged)
+        c = t.group_by(["account_id", "key"]).aggregate(n=lambda s: s.count())
+        c = c.join(totals, "account_id")
+        c = c.select(
+            "account_id", kind=ibis.literal(cls.kind), key="key", n="n", share=c.n.cast("float64") / c.total
+        )
+        return c.filter((c.share >= cls.min_share) & (c.n >= 2))
+
+
+@register
+class SharedTemplate(LinkSignal):
+    """Accounts that build a consistent share of their prompts on the same template (values masked)."""
+
+    id = "link.template"
+    requires = ("prompt",)
+    kind = "template"
+    column = "skeleton"
+    noun = "template"
+
+
+@register
+class SharedNearDuplicate(LinkSignal):
+    """Accounts whose prompts are paraphrases of each other (shared MinHash LSH band)."""
+
+    id = "link.near_duplicate"
+    requires = ("prompt",)
+    kind = "near_duplicate"
+    column = "nd_band"
+    noun = "near-duplicate prompt family"
+    min_share = 0.08
+
+    @classmethod
+    def key_rows(cls, staged: ir.Table) -> ir.Table:
+        t = staged.select("account_id", key=staged.nd_bands.unnest())
+        return t.filter(t.key.notnull()).select("account_id", key=fp_hex(t.key))
+
+
+@register
+class SharedInstruction(LinkSignal):
+    """Accounts whose prompts open or close with the same fixed text (an injected instruction)."""
+
+    id = "link.instruction"
+    requires = ("prompt",)
+    kind = "instruction"
+    kind_weight = 0.7
+    column = "instr_fp"
+    noun = "fixed instruction"
+    min_share = 0.2
+
+    @classmethod
+    def key_rows(cls, staged: ir.Table) -> ir.Table:
+        h = staged.filter(staged.head_fp.notnull())
+        h = h.select("account_id", key=ibis.literal("h").concat(fp_hex(h.head_fp)))
+        t = staged.filter(staged.tail_fp.notnull())
+        t = t.select("account_id", key=ibis.literal("t").concat(fp_hex(t.tail_fp)))
+        return h.union(t)
+
+
+@register
+class SharedSystemPrompt(LinkSignal):
+    """Accounts sending the same system prompt (weak on its own: popular agents share one)."""
+
+    id = "link.system_prompt"
+    requires = ("system",)
+    kind = "system_prompt"
+    kind_weight = 0.5
+    column = "system_fp"
+    noun = "system prompt"
+    min_share = 0.2
+
+
+@register
+class SharedIpPrefix(LinkSignal):
+    """Accounts whose requests come from the same /24 (IPv4) or /48 (IPv6) prefix."""
+
+    id = "link.ip_prefix"
+    requires = ("ip",)
+    kind = "ip_prefix"
+    kind_weight = 0.6
+    column = "ip24"
+    noun = "IP prefix"
+    min_share = 0.1
+
+
+@register
+class SharedAsn(LinkSignal):
+    """Accounts whose requests come from the same autonomous system (weak: carriers and clouds are shared)."""
+
+    id = "link.asn"
+    requires = ("asn",)
+    kind = "asn"
+    kind_weight = 0.2
+    column = "asn"
+    noun = "ASN"
+    hex_key = False
+    min_share = 0.3
+
+
+@register
+class SharedUserAgent(LinkSignal):
+    """Accounts using the same client string (weak: SDK versions are common)."""
+
+    id = "link.user_agent"
+    requires = ("user_agent",)
+    kind = "user_agent"
+    kind_weight = 0.15
+    column = "user_agent"
+    noun = "user agent"
+    min_share = 0.5
+
+
+class _AccountKey(LinkSignal):
+    """Base for keys read from the accounts table (share is 1.0)."""
+
+    expr_name: ClassVar[str]
+
+    @classmethod
+    def key_expr(cls, a: ir.Table) -> ir.Value:
+        return a[cls.expr_name].cast("string")
+
+    @classmethod
+    def keys(cls, staged: ir.Table, accounts: ir.Table | None, totals: ir.Table) -> ir.Table | None:
+        if accounts is None:
+            return None
+        a = accounts.join(totals, "account_id")  # only accounts that have traffic
+        k = cls.key_expr(a)
+        out = a.select("account_id", kind=ibis.literal(cls.kind), key=k, n=a.total, share=ibis.literal(1.0))
+        return out.filter(out.key.notnull())
+
+
+@register
+class SharedPayment(_AccountKey):
+    """Accounts paying with the same payment instrument (fingerprint)."""
+
+    id = "link.payment"
+    requires = ("accounts.payment_fingerprint",)
+    kind = "payment"
+    expr_name = "payment_fingerprint"
+    noun = "payment instrument"
+
+
+@register
+class SignupBurst(_AccountKey):
+    """Accounts created in the same hour on the same tier (a burst of sign-ups)."""
+
+    id = "link.signup_burst"
+    requires = ("accounts.created_at", "accounts.tier")
+    kind = "signup_burst"
+    kind_weight = 0.3
+    noun = "sign-up hour"
+
+    @classmethod
+    def key_expr(cls, a: ir.Table) -> ir.Value:
+        return a.created_at.truncate("h").cast("string").concat(" ", a.tier.fill_null("?"))
+
+
+LINK_SIGNALS: tuple[type[LinkSignal], ...] = (
+    SharedTemplate,
+    SharedNearDuplicate,
+    SharedInstruction,
+    SharedSystemPrompt,
+    SharedIpPrefix,
+    SharedAsn,
+    SharedUserAgent,
+    SharedPayment,
+    SignupBurst,
+)
+
+KIND_WEIGHT = {s.kind: s.kind_weight for s in LINK_SIGNALS}
+KIND_NOUN = {s.kind: s.noun for s in LINK_SIGNALS}
+
+
+def all_keys(staged: ir.Table, accounts: ir.Table | None, skip: set[str] = frozenset()) -> ir.Table:
+    """Union of every available link signal's keys (skipping signal ids in ``skip``)."""
+    totals = staged.group_by("account_id").aggregate(total=lambda s: s.count())
+    parts = []
+    for s in LINK_SIGNALS:
+        if s.id in skip:
+            continue
+        k = s.keys(staged, accounts, totals)
+        if k is not None:
+            parts.append(
+                k.cast(
+                    {
+                        "account_id": "string",
+                        "kind": "string",
+                        "key": "string",
+                        "n": "int64",
+                        "share": "float64",
+                    }
+                )
+            )
+    return ibis.union(*parts) if len(parts) > 1 else parts[0]

@@ -1,0 +1,374 @@
+"""The ``scan`` pipeline: stages wired together.
+
+ingest batches -> prompt features per batch -> a narrow staged Parquet (temp dir) -> ibis/DuckDB:
+per-account aggregates and per-key counts -> key rarity x consistency -> bounded candidate edges ->
+igraph Leiden (CPM) -> cluster features -> account score (logistic, explainable) -> operating point ->
+campaigns (deterministic ids), indicators, reasons, look-alike groups.
+
+Each stage lives in its own module (``accounts``, ``linking``, ``campaigns``, ``scoring``); this
+module only orchestrates and records what it did.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import ibis
+import ibis.expr.types as ir
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from distillguard import __version__, schema
+from distillguard.accounts import account_features, account_signal_values
+from distillguard.accounts.signals import ACCOUNT_SIGNALS
+from distillguard.campaigns import ClusterParams, cluster_features, leiden_clusters
+from distillguard.campaigns.assemble import assemble_campaigns
+from distillguard.linking import LINK_SIGNALS, LinkParams, all_keys, candidate_edges, weigh_keys
+from distillguard.linking.evidence import key_evidence_text, popular_keys
+from distillguard.scoring import choose_operating_point, load_model, score_accounts
+from distillguard.scoring.reasons import account_reasons
+from distillguard.signals.base import unavailable_signals
+
+Progress = Callable[[str, float], None]
+FeatureFn = Callable[..., pa.Table]
+
+#: staged columns taken from the interactions (the rest of the contract is not needed after staging)
+_KEEP = (
+    "request_id",
+    "ts",
+    "account_id",
+    "org_id",
+    "turn",
+    "model",
+    "ip",
+    "asn",
+    "country",
+    "user_agent",
+    "input_tokens",
+    "output_tokens",
+    "max_tokens",
+    "tools",
+    "status",
+)
+_FEATURES = (
+    "request_id",
+    "cot",
+    "cot_tagged",
+    "capability",
+    "dataset_shape",
+    "skeleton",
+    "head_fp",
+    "tail_fp",
+    "nd_bands",
+    "system_fp",
+    "prompt_chars",
+)
+EXAMPLE_CHARS = 300
+
+
+@dataclass(frozen=True)
+class ScanOptions:
+    """What the user asked for. Parameters state intent; the stages derive their mechanisms."""
+
+    threshold: float | None = None
+    target_precision: float | None = None
+    seed: int = 0
+    resolution: float = 0.01
+    link: LinkParams = field(default_factory=LinkParams)
+    replay_daily: bool = False
+    batch_rows: int = 65536
+    model_path: str | None = None
+    memory_limit: str | None = None
+    threads: int | None = None
+
+
+@dataclass
+class ScanResult:
+    accounts: pa.Table  # schema.ACCOUNT_RESULTS columns first, then extras
+    campaigns: list[dict]
+    edges: pa.Table
+    lookalikes: list[dict]
+    summary: dict
+    rejected: pa.Table
+    replay: pa.Table | None = None
+
+
+def _default_features() -> FeatureFn:
+    from distillguard.features import prompt_features
+
+    return prompt_features
+
+
+def _ip_prefixes(ip: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    """(/24 for IPv4 or /48 for IPv6, /16 or /32) as strings, null when no IP."""
+    v4 = ip.str.contains(r"^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$")
+    p4 = ip.str.split(".")
+    p6 = ip.str.to_lowercase().str.split(":")
+    ip24 = (
+        pl.when(v4)
+        .then(
+            pl.concat_str(
+                [
+                    p4.list.get(0, null_on_oob=True),
+                    p4.list.get(1, null_on_oob=True),
+                    p4.list.get(2, null_on_oob=True),
+                ],
+                separator=".",
+            )
+            + ".0/24"
+        )
+        .otherwise(
+            pl.concat_str(
+                [
+                    p6.list.get(0, null_on_oob=True),
+                    p6.list.get(1, null_on_oob=True),
+                    p6.list.get(2, null_on_oob=True),
+                ],
+                separator=":",
+            )
+            + "::/48"
+        )
+    )
+    return ip24, ip24  # /16 is not used for links yet (too coarse); kept for a future signal
+
+
+def stage_batch(batch: pa.RecordBatch, feats: pa.Table) -> pa.Table:
+    """The narrow staged rows for one ingest batch: kept columns + features + IP prefix + text heads."""
+    df = pl.from_arrow(pa.Table.from_batches([batch]))
+    assert isinstance(df, pl.DataFrame)
+    ip24, _ = _ip_prefixes(pl.col("ip"))
+    base = df.select(
+        *_KEEP,
+        ip24=pl.when(pl.col("ip").is_not_null()).then(ip24),
+        prompt_head=pl.col("prompt").str.slice(0, EXAMPLE_CHARS),
+        system_head=pl.col("system").str.slice(0, EXAMPLE_CHARS),
+    )
+    f = pl.from_arrow(feats)
+    assert isinstance(f, pl.DataFrame)
+    cols = [c for c in _FEATURES if c in f.columns]
+    f = f.select(cols)
+    for c, dt in (
+        ("cot", pl.Float64),
+        ("cot_tagged", pl.Boolean),
+        ("capability", pl.Utf8),
+        ("dataset_shape", pl.Float64),
+        ("skeleton", pl.UInt64),
+        ("head_fp", pl.UInt64),
+        ("tail_fp", pl.UInt64),
+        ("nd_bands", pl.List(pl.UInt64)),
+        ("system_fp", pl.UInt64),
+        ("prompt_chars", pl.Int64),
+    ):
+        f = f.with_columns(pl.col(c).cast(dt) if c in f.columns else pl.lit(None, dt).alias(c))
+    if f.height == base.height and f["request_id"].equals(base["request_id"]):
+        out = pl.concat([base, f.drop("request_id")], how="horizontal")
+    else:
+        out = base.join(f, on="request_id", how="left")
+    return out.to_arrow()
+
+
+class _Stager:
+    def __init__(self, stage_dir: Path):
+        self.dir = stage_dir
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.parts = 0
+
+    def write(self, table: pa.Table) -> None:
+        pq.write_table(
+            table, self.dir / f"part-{self.parts:06d}.parquet", compression="zstd", compression_level=1
+        )
+        self.parts += 1
+
+
+def _connect(work: Path, options: ScanOptions) -> ibis.BaseBackend:
+    con = ibis.duckdb.connect()
+    tmp = work / "duckdb-spill"
+    tmp.mkdir(parents=True, exist_ok=True)
+    con.raw_sql(f"SET temp_directory='{tmp.as_posix()}'")
+    con.raw_sql("SET preserve_insertion_order=false")
+    if options.memory_limit:
+        con.raw_sql(f"SET memory_limit='{options.memory_limit}'")
+    if options.threads:
+        con.raw_sql(f"SET threads={int(options.threads)}")
+    return con
+
+
+def scan(
+    paths: Sequence[str | Path],
+    accounts_paths: Sequence[str | Path] | None,
+    work_dir: Path,
+    options: ScanOptions = ScanOptions(),
+    progress: Progress | None = None,
+    feature_fn: FeatureFn | None = None,
+) -> ScanResult:
+    """Run the whole scan; ``work_dir`` (created, not removed) holds the staged data and DuckDB spill."""
+    from distillguard.ingest import open_interactions, read_accounts
+
+    t0 = time.perf_counter()
+    say = progress or (lambda stage, frac: None)
+    feature_fn = feature_fn or _default_features()
+    model = load_model(options.model_path)
+    op = choose_operating_point(model, options.threshold, options.target_precision)
+
+    # --- ingest + per-prompt features -> staged parquet -------------------------------------------------
+    source = open_interactions(list(paths), batch_rows=options.batch_rows)
+    stats = source.check()
+    accounts_read = read_accounts(list(accounts_paths)) if accounts_paths else None
+    stager = _Stager(work_dir / "staged")
+    say("reading interactions", 0.0)
+    rows = 0
+    for batch in source:
+        if batch.num_rows == 0:
+            continue
+        feats = feature_fn(batch, seed=options.seed)
+        stager.write(stage_batch(batch, feats))
+        rows += batch.num_rows
+        say("reading interactions", rows)
+    rejected = source.rejected
+    if accounts_read is not None:
+        rejected = pa.concat_tables([rejected, accounts_read.rejected.cast(rejected.schema)])
+    if rows == 0:
+        from distillguard.errors import InputError
+
+        raise InputError(", ".join(map(str, paths)), "no valid interaction rows to scan")
+
+    # --- set-wise work on DuckDB through ibis --------------------------------------------------------
+    say("account aggregates", 0.0)
+    con = _connect(work_dir, options)
+    staged = con.read_parquet(str(work_dir / "staged" / "*.parquet"), table_name="staged")
+    acc_t: ir.Table | None = None
+    account_cols: set[str] | None = None
+    if accounts_read is not None:
+        account_cols = set(accounts_read.stats.columns_present)
+        acc_t = con.create_table("accounts", ibis.memtable(accounts_read.table))
+    unavailable = unavailable_signals(set(stats.columns_present), account_cols)
+    feats = account_features(staged, acc_t)
+    sig = account_signal_values(feats)
+    for sid in unavailable:
+        if sid in sig.columns:
+            sig = sig.with_columns(pl.lit(None, pl.Float64).alias(sid))
+    n_accounts = feats.height
+
+    say("linking accounts", 0.0)
+    keys = weigh_keys(all_keys(staged, acc_t, skip=set(unavailable)), n_accounts)
+    keys = con.create_table("weighted_keys", keys)
+    edges = candidate_edges(keys, options.link)
+    edges_pl = pl.from_arrow(edges)
+    assert isinstance(edges_pl, pl.DataFrame)
+
+    say("clustering", 0.0)
+    clusters = leiden_clusters(edges, ClusterParams(resolution=options.resolution, seed=options.seed))
+    acc = feats.select("account_id", "interactions").join(sig, on="account_id")
+    cfeats = cluster_features(acc, clusters, edges_pl)
+
+    say("scoring", 0.0)
+    frame = acc.join(clusters, on="account_id", how="left").join(
+        cfeats.drop("interactions"), on="cluster", how="left"
+    )
+    scored = score_accounts(frame, model)
+    scored = scored.with_columns(flagged=pl.col("score") >= op.threshold)
+
+    say("campaigns", 0.0)
+    assembled = assemble_campaigns(
+        con=con,
+        staged=staged,
+        accounts=acc_t,
+        feats=feats,
+        scored=scored,
+        clusters=clusters,
+        edges=edges_pl,
+        keys=keys,
+        cluster_feats=cfeats,
+        threshold=op.threshold,
+    )
+    key_text = key_evidence_text(keys)
+    reasons = account_reasons(scored, feats, cfeats, clusters, key_text, assembled.campaign_evidence)
+
+    # --- results table --------------------------------------------------------------------------
+    res = (
+        feats.select(
+            "account_id",
+            "interactions",
+            "first_seen",
+            "last_seen",
+            "tier",
+            "verified",
+            "org_id",
+            "top_capability",
+            "cot_share",
+        )
+        .join(scored.select("account_id", "score", "flagged"), on="account_id")
+        .join(assembled.account_campaign, on="account_id", how="left")
+        .join(reasons, on="account_id", how="left")
+    )
+    res = res.with_columns(
+        reasons=pl.when(pl.col("flagged") | (pl.col("score") >= op.threshold * 0.5))
+        .then(pl.col("reasons"))
+        .otherwise(pl.lit(""))
+    )
+    first = [f.name for f in schema.ACCOUNT_RESULTS]
+    res = res.select(*first, "tier", "verified", "org_id", "top_capability", "cot_share").sort(
+        ["score", "account_id"], descending=[True, False]
+    )
+    acc_table = res.to_arrow()
+    acc_table = pa.Table.from_arrays(
+        [acc_table.column(f.name).cast(f.type) for f in schema.ACCOUNT_RESULTS]
+        + [acc_table.column(c) for c in ("tier", "verified", "org_id", "top_capability", "cot_share")],
+        names=[*first, "tier", "verified", "org_id", "top_capability", "cot_share"],
+    )
+
+    lookalikes = assembled.lookalikes + popular_keys(keys, scored, n_accounts)
+    flagged = scored.filter(pl.col("flagged"))
+    flagged_ids = flagged["account_id"]
+    fl_inter = feats.filter(pl.col("account_id").is_in(flagged_ids.implode()))
+    total_inter = int(feats["interactions"].sum())
+    summary = {
+        "version": __version__,
+        "inputs": [str(p) for p in paths] + [str(p) for p in (accounts_paths or [])],
+        "interactions": total_inter,
+        "accounts": n_accounts,
+        "rejected_rows": int(rejected.num_rows),
+        "time_span": {"first": _iso(feats["first_seen"].min()), "last": _iso(feats["last_seen"].max())},
+        "operating_point": op.to_dict(),
+        "flagged_accounts": int(flagged.height),
+        "campaigns": len(assembled.campaigns),
+        "flagged_traffic_share": (float(fl_inter["interactions"].sum()) / total_inter)
+        if total_inter
+        else 0.0,
+        "flagged_verified": int(fl_inter["verified"].fill_null(False).sum()),
+        "flagged_enterprise": int((fl_inter["tier"] == "enterprise").fill_null(False).sum()),
+        "seconds": 0.0,
+        "signals": sorted(
+            [s.id for s in ACCOUNT_SIGNALS if s.id not in unavailable]
+            + [s.id for s in LINK_SIGNALS if s.id not in unavailable]
+        ),
+        "unavailable_signals": unavailable,
+        "ingest": {
+            "files": len(stats.files),
+            "rows_read": stats.rows_read,
+            "rows_ok": stats.rows_ok,
+            "rows_rejected": stats.rows_rejected,
+        },
+        "graph": {
+            "edges": edges.num_rows,
+            "clustered_accounts": clusters.height,
+            "clusters": int(clusters["cluster"].n_unique()) if clusters.height else 0,
+        },
+        "model": model.trained_on,
+    }
+    replay = None
+    if options.replay_daily:
+        replay = assembled.replay_daily(scored, op.threshold)
+    con.disconnect()
+    summary["seconds"] = round(time.perf_counter() - t0, 2)
+    return ScanResult(acc_table, assembled.campaigns, assembled.edges, lookalikes, summary, rejected, replay)
+
+
+def _iso(v: object) -> str | None:
+    if v is None:
+        return None
+    return v.strftime("%Y-%m-%dT%H:%M:%SZ")  # type: ignore[attr-defined]
