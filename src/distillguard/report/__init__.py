@@ -157,7 +157,7 @@ def _campaign_context(scan: ScanOutput, c: dict, rank: int, seed: int, chart_spe
     graph = None
     if scan.edges is not None:
         view = layout_graph(campaign_edges(scan.edges, cid, list(member_ids)), scan.accounts,
-                            max_nodes=MAX_GRAPH_NODES, seed=seed)
+                            members=list(member_ids), max_nodes=MAX_GRAPH_NODES, seed=seed)
         if view is not None:
             graph = {"chart": chart("graph", charts.graph_chart(view)), "nodes": view.total_nodes,
                      "edges": view.total_edges, "clusters": view.clusters, "note": view.note,

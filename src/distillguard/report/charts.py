@@ -24,6 +24,8 @@ EDGE_COLOURS = {
     "signup_burst": "#2ca02c",
     "system_prompt": "#8c564b",
     "sync": "#e377c2",
+    "user_agent": "#bcbd22",
+    "instruction": "#7f3b08",
 }
 WIDTH = 640
 
@@ -113,10 +115,12 @@ def score_chart(accounts: pl.DataFrame, threshold: float | None, bins: int = 40)
         bin=(pl.col("score").clip(0, 1) * bins).floor().clip(0, bins - 1) / bins,
         status=pl.when(pl.col("flagged")).then(pl.lit("flagged")).otherwise(pl.lit("not flagged")))
         .group_by("bin", "status").len().rename({"len": "accounts"}).sort("bin", "status")
-        .with_columns(bin_end=pl.col("bin") + 1 / bins))
-    bars = alt.Chart(alt.Data(values=df.to_dicts())).mark_bar().encode(
+        .with_columns(bin_end=pl.col("bin") + 1 / bins, zero=pl.lit(0)))
+    bars = alt.Chart(alt.Data(values=df.to_dicts())).mark_rect(opacity=0.85).encode(
         x=alt.X("bin:Q", title="score", scale=alt.Scale(domain=[0, 1])), x2="bin_end:Q",
-        y=alt.Y("accounts:Q", title="accounts (log scale)", scale=alt.Scale(type="symlog"), stack=None),
+        y=alt.Y("accounts:Q", title="accounts (log scale)", scale=alt.Scale(type="symlog"), stack=None,
+                axis=alt.Axis(tickCount=4)),
+        y2="zero:Q",
         color=alt.Color("status:N", title=None,
                         scale=alt.Scale(domain=["flagged", "not flagged"], range=["#d62728", "#9ecae1"])),
         tooltip=[alt.Tooltip("bin:Q", title="score from"), alt.Tooltip("status:N"),
@@ -144,13 +148,17 @@ def graph_chart(view: GraphView | None) -> dict | None:
         tooltip=[alt.Tooltip("src:N", title="account"), alt.Tooltip("dst:N", title="account"),
                  alt.Tooltip("kinds:N", title="evidence"), alt.Tooltip("weight:Q")],
     )
-    nodes = alt.Chart(alt.Data(values=view.nodes)).mark_circle(stroke="#222", strokeWidth=0.6, opacity=0.95)
+    nodes = alt.Chart(alt.Data(values=view.nodes)).mark_point(filled=True, stroke="#222", strokeWidth=0.6,
+                                                              opacity=0.95)
     nodes = nodes.encode(
+        shape=alt.Shape("member:N", title="account", scale=alt.Scale(
+            domain=["in this campaign", "linked, outside it"], range=["circle", "square"])),
         x=alt.X("x:Q", axis=axis), y=alt.Y("y:Q", axis=axis),
         color=alt.Color("cluster:N", title="cluster", scale=alt.Scale(scheme="tableau10")),
         size=alt.Size("score:Q", title="score", scale=alt.Scale(domain=[0, 1], range=[20, 140])),
         tooltip=[alt.Tooltip("account_id:N", title="account"), alt.Tooltip("score:Q", format=".3f"),
-                 alt.Tooltip("flagged:N"), alt.Tooltip("cluster:N"), alt.Tooltip("degree:Q", title="links")],
+                 alt.Tooltip("flagged:N"), alt.Tooltip("member:N", title="account"), alt.Tooltip("cluster:N"),
+                 alt.Tooltip("degree:Q", title="links")],
     )
     chart = alt.layer(edges, nodes).resolve_scale(color="independent").properties(
         width=WIDTH, height=380, title="Account graph")

@@ -33,9 +33,10 @@ def campaign_edges(edges: pl.DataFrame, campaign_id: str, members: list[str]) ->
                         | (pl.col("src").is_in(m) & pl.col("dst").is_in(m)))
 
 
-def layout_graph(edges: pl.DataFrame, accounts: pl.DataFrame, *, max_nodes: int = 300,
-                 max_edges: int = 2000, seed: int = 0) -> GraphView | None:
-    """Merge, cap and lay out ``edges`` (columns src, dst, kind, weight); ``accounts`` gives scores."""
+def layout_graph(edges: pl.DataFrame, accounts: pl.DataFrame, *, members: list[str] | None = None,
+                 max_nodes: int = 300, max_edges: int = 2000, seed: int = 0) -> GraphView | None:
+    """Merge, cap and lay out ``edges`` (columns src, dst, kind, weight); ``accounts`` gives scores,
+    ``members`` (the campaign's accounts) marks which nodes belong to it (all of them when ``None``)."""
     if edges.height == 0:
         return None
     merged = (
@@ -82,7 +83,10 @@ def layout_graph(edges: pl.DataFrame, accounts: pl.DataFrame, *, max_nodes: int 
                .join(coords.rename({"n": "b", "x": "x2", "y": "y2"}), on="b")
                .select(src="a", dst="b", x="x", y="y", x2="x2", y2="y2", kind="kind", kinds="kinds",
                        weight=pl.col("weight").round(3)))
+    member = (pl.col("n").is_in(pl.Series(members, dtype=pl.String)) if members is not None else pl.lit(True))
     nodes = node_df.select(account_id="n", x="x", y="y", score="score", flagged="flagged",
+                           member=pl.when(member).then(pl.lit("in this campaign"))
+                           .otherwise(pl.lit("linked, outside it")),
                            cluster="cluster", degree="degree").to_dicts()
     return GraphView(nodes=nodes, edges=edge_df.to_dicts(), total_nodes=total_nodes, total_edges=total_edges,
                      clusters=len(communities), kinds=kind_counts, note="; ".join(notes))
