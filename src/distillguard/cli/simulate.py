@@ -1,0 +1,79 @@
+"""``distillguard simulate``: realistic labelled traffic for building and trusting a detector."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from distillguard.cli import app, console, err_console
+
+
+@app.command()
+def simulate(
+    out: Path = typer.Option(..., "--out", help="Output directory (interactions/, accounts, labels/)."),
+    days: int | None = typer.Option(None, "--days", help="Days to simulate (default: the scenario's)."),
+    scale: float = typer.Option(1.0, "--scale", help="Multiply every population's size."),
+    seed: int = typer.Option(0, "--seed", help="Random seed; same seed, same bytes."),
+    scenario: str = typer.Option(
+        "default",
+        "--scenario",
+        help="Built-in scenario name (default, hydra-reseller, cot-and-sweeps, "
+        "low-and-slow) or a TOML/YAML file.",
+    ),
+    prompts_dir: Path | None = typer.Option(
+        None,
+        "--prompts-dir",
+        help="Real public prompt corpora (<source>/prompts.jsonl.gz) to draw text from.",
+    ),
+    fmt: str = typer.Option("parquet", "--format", help="parquet or jsonl (gzipped)."),
+    json_out: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+) -> None:
+    """Simulate provider logs with known truth: benign look-alikes and distillation campaigns.
+
+    Example: distillguard simulate --out sim --seed 7 --scenario cot-and-sweeps --scale 0.5
+    """
+    from distillguard.simulate import simulate as run
+
+    with Progress(
+        TextColumn("simulating"),
+        BarColumn(),
+        TextColumn("day {task.completed}/{task.total}"),
+        TextColumn("{task.fields[rows]:,} rows"),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+        disable=json_out,
+    ) as bar:
+        task = bar.add_task("sim", total=None, rows=0)
+
+        def progress(day: int, total: int, rows: int) -> None:
+            bar.update(task, completed=day, total=total, rows=rows)
+
+        res = run(
+            out,
+            scenario=scenario,
+            seed=seed,
+            scale=scale,
+            days=days,
+            prompts_dir=prompts_dir,
+            fmt=fmt,
+            progress=progress,
+        )
+    if json_out:
+        console.print_json(json.dumps(res.to_dict()))
+        return
+    console.print(
+        f"[bold]{res.scenario}[/] seed {res.seed}: {res.interactions:,} interactions, "
+        f"{res.accounts:,} accounts "
+        f"({res.campaign_accounts:,} in campaigns, {res.harvest_interactions:,} harvest requests) over "
+        f"{res.days} days in {res.seconds:.1f} s ({res.rows_per_second:,.0f} rows/s)"
+    )
+    for cid, n in res.campaigns.items():
+        console.print(f"  {cid}: {n:,} interactions")
+    console.print(
+        f"wrote {res.out_dir}/interactions/ ({len(res.interaction_paths)} parts), accounts, labels/, "
+        "scenario.json"
+    )

@@ -1,0 +1,996 @@
+"""Populations: who the simulated accounts are and what traffic they send, one day at a time.
+
+Each ``Population`` is built from a ``PopulationSpec`` (archetype + parameters). At construction it
+draws its accounts (identity, sign-up, network, client, rates); ``day(d)`` then draws that day's
+requests, vectorised over the whole population: which accounts are active, how many sessions, when
+they start in the account's local time (diurnal and weekday curves), how many requests a session
+holds and how far apart, how they group into conversations, and finally the request content.
+
+Randomness: every population has its own seed sequence ``[seed, crc32(name)]`` and every day its
+own generator, so adding a population or a day changes nothing else.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+
+from distillguard.simulate import infra
+from distillguard.simulate import text as T
+from distillguard.simulate.render import draw, ints, render
+from distillguard.simulate.scenario import PopulationSpec, Scenario
+
+DAY_US = 86_400_000_000
+HOUR_US = 3_600_000_000
+
+# local-hour activity curves (relative weights, hour 0..23)
+PROFILES = {
+    "human": [
+        0.8,
+        0.4,
+        0.2,
+        0.1,
+        0.1,
+        0.2,
+        0.5,
+        1.2,
+        2.2,
+        3.2,
+        3.8,
+        4.0,
+        3.8,
+        3.6,
+        3.8,
+        3.8,
+        3.6,
+        3.4,
+        3.2,
+        3.6,
+        4.2,
+        4.2,
+        3.2,
+        1.8,
+    ],
+    "developer": [
+        1.2,
+        0.7,
+        0.4,
+        0.2,
+        0.1,
+        0.1,
+        0.2,
+        0.6,
+        1.6,
+        3.2,
+        4.2,
+        4.4,
+        3.6,
+        3.8,
+        4.4,
+        4.6,
+        4.4,
+        3.8,
+        2.8,
+        2.6,
+        3.0,
+        3.2,
+        2.8,
+        2.0,
+    ],
+    "office": [
+        0.1,
+        0.05,
+        0.05,
+        0.05,
+        0.05,
+        0.1,
+        0.3,
+        1.0,
+        3.0,
+        4.6,
+        5.0,
+        4.8,
+        3.4,
+        4.2,
+        4.8,
+        4.6,
+        4.0,
+        2.6,
+        1.0,
+        0.5,
+        0.4,
+        0.3,
+        0.2,
+        0.1,
+    ],
+    "student": [
+        1.6,
+        0.9,
+        0.4,
+        0.1,
+        0.05,
+        0.05,
+        0.1,
+        0.4,
+        1.2,
+        2.4,
+        3.0,
+        3.2,
+        2.8,
+        3.0,
+        3.4,
+        3.6,
+        3.8,
+        3.6,
+        3.4,
+        3.8,
+        4.4,
+        4.8,
+        4.4,
+        3.0,
+    ],
+    "end_users": [
+        0.7,
+        0.5,
+        0.4,
+        0.35,
+        0.35,
+        0.45,
+        0.7,
+        1.0,
+        1.2,
+        1.35,
+        1.4,
+        1.4,
+        1.35,
+        1.35,
+        1.4,
+        1.4,
+        1.35,
+        1.3,
+        1.3,
+        1.35,
+        1.3,
+        1.2,
+        1.0,
+        0.85,
+    ],
+    "flat": [1.0] * 24,
+}
+PROFILES = {k: np.asarray(v) / np.sum(v) for k, v in PROFILES.items()}
+# weekday multipliers Mon..Sun
+WEEKDAYS = {
+    "human": [1.0, 1.0, 1.0, 1.0, 0.95, 0.85, 0.9],
+    "developer": [1.0, 1.0, 1.0, 1.0, 0.95, 0.5, 0.45],
+    "office": [1.0, 1.0, 1.0, 1.0, 0.95, 0.12, 0.08],
+    "student": [1.0, 1.0, 1.0, 0.95, 0.8, 0.45, 0.75],
+    "flat": [1.0] * 7,
+}
+
+# output-token lognormal (mu, sigma): "chat" and "completion" fitted to the Azure 2023 LLM inference
+# traces (conversation: GeneratedTokens log-mean 5.02, log-sd 0.86; code: 2.79, 0.85); the others
+# are our assumptions.
+OUTPUT_TOKENS = {
+    "chat": (5.02, 0.86),
+    "completion": (2.79, 0.85),
+    "cot": (6.9, 0.55),
+    "short": (2.3, 0.6),
+    "agent": (5.4, 0.8),
+    "json": (4.2, 0.5),
+}
+
+
+@dataclass(frozen=True)
+class Behaviour:
+    profile: str
+    weekday: str
+    per_session: float  # mean requests per session
+    gap_median_s: float  # median gap between requests of a session
+    gap_sigma: float
+    conv: str  # session | single | agent
+    rate_sigma: float  # per-account heterogeneity of the daily rate (lognormal sigma)
+
+
+BEHAVIOUR = {
+    "casual": Behaviour("human", "human", 3.0, 70, 0.8, "session", 0.7),
+    "power_user": Behaviour("developer", "developer", 5.0, 45, 1.0, "session", 0.6),
+    "app_backend": Behaviour("end_users", "flat", 1.0, 1, 0.5, "single", 0.8),
+    "batch_job": Behaviour("office", "office", 1.0, 0.8, 0.6, "single", 0.5),
+    "eval_harness": Behaviour("developer", "developer", 1.0, 1.5, 0.5, "single", 0.4),
+    "agent_sdk_user": Behaviour("developer", "developer", 6.0, 12, 0.9, "agent", 0.7),
+    "university_class": Behaviour("student", "student", 3.0, 90, 0.8, "session", 0.5),
+    "corporate_team": Behaviour("office", "office", 3.0, 60, 0.9, "session", 0.5),
+    # campaigns: scripts pace their requests; hydra accounts are quiet and spread over the day
+    "hydra": Behaviour("flat", "flat", 4.0, 25, 1.2, "single", 0.3),
+    "cot_harvest": Behaviour("flat", "flat", 6.0, 8, 1.0, "single", 0.3),
+    "capability_sweep": Behaviour("flat", "flat", 5.0, 10, 1.0, "single", 0.3),
+    "paraphrase": Behaviour("flat", "flat", 5.0, 15, 1.0, "single", 0.3),
+    "low_and_slow": Behaviour("human", "human", 1.5, 120, 0.8, "single", 0.3),
+}
+BENIGN_TIERS = {
+    "casual": (["free", "pro"], [0.72, 0.28]),
+    "power_user": (["pro", "free", "startup"], [0.6, 0.25, 0.15]),
+    "app_backend": (["enterprise", "startup", "pro"], [0.4, 0.4, 0.2]),
+    "batch_job": (["enterprise", "pro", "startup"], [0.5, 0.3, 0.2]),
+    "eval_harness": (["research", "enterprise", "pro"], [0.5, 0.3, 0.2]),
+    "agent_sdk_user": (["pro", "free"], [0.55, 0.45]),
+    "university_class": (["edu"], [1.0]),
+    "corporate_team": (["enterprise"], [1.0]),
+}
+CAMPAIGN_TIERS = {
+    "hydra": (["edu", "research", "startup", "free"], [0.35, 0.25, 0.25, 0.15]),
+    "cot_harvest": (["pro", "free", "startup"], [0.5, 0.3, 0.2]),
+    "capability_sweep": (["startup", "research", "pro"], [0.4, 0.3, 0.3]),
+    "paraphrase": (["pro", "free"], [0.6, 0.4]),
+    "low_and_slow": (["pro", "free"], [0.8, 0.2]),
+}
+STATUS = np.array(["ok", "error", "rate_limited"], dtype=object)
+STATUS_P = np.array([0.987, 0.004, 0.009])
+
+
+def _str(values) -> pl.Series:
+    """A String series from an array that may hold None (object arrays included)."""
+    if isinstance(values, pl.Series):
+        return values.cast(pl.String)
+    return pl.Series(pa.array(np.asarray(values, dtype=object), type=pa.string()))
+
+
+def _const(value: str | None, n: int) -> pl.Series:
+    return pl.repeat(value, n, dtype=pl.String, eager=True)
+
+
+def _choice(rng: np.random.Generator, values: list, p: list | np.ndarray, n: int) -> np.ndarray:
+    return np.asarray(values, dtype=object)[rng.choice(len(values), size=n, p=np.asarray(p) / np.sum(p))]
+
+
+def _maybe(rng: np.random.Generator, values: np.ndarray, p_null: float) -> np.ndarray:
+    out = values.astype(object).copy()
+    out[rng.random(len(values)) < p_null] = None
+    return out
+
+
+def _append(base: pl.Series, suffix: np.ndarray | pl.Series, mask: np.ndarray, sep: str = " ") -> pl.Series:
+    """base + sep + suffix where mask, else base (vectorised)."""
+    df = pl.DataFrame({"b": base, "s": _str(suffix), "m": mask})
+    return df.select(
+        pl.when(pl.col("m"))
+        .then(pl.concat_str([pl.col("b"), pl.lit(sep), pl.col("s")]))
+        .otherwise(pl.col("b"))
+    )[:, 0]
+
+
+def _where(mask: np.ndarray, a: pl.Series, b: pl.Series) -> pl.Series:
+    df = pl.DataFrame({"a": _str(a), "b": _str(b), "m": mask})
+    return df.select(pl.when(pl.col("m")).then(pl.col("a")).otherwise(pl.col("b")))[:, 0]
+
+
+class Population:
+    """One scenario population; ``accounts()`` and ``day(d)`` give its tables."""
+
+    def __init__(self, spec: PopulationSpec, scenario: Scenario, bank: T.TextBank, seed: int):
+        self.spec = spec
+        self.sc = scenario
+        self.bank = bank
+        self.seed = seed
+        self.key = zlib.crc32(spec.name.encode("utf-8"))
+        self.arch = spec.archetype
+        self.beh = BEHAVIOUR[self.arch]
+        self.t0 = int(dt.datetime.combine(scenario.start, dt.time(), dt.UTC).timestamp()) * 1_000_000
+        self.start_weekday = scenario.start.weekday()
+        self.days = scenario.days
+        models = scenario.models
+        self.model_names = np.asarray([models["default"], *models["others"]], dtype=object)
+        self.release = models["release"] or None
+        self.release_us = self.t0 + models["release_day"] * DAY_US if self.release else None
+        rng = np.random.default_rng([seed, self.key, 0xACC0])
+        self.st = self._accounts(rng)
+        self.n = len(self.st["account_id"])
+
+    # ----------------------------------------------------------------------------------- accounts
+
+    def _accounts(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        sp = self.spec
+        n = sp["accounts"]
+        st: dict[str, np.ndarray] = {}
+        if self.arch in CAMPAIGN_TIERS:
+            n_standby = sp["standby_accounts"] if sp["failover_day"] != -1 else 0
+            total = n + n_standby
+            st["pool"] = np.array(["primary"] * n + ["standby"] * n_standby, dtype=object)
+        else:
+            total = n
+            st["pool"] = np.full(total, None, dtype=object)
+        st["account_id"] = infra.hex_ids(rng, total, "acct_", 8)
+        st["rate_mult"] = rng.lognormal(-0.5 * self.beh.rate_sigma**2, self.beh.rate_sigma, total)
+        pa = (
+            np.clip(sp["active"] + rng.normal(0, 0.12, total), 0.02, 1.0)
+            if sp["active"] < 1
+            else np.ones(total)
+        )
+        st["p_active"] = pa
+        end = self.days - 1 if sp["end_day"] == -1 else min(sp["end_day"], self.days - 1)
+        st["start_day"] = np.full(total, sp["start_day"], dtype=np.int64)
+        st["end_day"] = np.full(total, end, dtype=np.int64)
+        st["api_key"] = infra.hex_ids(rng, total, "key_", 6)
+        st["org_id"] = infra.hex_ids(rng, total, "org_", 6)
+        st["group"] = np.zeros(total, dtype=np.int64)
+        st["sys"] = np.zeros(total, dtype=np.int64)
+        st["model_pref"] = rng.choice(
+            len(self.model_names), size=total, p=_model_weights(len(self.model_names))
+        )
+        adopt = rng.exponential(1.0 / max(self.sc.models["benign_adoption_per_day"], 1e-6), total)
+        st["adopt_us"] = (self.release_us or 0) + (adopt * DAY_US).astype(np.int64)
+        st["temp"] = _choice(rng, [1.0, 0.7, 0.0, 0.2, 0.5], [0.45, 0.3, 0.1, 0.08, 0.07], total).astype(
+            float
+        )
+        if self.arch in CAMPAIGN_TIERS:
+            self._campaign_accounts(rng, st, n, total)
+        else:
+            self._benign_accounts(rng, st, total)
+        return st
+
+    def _signup_spread(self, rng: np.random.Generator, n: int, max_age_days: float) -> np.ndarray:
+        """Sign-up times spread over the past, ~5% during the window (new users)."""
+        age = rng.uniform(1, max_age_days, n) * DAY_US
+        created = self.t0 - age.astype(np.int64)
+        new = rng.random(n) < 0.05
+        created[new] = self.t0 + (rng.uniform(0, max(self.days - 1, 1), new.sum()) * DAY_US).astype(np.int64)
+        return created
+
+    def _benign_accounts(self, rng: np.random.Generator, st: dict, n: int) -> None:
+        arch = self.arch
+        tiers, tp = BENIGN_TIERS[arch]
+        st["tier"] = _choice(rng, tiers, tp, n)
+        cidx = infra.sample_countries(rng, n)
+        st["tz"] = infra.country_tz(cidx)
+        st["country"] = infra.country_code(cidx)
+        asn, ip = infra.home_network(rng, cidx)
+        st["asn"], st["ip"] = asn, ip
+        st["email_domain"] = infra.weighted_choice(rng, infra.CONSUMER_DOMAINS, infra.CONSUMER_DOMAIN_W, n)
+        pay = infra.hex_ids(rng, n, "pf_", 8)
+        st["payment"] = np.where(st["tier"] == "free", None, pay).astype(object)
+        st["created"] = self._signup_spread(rng, n, 700)
+        st["verified"] = np.isin(st["tier"], ["enterprise", "startup", "research"]) | (rng.random(n) < 0.3)
+        st["ua"] = infra.weighted_choice(rng, infra.USER_AGENTS_SDK, infra.USER_AGENTS_SDK_W, n)
+        st["org_id"] = _maybe(rng, st["org_id"], 0.5 if arch == "casual" else 0.0)
+        moved = rng.random(n) < 0.3  # signed up from another address of the same ISP
+        st["signup_ip"] = np.where(
+            moved, infra.ipv4(asn, rng.integers(0, 8, n), rng.integers(0, 65000, n)), ip
+        )
+        st["signup_country"] = st["country"].copy()
+        st["cot_habit"] = np.zeros(n, dtype=bool)
+        if arch == "casual":
+            st["ua"] = np.where(
+                rng.random(n) < 0.55, infra.USER_AGENTS_BROWSER[rng.integers(0, 5, n)], st["ua"]
+            )
+        elif arch == "power_user":
+            st["cot_habit"] = rng.random(n) < self.spec["cot_habit"]
+        elif arch in ("app_backend", "batch_job"):
+            asn, ip, country, tz = infra.datacenter(rng, n)
+            st["asn"], st["ip"], st["country"], st["tz"] = asn, ip, country, tz
+            st["sys"] = rng.integers(0, 1 << 30, n)
+            st["cot_sys"] = rng.random(n) < self.spec.params.get("cot_system_share", 0.0)
+            st["react"] = rng.random(n) < 0.4
+            st["temp"] = _choice(rng, [0.0, 0.2, 0.3, 0.7], [0.3, 0.3, 0.2, 0.2], n).astype(float)
+            st["model_pref"] = np.where(rng.random(n) < 0.4, 1, st["model_pref"])
+            if arch == "batch_job":
+                st["temp"] = np.zeros(n)
+                st["sys"] = rng.integers(0, len(T.BATCH_INSTRUCTIONS), n)
+        elif arch == "eval_harness":
+            dc = rng.random(n) < 0.6
+            asn, ip, country, tz = infra.datacenter(rng, n)
+            st["asn"] = np.where(dc, asn, st["asn"])
+            st["ip"] = np.where(dc, ip, st["ip"])
+            st["temp"] = np.zeros(n)
+            st["ua"] = _choice(
+                rng,
+                ["python-httpx/0.27.2", "OpenAI/Python 1.51.2", "lm-eval-harness/0.4.5"],
+                [0.3, 0.3, 0.4],
+                n,
+            )
+        elif arch == "agent_sdk_user":
+            st["ua"] = np.full(n, infra.AGENT_SDK_UA, dtype=object)
+            st["sys"] = rng.integers(0, 3, n)  # environment string variant
+            st["temp"] = np.full(n, 0.2)
+        elif arch == "university_class":
+            self._classes(rng, st, n)
+        elif arch == "corporate_team":
+            self._teams(rng, st, n)
+
+    def _classes(self, rng: np.random.Generator, st: dict, n: int) -> None:
+        g = self.spec["group_size"]
+        groups = np.arange(n) // g
+        k = groups.max() + 1
+        campus = rng.integers(0, len(infra.CAMPUSES), k)
+        c_asn = np.array([c[0] for c in infra.CAMPUSES])[campus]
+        c_cty = np.array([c[1] for c in infra.CAMPUSES], dtype=object)[campus]
+        c_tz = np.array([c[2] for c in infra.CAMPUSES])[campus]
+        c_dom = np.array([c[3] for c in infra.CAMPUSES], dtype=object)[campus]
+        c_salt = rng.integers(0, 8, k)
+        week_start = self.t0 - (rng.uniform(0, 20, k) * DAY_US).astype(np.int64)
+        st["group"] = groups
+        st["asn"] = c_asn[groups]
+        st["country"] = c_cty[groups]
+        st["signup_country"] = st["country"].copy()
+        st["tz"] = c_tz[groups]
+        st["email_domain"] = c_dom[groups]
+        # campus NAT: a handful of egress addresses per campus
+        st["ip"] = infra.ipv4(st["asn"], c_salt[groups], rng.integers(0, 6, n))
+        st["signup_ip"] = st["ip"].copy()
+        st["created"] = week_start[groups] + (rng.uniform(0, 7, n) * DAY_US).astype(np.int64)
+        st["payment"] = np.full(n, None, dtype=object)
+        st["verified"] = rng.random(n) < 0.5
+        st["ua"] = infra.USER_AGENTS_BROWSER[rng.integers(0, 5, n)]
+
+    def _teams(self, rng: np.random.Generator, st: dict, n: int) -> None:
+        g = self.spec["group_size"]
+        groups = np.arange(n) // g
+        k = groups.max() + 1
+        domains = (
+            render(
+                rng,
+                ["{a}{b}.com", "{a}-{b}.io", "{a}{b}.co"],
+                k,
+                {
+                    "a": ["north", "blue", "apex", "quant", "terra", "nova", "bright", "stone", "river"],
+                    "b": ["wind", "labs", "works", "sys", "data", "logic", "forge", "point", "ware"],
+                },
+            )
+            .to_numpy()
+            .astype(object)
+        )
+        suffix = infra.hex_ids(rng, k, "", 2)
+        domains = np.array(
+            [f"{d.split('.')[0]}{s}.{d.split('.', 1)[1]}" for d, s in zip(domains, suffix, strict=True)],
+            dtype=object,
+        )
+        cards = infra.hex_ids(rng, k, "pf_", 8)
+        orgs = infra.hex_ids(rng, k, "org_", 6)
+        cidx = infra.sample_countries(rng, k)
+        o_asn, o_ip = infra.home_network(rng, cidx)
+        st["group"] = groups
+        st["email_domain"] = domains[groups]
+        st["payment"] = cards[groups]
+        st["org_id"] = orgs[groups]
+        st["country"] = infra.country_code(cidx)[groups]
+        st["signup_country"] = st["country"].copy()
+        st["tz"] = infra.country_tz(cidx)[groups]
+        st["asn"] = o_asn[groups]
+        st["ip"] = o_ip[groups]  # office egress
+        st["signup_ip"] = st["ip"].copy()
+        st["verified"] = np.ones(n, dtype=bool)
+
+    def _campaign_accounts(self, rng: np.random.Generator, st: dict, n: int, total: int) -> None:
+        sp = self.spec
+        tiers, tp = CAMPAIGN_TIERS[self.arch]
+        st["tier"] = _choice(rng, tiers, tp, total)
+        st["verified"] = rng.random(total) < (0.6 if self.arch == "low_and_slow" else 0.15)
+        standby = st["pool"] == "standby"
+        fd = sp["failover_day"]
+        if fd != -1:
+            banned = np.zeros(total, dtype=bool)
+            banned[:n] = rng.random(n) < sp.params.get("failover_share", 1.0)
+            st["end_day"] = np.where(banned, fd - 1, st["end_day"])
+            st["start_day"] = np.where(standby, fd, st["start_day"])
+        # sign-up: bursts through the cheap paths, or aged accounts
+        first_day = st["start_day"]
+        if sp["account_age_days"] > 0:
+            age = sp["account_age_days"] + rng.exponential(120, total)
+            st["created"] = self.t0 + first_day * DAY_US - (age * DAY_US).astype(np.int64)
+        elif sp["signup_bursts"] > 0:
+            nb = sp["signup_bursts"]
+            centers_p = (
+                self.t0 + sp["start_day"] * DAY_US - (rng.uniform(1, 10, nb) * DAY_US).astype(np.int64)
+            )
+            centers_s = self.t0 + max(fd, 0) * DAY_US - (rng.uniform(1, 4, nb) * DAY_US).astype(np.int64)
+            b = rng.integers(0, nb, total)
+            centers = np.where(standby, centers_s[b], centers_p[b])
+            st["created"] = centers + rng.normal(0, 1.5 * HOUR_US, total).astype(np.int64)
+        else:
+            st["created"] = (
+                self.t0 + first_day * DAY_US - (rng.uniform(1, 60, total) * DAY_US).astype(np.int64)
+            )
+        # payment: virtual cards shared by small groups (pools never share cards)
+        g = sp["card_group"]
+        order = rng.permutation(total)
+        groups = np.empty(total, dtype=np.int64)
+        groups[order] = np.arange(total) // g
+        cards = infra.hex_ids(rng, int(groups.max()) + 1, "pf_", 8)
+        st["payment"] = cards[groups]
+        st["group"] = groups
+        # e-mail
+        if self.arch == "low_and_slow":
+            st["email_domain"] = infra.weighted_choice(
+                rng, infra.CONSUMER_DOMAINS, infra.CONSUMER_DOMAIN_W, total
+            )
+        else:
+            st["email_domain"] = infra.THROWAWAY_DOMAINS[rng.integers(0, len(infra.THROWAWAY_DOMAINS), total)]
+        # network
+        net = sp["network"]
+        cidx = infra.sample_countries(rng, total)
+        st["tz"] = infra.country_tz(cidx)
+        st["country"] = infra.country_code(cidx)
+        if net == "home":
+            st["asn"], st["ip"] = infra.home_network(rng, cidx)
+            st["signup_ip"] = st["ip"].copy()
+            st["signup_country"] = st["country"].copy()
+            st["ua"] = infra.weighted_choice(rng, infra.USER_AGENTS_SDK, infra.USER_AGENTS_SDK_W, total)
+        elif net == "datacenter":
+            asn, ip, country, _tz = infra.datacenter(rng, total)
+            st["asn"], st["ip"], st["country"] = asn, ip, country
+            st["signup_ip"] = infra.home_network(rng, cidx)[1]
+            st["signup_country"] = infra.country_code(cidx)
+            st["ua"] = _choice(rng, ["OpenAI/Python 1.40.6", "python-httpx/0.27.2"], [0.7, 0.3], total)
+        else:  # residential proxy
+            pool_seed = zlib.crc32(f"{sp['campaign']}".encode())
+            asn, ip, country = infra.residential_proxy(rng, total, pool_seed)
+            st["asn"], st["ip"], st["country"] = asn, ip, country
+            st["signup_ip"] = ip
+            st["signup_country"] = country
+            st["ua"] = _choice(
+                rng,
+                [
+                    "OpenAI/Python 1.40.6",
+                    "OpenAI/Python 1.51.2",
+                    "python-requests/2.32.3",
+                    "OpenAI/JS 4.67.1",
+                ],
+                [0.4, 0.3, 0.2, 0.1],
+                total,
+            )
+        st["org_id"] = _maybe(rng, st["org_id"], 0.6)
+        st["temp"] = np.full(total, sp["temperature"])
+        st["model_pref"] = np.zeros(total, dtype=np.int64)
+        st["cot_habit"] = np.zeros(total, dtype=bool)
+        # per campaign constants
+        crng = np.random.default_rng([self.seed, self.key, 0xC0])
+        self.injected = T.INJECTED[int(crng.integers(0, len(T.INJECTED)))]
+        if self.bank.meta_systems.size and crng.random() < 0.5:
+            self.injected = str(self.bank.meta_systems[int(crng.integers(0, self.bank.meta_systems.size))])
+        self.injected_in_system = bool(crng.random() < 0.6)
+        self.tool_count = int(crng.integers(5, 13))
+        self.coding_system = T.CODING_AGENT_SYSTEMS[int(crng.integers(0, len(T.CODING_AGENT_SYSTEMS)))]
+
+    def accounts(self) -> pl.DataFrame:
+        """Public account rows (``schema.ACCOUNTS``) plus label columns."""
+        st = self.st
+        sp = self.spec
+        return pl.DataFrame(
+            {
+                "account_id": _str(st["account_id"]),
+                "created_at": pl.Series(st["created"].astype(np.int64)).cast(pl.Datetime("us", "UTC")),
+                "tier": _str(st["tier"]),
+                "verified": pl.Series(st["verified"].astype(bool)),
+                "email_domain": _str(st["email_domain"]),
+                "payment_fingerprint": _str(st["payment"]),
+                "signup_ip": _str(st["signup_ip"]),
+                "signup_country": _str(st["signup_country"]),
+                "archetype": _const(self.arch, self.n),
+                "population": _const(sp.name, self.n),
+                "campaign_id": _const(sp.campaign_id, self.n),
+                "playbook": _const(self.arch if sp.is_campaign else None, self.n),
+                "pool": _str(st["pool"]),
+            }
+        )
+
+    # ------------------------------------------------------------------------------------- arrivals
+
+    def _arrivals(self, rng: np.random.Generator, d: int) -> dict[str, np.ndarray] | None:
+        st, b, sp = self.st, self.beh, self.spec
+        n = self.n
+        day0 = self.t0 + d * DAY_US
+        wd = (self.start_weekday + d) % 7
+        wmult = WEEKDAYS[b.weekday][wd]
+        alive = (st["start_day"] <= d) & (d <= st["end_day"]) & (st["created"] < day0 + DAY_US)
+        active = alive & (rng.random(n) < np.clip(st["p_active"] * wmult, 0, 1))
+        lam = st["rate_mult"] * sp["rate"] / b.per_session
+        if self.arch in ("batch_job", "eval_harness"):  # one run a day when active
+            nsess = active.astype(np.int64)
+        else:
+            nsess = np.where(active, rng.poisson(lam), 0)
+        acct = np.repeat(np.arange(n), nsess)
+        s = len(acct)
+        if s == 0:
+            return None
+        profile = PROFILES["human" if sp.params.get("hours") == "human" else b.profile]
+        hours = rng.choice(24, size=s, p=profile)
+        local_us = ((hours + rng.random(s)) * HOUR_US).astype(np.int64)
+        start = day0 + local_us - st["tz"][acct].astype(np.int64) * HOUR_US
+        k = 1 + rng.poisson(b.per_session - 1, s) if b.per_session > 1 else np.ones(s, dtype=np.int64)
+        if self.arch == "power_user":  # some sessions are small scripts looping a template over a list
+            script = rng.random(s) < sp["script_share"] * 0.3
+            k = np.where(script, rng.integers(10, 40, s), k)
+        else:
+            script = np.zeros(s, dtype=bool)
+        if self.arch in ("batch_job", "eval_harness"):  # one burst: the whole day's work
+            k = np.maximum(1, rng.poisson(st["rate_mult"][acct] * sp["rate"]))
+        r = int(k.sum())
+        first = np.cumsum(k) - k
+        sess = np.repeat(np.arange(s), k)
+        pos = np.arange(r) - first[sess]
+        gap_med = np.where(np.repeat(script, k), 2.0, b.gap_median_s)
+        gaps = rng.lognormal(np.log(gap_med), b.gap_sigma, r)
+        gaps[pos == 0] = 0
+        cum = np.cumsum(gaps)
+        offs = cum - cum[first][sess]
+        ts = start[sess] + (offs * 1e6).astype(np.int64)
+        if b.conv == "session":
+            conv_key = sess.astype(np.int64) * 4096
+            turn = pos.copy()
+            sc = np.repeat(script, k)
+            conv_key = np.where(sc, conv_key + pos, conv_key)
+            turn = np.where(sc, 0, turn)
+        elif b.conv == "agent":
+            steps = np.repeat(rng.integers(2, 9, s), k)
+            conv_key = sess.astype(np.int64) * 4096 + pos // steps
+            turn = pos % steps
+        else:
+            conv_key = np.arange(r, dtype=np.int64)
+            turn = np.zeros(r, dtype=np.int64)
+        _, conv_idx = np.unique(conv_key, return_inverse=True)
+        conv_ids = infra.hex_ids(rng, int(conv_idx.max()) + 1, "conv_", 8)[conv_idx]
+        return {
+            "acct": acct[sess],
+            "sess": sess,
+            "ts": ts,
+            "turn": turn.astype(np.int64),
+            "conversation_id": conv_ids,
+            "script": np.repeat(script, k),
+        }
+
+    # ------------------------------------------------------------------------------------- one day
+
+    def day(self, d: int) -> pl.DataFrame | None:
+        """All of this population's requests on day ``d`` (unsorted), with label columns."""
+        rng = np.random.default_rng([self.seed, self.key, 1 + d])
+        arr = self._arrivals(rng, d)
+        if arr is None:
+            return None
+        acct = arr["acct"]
+        r = len(acct)
+        st = self.st
+        c = self._content(rng, arr, d) if self.spec.is_campaign else self._benign_content(rng, arr, d)
+        prompt: pl.Series = c["prompt"]
+        system = c.get("system", _const(None, r))
+        tools = c.get("tools", np.zeros(r, dtype=np.int64))
+        harvest = c.get("harvest", np.zeros(r, dtype=bool))
+        out_kind = c["out"]
+        # network per row: the account's own, unless the content says otherwise (proxies)
+        asn = c.get("asn", st["asn"][acct])
+        ip = c.get("ip", st["ip"][acct])
+        country = c.get("country", st["country"][acct])
+        # model: preference, benign adoption of a release, campaign pivot
+        model_idx = st["model_pref"][acct]
+        model = self.model_names[model_idx]
+        ts = arr["ts"]
+        if self.release is not None:
+            adopt = ts >= st["adopt_us"][acct]
+            if self.spec.is_campaign and self.spec["pivot"]:
+                ramp = np.clip((ts - self.release_us - 2 * HOUR_US) / (20 * HOUR_US), 0.0, 1.0)
+                adopt = rng.random(r) < self.spec["pivot_share"] * ramp
+                adopt &= harvest | (rng.random(r) < 0.2)
+            model = np.where(adopt & (ts >= self.release_us), self.release, model)
+        # tokens
+        plen = prompt.str.len_chars().to_numpy()
+        slen = system.str.len_chars().fill_null(0).to_numpy()
+        hist = arr["turn"] * rng.integers(150, 600, r)
+        input_tokens = np.ceil((plen + slen) / 3.8).astype(np.int64) + hist + 4 + tools * 120
+        mus = np.zeros(r)
+        sig = np.zeros(r)
+        for kind, (mu, sg) in OUTPUT_TOKENS.items():
+            m = out_kind == kind
+            mus[m], sig[m] = mu, sg
+        out_tok = np.ceil(rng.lognormal(mus, sig)).astype(np.int64)
+        max_tokens = c.get("max_tokens")
+        if max_tokens is None:  # -1: not set
+            max_tokens = _choice(rng, [-1, 1024, 2048, 4096, 512], [0.45, 0.2, 0.15, 0.12, 0.08], r)
+        max_tokens = np.asarray(max_tokens, dtype=np.int64)
+        mt = np.where(max_tokens < 0, np.iinfo(np.int64).max, max_tokens)
+        out_tok = np.minimum(out_tok, mt)
+        status = STATUS[rng.choice(3, size=r, p=STATUS_P)]
+        out_tok = np.where(status == "ok", out_tok, 0)
+        temperature = c.get("temperature", st["temp"][acct])
+        return pl.DataFrame(
+            {
+                "ts": pl.Series(ts).cast(pl.Datetime("us", "UTC")),
+                "account_id": _str(st["account_id"][acct]),
+                "prompt": prompt.alias("prompt"),
+                "org_id": _str(st["org_id"][acct]),
+                "api_key_id": _str(st["api_key"][acct]),
+                "conversation_id": _str(arr["conversation_id"]),
+                "turn": pl.Series(arr["turn"], dtype=pl.Int64),
+                "system": system.alias("system"),
+                "model": _str(model),
+                "ip": _str(ip),
+                "asn": pl.Series(asn, dtype=pl.Int64),
+                "country": _str(country),
+                "user_agent": _str(st["ua"][acct]),
+                "input_tokens": pl.Series(input_tokens, dtype=pl.Int64),
+                "output_tokens": pl.Series(out_tok, dtype=pl.Int64),
+                "max_tokens": pl.from_arrow(pa.array(max_tokens, mask=max_tokens < 0, type=pa.int64())),
+                "temperature": pl.Series(np.asarray(temperature, dtype=float), dtype=pl.Float64),
+                "tools": pl.Series(np.asarray(tools, dtype=np.int64), dtype=pl.Int64),
+                "status": _str(status),
+                "response": _const(None, r),
+                "_campaign_id": _const(self.spec.campaign_id, r),
+                "_harvest": pl.Series(harvest, dtype=pl.Boolean),
+            }
+        )
+
+    # ------------------------------------------------------------------------------ benign content
+
+    def _benign_content(self, rng: np.random.Generator, arr: dict, d: int) -> dict:
+        arch = self.arch
+        acct, turn = arr["acct"], arr["turn"]
+        r = len(acct)
+        st = self.st
+        bank = self.bank
+        none_sys = _const(None, r)
+        if arch in ("casual", "corporate_team", "university_class"):
+            kind = {"casual": "chat", "corporate_team": "support", "university_class": "chat"}[arch]
+            first = bank.get(kind, rng, r)
+            if arch == "corporate_team":
+                dev = bank.get("dev", rng, r)
+                first = _where(rng.random(r) < 0.5, dev, first)
+            if arch == "university_class":
+                first = _where(rng.random(r) < 0.7, self._homework(rng, arr, d), first)
+            later = bank.get("followup", rng, r)
+            prompt = _where(turn == 0, first, later)
+            return {"prompt": prompt, "system": none_sys, "out": np.full(r, "chat", dtype=object)}
+        if arch == "power_user":
+            dev = bank.get("dev", rng, r)
+            chat = bank.get("chat", rng, r)
+            prompt = _where(rng.random(r) < 0.75, dev, chat)
+            prompt = _where(turn == 0, prompt, bank.get("followup", rng, r))
+            demand = draw(rng, [*T.COT_DEMANDS["en"][:3], "think step by step", "step by step please"], r)
+            prompt = _append(prompt, demand, st["cot_habit"][acct] & (rng.random(r) < 0.6))
+            script = arr["script"]
+            if script.any():  # one template per session, looping over a list
+                tidx = (arr["sess"] * 2654435761 + st["group"][acct]) % len(T.DEV_SCRIPT)
+                looped = render(rng, T.DEV_SCRIPT, r, T._slots(), template_index=tidx)
+                prompt = _where(script, looped, prompt)
+            return {"prompt": prompt, "system": none_sys, "out": np.where(script, "short", "chat")}
+        if arch == "app_backend":
+            sysn = st["sys"][acct]
+            company = np.asarray(T.COMPANIES, dtype=object)[sysn % len(T.COMPANIES)]
+            sys_t = sysn % len(T.APP_SYSTEMS)
+            cot = st["cot_sys"][acct]
+            react = st["react"][acct]
+            sys_t = np.where(
+                cot,
+                np.where(react, 3, np.where(sysn % 2 == 0, 2, 5)),
+                np.where(np.isin(sys_t, [2, 3, 5]), 0, sys_t),
+            )
+            system = render(rng, T.APP_SYSTEMS, r, {"company": company}, template_index=sys_t)
+            prompt = _where(rng.random(r) < 0.65, bank.get("support", rng, r), bank.get("chat", rng, r))
+            tools = np.where(sys_t == 3, 2 + sysn % 4, 0)
+            return {
+                "prompt": prompt,
+                "system": system,
+                "tools": tools,
+                "out": np.full(r, "chat", dtype=object),
+                "max_tokens": np.where(sysn % 3 == 0, 512, 1024),
+            }
+        if arch == "batch_job":
+            doc = bank.get("document", rng, r)
+            tidx = st["sys"][acct]
+            prompt = render(rng, T.BATCH_INSTRUCTIONS, r, {"doc": doc}, template_index=tidx)
+            return {
+                "prompt": prompt,
+                "system": none_sys,
+                "out": np.full(r, "json", dtype=object),
+                "max_tokens": np.full(r, 512),
+            }
+        if arch == "eval_harness":
+            fmt_i = (arr["sess"] + st["sys"][acct] + d) % 3  # one benchmark per run
+            items = {f: bank.eval_items(f, rng, r) for f in ("gsm8k", "math", "humaneval")}
+            prompt = items["humaneval"]
+            out = np.full(r, "completion", dtype=object)
+            for i, f in enumerate(("gsm8k", "math")):
+                m = fmt_i == i
+                wrapped = render(
+                    rng,
+                    [T.EVAL_FORMATS[f].replace("{", "{{").replace("}", "}}").replace("{{item}}", "{item}")],
+                    r,
+                    {"item": items[f]},
+                )
+                prompt = _where(m, wrapped, prompt)
+                out = np.where(m, "cot", out)
+            return {
+                "prompt": prompt,
+                "system": none_sys,
+                "out": out,
+                "max_tokens": np.where(fmt_i == 2, 512, 1024),
+            }
+        if arch == "agent_sdk_user":
+            env = np.asarray(["macOS 14, zsh", "Ubuntu 22.04, bash", "Windows 11, PowerShell"], dtype=object)
+            system = render(rng, [T.AGENT_SDK_SYSTEM], r, {"env": env[st["sys"][acct]]})
+            task = bank.get("agent_task", rng, r)
+            obs = render(
+                rng,
+                [
+                    "Tool result (run_tests): {a} passed, {b} failed",
+                    "Tool result (read_file): {c} lines",
+                    "Tool result (run_shell): exit code {e}",
+                    "Observation: {x}",
+                ],
+                r,
+                {"a": ints(3, 200), "b": ints(0, 5), "c": ints(10, 900), "e": ["0", "1", "2"], "x": T.ERRORS},
+            )
+            prompt = _where(turn == 0, task, obs)
+            return {
+                "prompt": prompt,
+                "system": system,
+                "tools": np.full(r, T.AGENT_SDK_TOOLS),
+                "out": np.full(r, "agent", dtype=object),
+                "max_tokens": np.full(r, 4096),
+            }
+        raise AssertionError(arch)
+
+    def _homework(self, rng: np.random.Generator, arr: dict, d: int) -> pl.Series:
+        """Students of one class paste the same homework set of the week."""
+        st = self.st
+        acct = arr["acct"]
+        groups = st["group"][acct]
+        week = d // 7
+        hw = self.spec["homework_set"]
+        out = np.empty(len(acct), dtype=object)
+        pick = rng.integers(0, hw, len(acct))
+        for g in np.unique(groups):  # loop over classes (tens), not rows
+            m = groups == g
+            grng = np.random.default_rng([self.seed, self.key, 0x4D, int(g), week])
+            pool = self.bank.pool("homework", grng, hw)
+            out[m] = pool[pick[m]]
+        lead = draw(
+            rng,
+            ["", "", "help: ", "pls solve ", "Can you explain how to do this?\n", "hw question: "],
+            len(acct),
+        )
+        return pl.DataFrame({"a": _str(lead), "b": _str(out)}).select(pl.concat_str(["a", "b"]))[:, 0]
+
+    # ----------------------------------------------------------------------------- campaign content
+
+    def _content(self, rng: np.random.Generator, arr: dict, d: int) -> dict:
+        sp = self.spec
+        acct = arr["acct"]
+        r = len(acct)
+        st = self.st
+        bank = self.bank
+        caps = sp["capabilities"]
+        cap = rng.integers(0, len(caps), r)
+        prompt = _const("", r)
+        system = _const(None, r)
+        tools = np.zeros(r, dtype=np.int64)
+        out = np.full(r, "cot", dtype=object)
+        s = T._slots()
+        for i, name in enumerate(caps):
+            m = cap == i
+            if not m.any():
+                continue
+            if name == "reasoning":
+                core = bank.get("math" if rng.random() < 0.5 else "competition_math", rng, r)
+            elif name == "coding":
+                core = bank.get("code", rng, r)
+            elif name == "general":
+                core = bank.get("instruction", rng, r)
+            elif name == "agentic_coding":
+                core = _where(rng.random(r) < 0.5, bank.get("agent_task", rng, r), bank.get("code", rng, r))
+                system = _where(m, _const(self.coding_system, r), system)
+                tools = np.where(m, self.tool_count, tools)
+            elif name == "tool_use":
+                q = bank.get("question", rng, r)
+                core = render(
+                    rng,
+                    [
+                        "Use the available tools to answer: {q}",
+                        "{q}\n(Call tools as needed; show your reasoning between calls.)",
+                    ],
+                    r,
+                    {"q": q},
+                )
+                tools = np.where(m, np.maximum(3, self.tool_count - 4), tools)
+                system = _where(
+                    m, _const("You can call tools. Think before each call and explain why.", r), system
+                )
+            elif name == "rubric_grading":
+                q, a, a2 = (
+                    bank.get("question", rng, r),
+                    bank.get("answer", rng, r),
+                    bank.get("answer", rng, r),
+                )
+                core = render(
+                    rng,
+                    T.RUBRIC,
+                    r,
+                    {
+                        "question": q,
+                        "answer": a,
+                        "answer2": a2,
+                        "criteria": T.RUBRIC_CRITERIA,
+                    },
+                )
+                out = np.where(m, "json", out)
+            elif name == "articulate_reasoning":
+                q, a = bank.get("question", rng, r), bank.get("answer", rng, r)
+                core = render(
+                    rng, T.ARTICULATE, r, {"question": q, "answer": a}
+                )
+            elif name == "safe_rewrite":
+                q = bank.get("sensitive", rng, r)
+                core = render(rng, T.SAFE_REWRITE, r, {"sensitive": q})
+                out = np.where(m, "chat", out)
+            else:
+                raise AssertionError(name)
+            prompt = _where(m, core, prompt)
+        if sp["paraphrase"]:
+            para = render(
+                rng,
+                T.PARA_TEMPLATES,
+                r,
+                {
+                    "open": T.PARA_OPEN,
+                    "ask": T.PARA_ASK,
+                    "detail": T.PARA_DETAIL,
+                    "fmt": T.PARA_FORMAT,
+                    "item": prompt,
+                },
+            )
+            prompt = _where(
+                np.isin(cap, [i for i, c in enumerate(caps) if c in ("reasoning", "coding", "general")]),
+                para,
+                prompt,
+            )
+        if sp["cot_share"] > 0:
+            demand = draw(rng, T.cot_demands(sp["languages"]), r)
+            prompt = _append(prompt, demand, rng.random(r) < sp["cot_share"], sep="\n")
+        if sp["injected_instruction"]:
+            if self.injected_in_system:
+                system = _where(system.is_null().to_numpy(), _const(self.injected, r), system)
+            else:
+                prompt = _append(
+                    prompt, np.full(r, self.injected, dtype=object), np.ones(r, dtype=bool), "\n\n"
+                )
+        del s
+        harvest = np.ones(r, dtype=bool)
+        res: dict = {}
+        if sp["cover_share"] > 0:  # the reseller's unrelated customers ride the same accounts
+            cover = rng.random(r) < sp["cover_share"]
+            chat = _where(rng.random(r) < 0.5, bank.get("chat", rng, r), bank.get("support", rng, r))
+            prompt = _where(cover, _where(rng.random(r) < 0.3, bank.get("dev", rng, r), chat), prompt)
+            system = _where(cover, _const(None, r), system)
+            tools = np.where(cover, 0, tools)
+            out = np.where(cover, "chat", out)
+            harvest = ~cover
+            res["temperature"] = np.where(cover, 0.7, st["temp"][acct])
+            res["max_tokens"] = np.where(cover, 1024, sp["max_tokens"])
+        else:
+            res["max_tokens"] = np.full(r, sp["max_tokens"])
+        if sp["network"] == "residential_proxy":  # a fresh exit per request; pools use different providers
+            pool = st["pool"][acct]
+            pool_seed = np.where(pool == "standby", 1, 0)
+            asn = np.empty(r, dtype=np.int64)
+            ip = np.empty(r, dtype=object)
+            country = np.empty(r, dtype=object)
+            for ps in (0, 1):
+                m = pool_seed == ps
+                if m.any():
+                    a, i_, c = infra.residential_proxy(
+                        rng, int(m.sum()), zlib.crc32(f"{sp['campaign']}:{ps}".encode())
+                    )
+                    asn[m], ip[m], country[m] = a, i_, c
+            res.update(asn=asn, ip=ip, country=country)
+        res.update(prompt=prompt, system=system, tools=tools, out=out, harvest=harvest)
+        return res
+
+
+def _model_weights(k: int) -> np.ndarray:
+    w = np.array([0.75, 0.2, 0.05][:k] + [0.02] * max(0, k - 3))
+    return w / w.sum()
+
+
+def build(scenario: Scenario, bank: T.TextBank, seed: int) -> list[Population]:
+    return [Population(p, scenario, bank, seed) for p in scenario.populations]

@@ -1,0 +1,462 @@
+"""Scenarios: which populations and campaigns a simulation holds, as data (TOML or YAML).
+
+A scenario file has top-level settings and a list of ``[[population]]`` tables. Each population
+names an ``archetype`` (a benign kind of customer or a campaign playbook) and overrides any of its
+parameters; everything not given takes the archetype's default below. Unknown keys and bad values
+are refused with a ``UsageError`` naming the file and the key.
+
+    name = "my-threat"
+    start = "2026-04-22"
+    days = 14
+    [models]
+    release = "frontier-2026-05"
+    release_day = 7
+    [[population]]
+    archetype = "casual"
+    accounts = 2000
+    [[population]]
+    archetype = "hydra"
+    campaign = "sim-c01"
+    accounts = 300
+    failover_day = 9
+    standby_accounts = 150
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import tomllib
+from dataclasses import asdict, dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from distillguard.errors import UsageError
+
+BENIGN_ARCHETYPES = (
+    "casual",
+    "power_user",
+    "app_backend",
+    "batch_job",
+    "eval_harness",
+    "agent_sdk_user",
+    "university_class",
+    "corporate_team",
+)
+PLAYBOOKS = ("hydra", "cot_harvest", "capability_sweep", "paraphrase", "low_and_slow")
+CAPABILITIES = (
+    "reasoning",
+    "coding",
+    "agentic_coding",
+    "tool_use",
+    "rubric_grading",
+    "articulate_reasoning",
+    "safe_rewrite",
+    "general",
+)
+LANGUAGES = ("en", "zh", "ru", "es", "de", "fr", "ja", "ko", "pt", "ar")
+
+# parameters every population has: (default, description)
+COMMON: dict[str, Any] = {
+    "name": "",  # defaults to the archetype (benign) or campaign id
+    "archetype": "",
+    "accounts": 100,  # number of accounts (multiplied by --scale)
+    "rate": 5.0,  # mean requests per active account-day
+    "active": 0.5,  # probability an account is active on a given (week)day
+    "start_day": 0,  # first day of activity (0-based)
+    "end_day": -1,  # last day of activity, -1 = to the end
+}
+BENIGN_DEFAULTS: dict[str, dict[str, Any]] = {
+    "casual": {"accounts": 2000, "rate": 4.0, "active": 0.3},
+    "power_user": {"accounts": 200, "rate": 22.0, "active": 0.65, "cot_habit": 0.3, "script_share": 0.3},
+    "app_backend": {"accounts": 30, "rate": 90.0, "active": 0.97, "cot_system_share": 0.35},
+    "batch_job": {"accounts": 15, "rate": 350.0, "active": 0.25},
+    "eval_harness": {"accounts": 10, "rate": 450.0, "active": 0.2},
+    "agent_sdk_user": {"accounts": 600, "rate": 8.0, "active": 0.45},
+    "university_class": {"accounts": 80, "rate": 5.0, "active": 0.45, "group_size": 40, "homework_set": 6},
+    "corporate_team": {"accounts": 80, "rate": 10.0, "active": 0.7, "group_size": 8},
+}
+CAMPAIGN_COMMON: dict[str, Any] = {
+    "campaign": "",  # campaign id, e.g. sim-c01 (required)
+    "capabilities": ["reasoning"],
+    "languages": ["en"],
+    "cot_share": 0.0,  # share of harvest prompts ending with a step-by-step demand
+    "injected_instruction": False,  # a fixed instruction forcing reasoning into tags
+    "paraphrase": False,  # templates assembled from interchangeable clauses
+    "pivot": False,  # move pivot_share of traffic to the released model within a day
+    "pivot_share": 0.5,
+    "failover_day": -1,  # day the primary pool goes quiet and the standby pool takes over
+    "standby_accounts": 0,
+    "failover_share": 1.0,  # share of the primary pool that goes quiet on failover_day
+    "cover_share": 0.0,  # share of requests that are the reseller's unrelated customer traffic
+    "network": "datacenter",  # residential_proxy | datacenter | home
+    "card_group": 1,  # accounts sharing one payment instrument
+    "signup_bursts": 0,  # sign-ups in this many bursts (0: spread out)
+    "account_age_days": 0,  # accounts created this many days (or more) before start
+    "hours": "flat",  # flat (24/7 scripts) | human (local waking hours)
+    "temperature": 0.6,
+    "max_tokens": 8000,
+}
+PLAYBOOK_DEFAULTS: dict[str, dict[str, Any]] = {
+    "hydra": {
+        "accounts": 250,
+        "rate": 24.0,
+        "active": 0.92,
+        "network": "residential_proxy",
+        "card_group": 4,
+        "signup_bursts": 3,
+        "cover_share": 0.25,
+        "paraphrase": True,
+        "cot_share": 0.5,
+        "languages": ["en", "zh"],
+        "capabilities": ["reasoning", "agentic_coding", "tool_use", "rubric_grading", "safe_rewrite"],
+    },
+    "cot_harvest": {
+        "accounts": 60,
+        "rate": 30.0,
+        "active": 0.9,
+        "injected_instruction": True,
+        "cot_share": 0.8,
+        "languages": ["en", "zh", "ru", "es"],
+        "capabilities": ["reasoning", "general"],
+        "card_group": 5,
+        "signup_bursts": 2,
+    },
+    "capability_sweep": {
+        "accounts": 80,
+        "rate": 20.0,
+        "active": 0.9,
+        "card_group": 3,
+        "signup_bursts": 2,
+        "capabilities": [
+            "reasoning",
+            "agentic_coding",
+            "rubric_grading",
+            "articulate_reasoning",
+            "safe_rewrite",
+        ],
+    },
+    "paraphrase": {
+        "accounts": 50,
+        "rate": 25.0,
+        "active": 0.9,
+        "paraphrase": True,
+        "card_group": 2,
+        "signup_bursts": 1,
+        "network": "residential_proxy",
+        "capabilities": ["reasoning", "coding", "general"],
+    },
+    "low_and_slow": {
+        "accounts": 40,
+        "rate": 4.0,
+        "active": 0.75,
+        "network": "home",
+        "hours": "human",
+        "account_age_days": 180,
+        "paraphrase": True,
+        "cot_share": 0.6,
+        "temperature": 0.7,
+        "max_tokens": 4096,
+        "capabilities": ["reasoning", "articulate_reasoning", "coding"],
+    },
+}
+ENUM_PARAMS = {
+    "network": ("residential_proxy", "datacenter", "home"),
+    "hours": ("flat", "human"),
+}
+TOP_LEVEL: dict[str, Any] = {
+    "name": "custom",
+    "description": "",
+    "start": "2026-04-22",
+    "days": 14,
+    "models": {},
+    "population": [],
+}
+MODEL_DEFAULTS: dict[str, Any] = {
+    "default": "frontier-2026-04",
+    "others": ["frontier-mini-2026-02", "frontier-2025-11"],
+    "release": "",  # a model released during the window ("" = none)
+    "release_day": -1,
+    "benign_adoption_per_day": 0.03,
+}
+
+
+@dataclass(frozen=True)
+class PopulationSpec:
+    """One resolved population: archetype + every parameter."""
+
+    name: str
+    archetype: str
+    params: dict[str, Any]
+
+    @property
+    def is_campaign(self) -> bool:
+        return self.archetype in PLAYBOOKS
+
+    @property
+    def campaign_id(self) -> str:
+        return self.params["campaign"] if self.is_campaign else "benign"
+
+    def __getitem__(self, key: str) -> Any:
+        return self.params[key]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A resolved scenario (defaults applied, validated)."""
+
+    name: str
+    description: str
+    start: dt.date
+    days: int
+    models: dict[str, Any]
+    populations: tuple[PopulationSpec, ...]
+    source: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["start"] = self.start.isoformat()
+        d["populations"] = [{"name": p.name, "archetype": p.archetype, **p.params} for p in self.populations]
+        return d
+
+    def scaled(self, scale: float, days: int | None = None) -> Scenario:
+        if scale <= 0:
+            raise UsageError(f"--scale must be > 0, got {scale}")
+        if days is not None and days < 1:
+            raise UsageError(f"--days must be >= 1, got {days}")
+        pops = []
+        for p in self.populations:
+            params = dict(p.params)
+            params["accounts"] = max(1, round(params["accounts"] * scale)) if params["accounts"] > 0 else 0
+            if p.is_campaign and params["standby_accounts"] > 0:
+                params["standby_accounts"] = max(1, round(params["standby_accounts"] * scale))
+            pops.append(PopulationSpec(p.name, p.archetype, params))
+        return Scenario(
+            self.name,
+            self.description,
+            self.start,
+            days or self.days,
+            self.models,
+            tuple(pops),
+            self.source,
+            self.extra,
+        )
+
+
+def builtin_names() -> list[str]:
+    files = resources.files("distillguard.simulate") / "scenarios"
+    return sorted(p.name.rsplit(".", 1)[0] for p in files.iterdir() if p.name.endswith((".toml", ".yaml")))
+
+
+def _type_ok(default: Any, value: Any) -> bool:
+    if isinstance(default, bool):
+        return isinstance(value, bool)
+    if isinstance(default, int):
+        return isinstance(value, int) and not isinstance(value, bool)
+    if isinstance(default, float):
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if isinstance(default, str):
+        return isinstance(value, str)
+    if isinstance(default, list):
+        return isinstance(value, list) and all(isinstance(v, str) for v in value)
+    if isinstance(default, dict):
+        return isinstance(value, dict)
+    return True
+
+
+def _tname(default: Any) -> str:
+    return {
+        bool: "true/false",
+        int: "an integer",
+        float: "a number",
+        str: "a string",
+        list: "a list of strings",
+        dict: "a table",
+    }[type(default)]
+
+
+def _defaults_for(archetype: str) -> dict[str, Any]:
+    d = copy.deepcopy(COMMON)
+    if archetype in BENIGN_DEFAULTS:
+        d.update(copy.deepcopy(BENIGN_DEFAULTS[archetype]))
+    else:
+        d.update(copy.deepcopy(CAMPAIGN_COMMON))
+        d.update(copy.deepcopy(PLAYBOOK_DEFAULTS[archetype]))
+    return d
+
+
+def parse_scenario(raw: Any, source: str) -> Scenario:
+    """Validate a scenario mapping (as read from TOML/YAML) and apply defaults."""
+
+    def bad(where: str, msg: str) -> UsageError:
+        return UsageError(f"scenario {source}: {where}: {msg}")
+
+    if not isinstance(raw, dict):
+        raise UsageError(f"scenario {source}: the file must hold a table/mapping at top level")
+    for k in raw:
+        if k not in TOP_LEVEL:
+            raise bad(k, f"unknown key (allowed: {', '.join(TOP_LEVEL)})")
+    top = {**copy.deepcopy(TOP_LEVEL), **raw}
+    for k in ("name", "description", "start", "days", "models", "population"):
+        default = TOP_LEVEL[k]
+        v = top[k]
+        if k == "start" and isinstance(v, dt.date):
+            continue
+        if not _type_ok(default, v) and not (k == "population" and isinstance(v, list)):
+            raise bad(k, f"expected {_tname(default)}, got {v!r}")
+    start = top["start"]
+    if isinstance(start, dt.datetime):
+        start = start.date()
+    if isinstance(start, str):
+        try:
+            start = dt.date.fromisoformat(start)
+        except ValueError as exc:
+            raise bad("start", f"not an ISO date (YYYY-MM-DD): {start!r}") from exc
+    days = top["days"]
+    if days < 1 or days > 400:
+        raise bad("days", f"must be between 1 and 400, got {days}")
+    models = copy.deepcopy(MODEL_DEFAULTS)
+    for k, v in top["models"].items():
+        if k not in MODEL_DEFAULTS:
+            raise bad(f"models.{k}", f"unknown key (allowed: {', '.join(MODEL_DEFAULTS)})")
+        if not _type_ok(MODEL_DEFAULTS[k], v):
+            raise bad(f"models.{k}", f"expected {_tname(MODEL_DEFAULTS[k])}, got {v!r}")
+        models[k] = v
+    if models["release"] and not (0 <= models["release_day"] < days):
+        raise bad("models.release_day", f"must be a day in 0..{days - 1} when models.release is set")
+    pops: list[PopulationSpec] = []
+    seen_names: set[str] = set()
+    campaigns: dict[str, str] = {}
+    if not top["population"]:
+        raise bad("population", "at least one [[population]] is needed")
+    for i, p in enumerate(top["population"]):
+        where = f"population[{i}]"
+        if not isinstance(p, dict):
+            raise bad(where, "must be a table")
+        arch = p.get("archetype")
+        if arch not in BENIGN_ARCHETYPES + PLAYBOOKS:
+            raise bad(
+                f"{where}.archetype", f"{arch!r} is not one of {', '.join(BENIGN_ARCHETYPES + PLAYBOOKS)}"
+            )
+        defaults = _defaults_for(arch)
+        for k, v in p.items():
+            if k not in defaults:
+                raise bad(
+                    f"{where}.{k}", f"unknown key for archetype {arch!r} (allowed: {', '.join(defaults)})"
+                )
+            if not _type_ok(defaults[k], v):
+                raise bad(f"{where}.{k}", f"expected {_tname(defaults[k])}, got {v!r}")
+        params = {**defaults, **copy.deepcopy(p)}
+        for k in (
+            "rate",
+            "temperature",
+            "cot_share",
+            "pivot_share",
+            "cover_share",
+            "active",
+            "failover_share",
+        ):
+            if k in params:
+                params[k] = float(params[k])
+        for k in (
+            "active",
+            "cot_share",
+            "pivot_share",
+            "cover_share",
+            "cot_habit",
+            "script_share",
+            "cot_system_share",
+            "failover_share",
+        ):
+            if k in params and not 0.0 <= params[k] <= 1.0:
+                raise bad(f"{where}.{k}", f"must be between 0 and 1, got {params[k]}")
+        if params["accounts"] < 0:
+            raise bad(f"{where}.accounts", "must be >= 0")
+        if params["rate"] <= 0:
+            raise bad(f"{where}.rate", "must be > 0")
+        for k in ("group_size", "homework_set", "card_group"):
+            if k in params and params[k] < 1:
+                raise bad(f"{where}.{k}", "must be >= 1")
+        if not 0 <= params["start_day"] < days:
+            raise bad(f"{where}.start_day", f"must be in 0..{days - 1}")
+        if params["end_day"] != -1 and not params["start_day"] <= params["end_day"] < days + 1000:
+            raise bad(f"{where}.end_day", "must be -1 or >= start_day")
+        for k, allowed in ENUM_PARAMS.items():
+            if k in params and params[k] not in allowed:
+                raise bad(f"{where}.{k}", f"{params[k]!r} is not one of {', '.join(allowed)}")
+        if arch in PLAYBOOKS:
+            cid = params["campaign"]
+            if not cid:
+                raise bad(
+                    f"{where}.campaign", 'a campaign playbook needs a campaign id, e.g. campaign = "sim-c01"'
+                )
+            if cid == "benign":
+                raise bad(f"{where}.campaign", "'benign' is reserved")
+            if cid in campaigns:
+                raise bad(f"{where}.campaign", f"{cid!r} is used twice")
+            campaigns[cid] = arch
+            for cap in params["capabilities"]:
+                if cap not in CAPABILITIES:
+                    raise bad(f"{where}.capabilities", f"{cap!r} is not one of {', '.join(CAPABILITIES)}")
+            if not params["capabilities"]:
+                raise bad(f"{where}.capabilities", "needs at least one capability")
+            for lang in params["languages"]:
+                if lang not in LANGUAGES:
+                    raise bad(f"{where}.languages", f"{lang!r} is not one of {', '.join(LANGUAGES)}")
+            fd = params["failover_day"]
+            if fd != -1 and not params["start_day"] < fd < days:
+                raise bad(f"{where}.failover_day", f"must be -1 or in {params['start_day'] + 1}..{days - 1}")
+            if fd != -1 and params["standby_accounts"] < 1:
+                raise bad(f"{where}.standby_accounts", "failover needs standby_accounts >= 1")
+            if params["pivot"] and not models["release"]:
+                raise bad(f"{where}.pivot", "pivot = true needs models.release and models.release_day")
+        name = params["name"] or (params.get("campaign") or arch)
+        if name in seen_names:
+            raise bad(f"{where}.name", f"{name!r} is used twice; give each population a distinct name")
+        seen_names.add(name)
+        params["name"] = name
+        params.pop("archetype", None)
+        pops.append(PopulationSpec(name, arch, params))
+    return Scenario(top["name"], top["description"], start, days, models, tuple(pops), source)
+
+
+def load_scenario(spec: str | Path | None) -> Scenario:
+    """A built-in scenario by name, or a TOML/YAML file by path."""
+    spec = spec or "default"
+    text: str
+    p = Path(spec)
+    if str(spec) in builtin_names():
+        res = resources.files("distillguard.simulate") / "scenarios"
+        f = next(x for x in res.iterdir() if x.name.rsplit(".", 1)[0] == str(spec))
+        text, source, suffix = (
+            f.read_text(encoding="utf-8"),
+            f"builtin:{spec}",
+            "." + f.name.rsplit(".", 1)[1],
+        )
+    elif p.is_file():
+        try:
+            text = p.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UsageError(f"scenario {p}: cannot read ({exc})") from exc
+        source, suffix = str(p), p.suffix.lower()
+    else:
+        raise UsageError(
+            f"scenario {spec!r}: neither a built-in scenario ({', '.join(builtin_names())}) "
+            "nor an existing file"
+        )
+    try:
+        if suffix == ".toml":
+            raw = tomllib.loads(text)
+        elif suffix in (".yaml", ".yml"):
+            raw = yaml.safe_load(text)
+        else:
+            raise UsageError(f"scenario {source}: use a .toml, .yaml or .yml file")
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"scenario {source}: not valid TOML ({exc})") from exc
+    except yaml.YAMLError as exc:
+        raise UsageError(f"scenario {source}: not valid YAML ({exc})") from exc
+    return parse_scenario(raw, source)
