@@ -124,7 +124,7 @@ def _ua_leaks(uas: list[str], ids: pl.Series) -> set[str]:
         .with_columns(tok=pl.col("ua").str.extract_all(_TOKEN.pattern))
         .explode("tok")
     )
-    return set(toks.filter(pl.col("tok").is_in(ids))["ua"].to_list())
+    return set(toks.filter(pl.col("tok").is_in(ids.implode()))["ua"].to_list())
 
 
 def build_bundle(

@@ -30,7 +30,7 @@ def campaign_edges(edges: pl.DataFrame, campaign_id: str, members: list[str]) ->
     """The edges of one campaign: tagged with its id, or joining two of its members."""
     m = pl.Series(members, dtype=pl.String)
     return edges.filter((pl.col("campaign_id") == campaign_id)
-                        | (pl.col("src").is_in(m) & pl.col("dst").is_in(m)))
+                        | (pl.col("src").is_in(m.implode()) & pl.col("dst").is_in(m.implode())))
 
 
 def layout_graph(edges: pl.DataFrame, accounts: pl.DataFrame, *, members: list[str] | None = None,
@@ -62,7 +62,7 @@ def layout_graph(edges: pl.DataFrame, accounts: pl.DataFrame, *, members: list[s
     if total_nodes > max_nodes:
         degree = degree.head(max_nodes)
         keep = degree["n"]
-        merged = merged.filter(pl.col("a").is_in(keep) & pl.col("b").is_in(keep))
+        merged = merged.filter(pl.col("a").is_in(keep.implode()) & pl.col("b").is_in(keep.implode()))
         notes.append(f"showing the {max_nodes} most connected of {total_nodes:,} accounts")
     if merged.height > max_edges:
         merged = merged.sort(["weight", "a", "b"], descending=[True, False, False]).head(max_edges)
@@ -83,7 +83,8 @@ def layout_graph(edges: pl.DataFrame, accounts: pl.DataFrame, *, members: list[s
                .join(coords.rename({"n": "b", "x": "x2", "y": "y2"}), on="b")
                .select(src="a", dst="b", x="x", y="y", x2="x2", y2="y2", kind="kind", kinds="kinds",
                        weight=pl.col("weight").round(3)))
-    member = (pl.col("n").is_in(pl.Series(members, dtype=pl.String)) if members is not None else pl.lit(True))
+    member = (pl.col("n").is_in(pl.Series(members, dtype=pl.String).implode()) if members is not None
+              else pl.lit(True))
     nodes = node_df.select(account_id="n", x="x", y="y", score="score", flagged="flagged",
                            member=pl.when(member).then(pl.lit("in this campaign"))
                            .otherwise(pl.lit("linked, outside it")),
