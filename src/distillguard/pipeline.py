@@ -95,6 +95,8 @@ class ScanResult:
     summary: dict
     rejected: pa.Table
     replay: pa.Table | None = None
+    #: per-account model inputs (signals + cluster features) and scores, for training and debugging
+    design: pl.DataFrame | None = None
 
 
 def _default_features() -> FeatureFn:
@@ -365,7 +367,10 @@ def scan(
         replay = assembled.replay_daily(scored, op.threshold)
     con.disconnect()
     summary["seconds"] = round(time.perf_counter() - t0, 2)
-    return ScanResult(acc_table, assembled.campaigns, assembled.edges, lookalikes, summary, rejected, replay)
+    design = frame.join(scored.select("account_id", "score", "flagged"), on="account_id")
+    return ScanResult(
+        acc_table, assembled.campaigns, assembled.edges, lookalikes, summary, rejected, replay, design
+    )
 
 
 def _iso(v: object) -> str | None:
