@@ -1,0 +1,37 @@
+"""``distillguard evaluate``: score a detector's results against simulated ground truth."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from distillguard.cli import app, console
+
+
+@app.command()
+def evaluate(
+    results_dir: Path = typer.Argument(..., help="Results directory written by scan (accounts.parquet/csv)."),
+    labels: Path = typer.Option(..., "--labels", help="The simulate output directory or its labels/ folder."),
+    json_out: Path | None = typer.Option(
+        None, "--json", help="Also write the measures as JSON to this file."
+    ),
+    quiet: bool = typer.Option(False, "--quiet", help="Do not print the tables."),
+) -> None:
+    """Precision, recall, AP, look-alike false positives, per-playbook recall, cohesion, delay.
+
+    Example: distillguard evaluate scan-out --labels sim --json eval.json
+    """
+    from distillguard.evaluate import evaluate as run
+    from distillguard.evaluate import write_json
+
+    report = run(results_dir, labels)
+    if not quiet:
+        report.render(console)
+    if json_out is not None:
+        path = write_json(report, json_out)
+        if not quiet:
+            console.print(f"wrote {path}")
+    elif quiet:
+        console.print_json(json.dumps(report.to_dict(), default=str))
