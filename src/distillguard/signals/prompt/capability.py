@@ -16,8 +16,8 @@ import polars as pl
 import pyarrow as pa
 
 from distillguard.signals.base import register
-from distillguard.signals.prompt.base import PromptSignal, hits_to_score
-from distillguard.signals.prompt.context import PromptContext
+from distillguard.signals.prompt.base import PromptSignal, hits_to_score, noisy_or
+from distillguard.signals.prompt.context import PromptContext, rx
 
 #: The fixed vocabulary of ``capability`` (documented in ``features.PROMPT_FEATURES``).
 CAPABILITIES: tuple[str, ...] = (
@@ -38,19 +38,15 @@ CAPABILITIES: tuple[str, ...] = (
 #: category -> (regex over lower-cased system + prompt, evidence per hit)
 PATTERNS: dict[str, tuple[str, float]] = {
     "math_reasoning": (
-        r"\\(?:frac|dfrac|boxed|sqrt|sum|int|cdot|times|leq?|geq?|pi|theta|alpha|binom|log|sin|cos"
-        r"|mathbf|mathrm)\b"
-        r"|\$[^$\n]{1,200}\$"
+        r"\\(?:frac|dfrac|boxed|sqrt|sum|int|cdot|times|leq?|geq?|pi|theta|alpha|binom|log|sin|cos|mathbf|mathrm)\b"
         r"|\b(?:solve|calculate|compute|evaluate|simplify|prove|factor(?:ize)?|differentiate|integrate)\b"
-        r"|\bfind (?:the|all|a) (?:value|values|sum|number|area|volume|probability|remainder|smallest"
-        r"|largest|"
+        r"|\bfind (?:the|all|a) (?:value|values|sum|number|area|volume|probability|remainder|smallest|"
+        r"largest|"
         r"greatest|least|minimum|maximum|roots?|solutions?|integers?|length|radius|perimeter)\b"
-        r"|\bhow (?:many|much)\b|\bwhat is the (?:sum|product|value|probability|remainder|area|total"
-        r"|difference)\b"
-        r"|\b(?:equations?|integers?|polynomials?|probability|theorem|derivative|integral|triangle"
-        r"|percent(?:age)?|"
+        r"|\bhow (?:many|much)\b"
+        r"|\bwhat is the (?:sum|product|value|probability|remainder|area|total|difference)\b"
+        r"|\b(?:equations?|integers?|polynomials?|probability|theorem|derivative|integral|triangle|percent(?:age)?|"
         r"remainder|divisible|prime|fraction|ratio|arithmetic|geometry|algebra|calculus)\b"
-        r"|\d\s*[-+*/^=×÷]\s*\d|\d+(?:\.\d+)?\s*%"
         r"|解方程|计算|求解|方程|概率|整数|余数|вычисли|уравнени|calcula|ecuaci|résou|équation|berechne|gleichung"
         r"|計算|方程式|계산|방정식",
         0.3,
@@ -143,6 +139,11 @@ PATTERNS: dict[str, tuple[str, float]] = {
     ),
 }
 
+#: extra evidence groups tested with ``contains`` (patterns that match often: counting them is slow)
+EXTRA: dict[str, tuple[tuple[str, float], ...]] = {
+    "math_reasoning": ((r"\$[^$\n]+\$", 0.3), (r"\d\s*[-+*/^=×÷]\s*\d|\d%|\d %", 0.2)),
+}
+
 #: task categories take precedence over domain categories at equal evidence
 TASK_CATEGORIES = (
     "rubric_grading",
@@ -174,8 +175,19 @@ class Capability(PromptSignal):
 
     def values(self, ctx: PromptContext):
         names = list(PATTERNS)
-        counts = ctx.evaluate([pl.col("text").str.count_matches(PATTERNS[c][0]).alias(c) for c in names])
+        counts = ctx.evaluate([pl.col("text").str.count_matches(rx(PATTERNS[c][0])).alias(c) for c in names])
         ev = {c: hits_to_score(counts[c].fill_null(0).to_numpy(), PATTERNS[c][1]) for c in names}
+        extra = ctx.evaluate(
+            [
+                pl.col("text").str.contains(rx(p)).alias(f"{c}{i}")
+                for c, groups in EXTRA.items()
+                for i, (p, _) in enumerate(groups)
+            ]
+        )
+        for c, groups in EXTRA.items():
+            ev[c] = noisy_or(
+                ev[c], *[extra[f"{c}{i}"].fill_null(False).to_numpy() * w for i, (_, w) in enumerate(groups)]
+            )
         agent = ev.pop("tool_use")
         if ctx.tools is not None:
             agent = 1.0 - (1.0 - agent) * np.where(ctx.tools > 0, 1.0 - TOOLS_EVIDENCE, 1.0)

@@ -27,33 +27,46 @@ import polars_hash as plh
 import pyarrow as pa
 import pyarrow.compute as pc
 
-HEAD_CHARS = 2000
-TAIL_CHARS = 1000
-SYSTEM_CHARS = 1500
+HEAD_CHARS = 1000
+TAIL_CHARS = 500
+SYSTEM_CHARS = 1000
+#: characters masked at each end for the word views (enough for the skeleton and near-dup windows)
+MASK_HEAD_CHARS = 700
+MASK_TAIL_CHARS = 400
+
+
+def rx(pattern: str) -> str:
+    """A pattern for the Rust regex engine with ASCII word boundaries.
+
+    Unicode ``\\b`` keeps the fast DFA engines off any text with a non-ASCII character (measured
+    10-50x slower on real prompts); every pattern in ``signals.prompt`` is written with ``\\b`` and
+    passed through this function. ASCII boundaries are what the (Latin-script) patterns mean anyway.
+    """
+    return pattern.replace(r"\b", r"(?-u:\b)")
+
 
 #: (pattern, replacement) applied in order to the lower-cased window to mask filled-in values.
 MASKS: tuple[tuple[str, str], ...] = (
     (r"(?s)```.*?(?:```|$)", " \u27e6code\u27e7 "),
-    (r"`[^`\n]{1,200}`", " \u27e6code\u27e7 "),
+    (r"`[^`\n]+`", " \u27e6code\u27e7 "),
     (r"(?:https?://|ftp://|www\.)\S+", " \u27e6url\u27e7 "),
     (r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+", " \u27e6email\u27e7 "),
-    (r"(?s)\$\$.{0,2000}?\$\$|\\\[.{0,2000}?\\\]|\$[^$\n]{1,400}\$", " \u27e6math\u27e7 "),
+    (r"\$\$[^$]*\$\$|\\\[[^\]]*\\\]|\$[^$\n]+\$", " \u27e6math\u27e7 "),
     (
-        r"\"[^\"\n]{1,400}\"|\u201c[^\u201d\n]{1,400}\u201d|\u00ab[^\u00bb\n]{1,400}\u00bb|"
-        r"\u300c[^\u300d\n]{1,400}\u300d",
+        r"\"[^\"\n]+\"|\u201c[^\u201d\n]+\u201d|\u00ab[^\u00bb\n]+\u00bb|\u300c[^\u300d\n]+\u300d",
         " \u27e6q\u27e7 ",
     ),
-    (r"(^|\s)'[^'\n]{1,200}'", "$1 \u27e6q\u27e7 "),
+    (r"(^|\s)'[^'\n]+'", "$1 \u27e6q\u27e7 "),
     (r"\d+(?:[.,:/_-]\d+)*", " \u27e6n\u27e7 "),
     # runs of >= 3 list lines (bullets or enumerations) collapse to one placeholder
     (
-        r"(?m)(?:^[ \t]*(?:[-*\u2022+]|\u27e6n\u27e7\s*[.)]|[a-z][.)])[ \t]+[^\n]*(?:\n|$)){3,}",
+        r"(?m)(?:^[ \t]*(?:[-*\u2022+]|\u27e6n\u27e7 ?[.)]|[a-z][.)])[ \t]+[^\n]*(?:\n|$)){3,}",
         " \u27e6list\u27e7 \n",
     ),
-    # long inline comma lists: "a, b, c, d"
-    (r"(?:[^\s,;]+(?:\s+[^\s,;]+){0,2}\s*,\s*){3,}(?:and\s+|or\s+)?[^\s,;.]+", " \u27e6list\u27e7 "),
-    (r"[^\p{L}\p{N}\p{M}\u27e6\u27e7\s]+", " "),
-    (r"\s+", " "),
+    # inline comma lists of >= 4 single-word items: "a, b, c, d"
+    (r"(?:[^\s,;]+ *, *){3,}[^\s,;.]+", " \u27e6list\u27e7 "),
+    # punctuation and whitespace runs -> one space
+    (r"[^\p{L}\p{N}\p{M}\u27e6\u27e7]+", " "),
 )
 
 
@@ -117,7 +130,7 @@ class PromptContext:
             cols.append(system.cast(pl.String).rename("system"))
         df = pl.DataFrame(cols)
         p = pl.col("prompt")
-        window = (
+        window = (  # the prompt's head and tail
             pl.when(p.str.len_chars() > HEAD_CHARS + TAIL_CHARS)
             .then(pl.concat_str([p.str.head(HEAD_CHARS), pl.lit("\n"), p.str.tail(TAIL_CHARS)]))
             .otherwise(p)
@@ -158,10 +171,19 @@ class PromptContext:
 
     @cached_property
     def masked(self) -> pl.Series:
-        e = pl.col("lower")
-        for pattern, repl in MASKS:
-            e = e.str.replace_all(pattern, repl)
-        return self._frame.select(e.str.strip_chars().alias("masked"))["masked"]
+        """Masked words of the head and tail windows (the middle of a long prompt is not read)."""
+        low = pl.col("lower")
+        long = low.str.len_chars() > MASK_HEAD_CHARS + MASK_TAIL_CHARS
+        head = pl.when(long).then(low.str.head(MASK_HEAD_CHARS)).otherwise(low)
+        tail = pl.when(long).then(low.str.tail(MASK_TAIL_CHARS)).otherwise(pl.lit(""))
+
+        def mask(e: pl.Expr) -> pl.Expr:
+            for pattern, repl in MASKS:
+                e = e.str.replace_all(pattern, repl)
+            return e
+
+        both = pl.concat_str([mask(head), pl.lit(" "), mask(tail)]).str.strip_chars()
+        return self._frame.select(both.alias("masked"))["masked"]
 
     @cached_property
     def words(self) -> pl.Series:

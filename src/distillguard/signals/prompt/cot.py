@@ -19,7 +19,7 @@ import pyarrow as pa
 
 from distillguard.signals.base import register
 from distillguard.signals.prompt.base import PromptSignal
-from distillguard.signals.prompt.context import PromptContext
+from distillguard.signals.prompt.context import PromptContext, rx
 
 #: evidence weight of one tier (combined across matched groups with noisy-or)
 TIER_WEIGHTS = {"strong": 0.8, "medium": 0.45, "weak": 0.2}
@@ -181,14 +181,66 @@ TAG_PATTERN = (
 
 _TIERS = ("strong", "medium", "weak")
 
-
-def _any_pattern() -> str:
-    parts = [PATTERNS[lang][tier] for lang in PATTERNS for tier in _TIERS]
-    parts.append(TAG_PATTERN)
-    return "|".join(f"(?:{p})" for p in parts)
-
-
-ANY_PATTERN = _any_pattern()
+#: literals that every pattern of a language needs (an Aho-Corasick prefilter: a row without any of
+#: them cannot match that language's patterns, so the regexes only run on the few rows that can)
+LITERALS: dict[str, tuple[str, ...]] = {
+    "en": (
+        "step",
+        "think",
+        "reason",
+        "chain",
+        "show",
+        "thought",
+        "monologue",
+        "walk",
+        "justify",
+        "explain",
+        "loud",
+        "thorough",
+        "rationale",
+        "logic",
+    ),
+    "zh": ("一步", "逐步", "分步", "过程", "步骤", "思维链", "思考", "推理", "循序渐进", "为什么", "理由"),
+    "ja": ("ステップ", "段階的", "一歩ずつ", "順を追って", "過程", "プロセス", "手順", "考え方", "理由"),
+    "ko": ("단계", "차근차근", "과정", "이유"),
+    "ru": ("шаг", "пошагов", "поэтапн", "рассуждени", "мысл", "решени", "почему"),
+    "es": ("paso a paso", "razonamiento", "pensamiento", "detenidamente", "cuidado", "por qué"),
+    "pt": ("passo a passo", "etapa por etapa", "raciocínio", "pensamento", "cuidado", "por que"),
+    "fr": ("étape", "pas à pas", "raisonnement", "démarche", "pensée", "réfléchis", "pourquoi"),
+    "de": (
+        "schritt",
+        "gedanken",
+        "lösungsweg",
+        "denkprozess",
+        "überlegung",
+        "sorgfältig",
+        "gründlich",
+        "warum",
+    ),
+    "it": ("passo", "ragionamento", "perché"),
+    "ar": ("خطوة", "تفكير", "استدلال", "منطق", "الأفكار", "بعناية", "لماذا"),
+    "hi": ("चरण", "कदम", "क्यों"),
+    "tr": ("adım adım", "nedenini"),
+    "nl": ("stap voor stap", "waarom"),
+    "pl": ("krok po kroku", "dlaczego"),
+    "vi": ("từng bước", "tại sao"),
+    "id": ("langkah demi langkah", "mengapa"),
+}
+TAG_LITERALS: tuple[str, ...] = (
+    "think",
+    "thought",
+    "reason",
+    "scratch",
+    "analysis",
+    "rationale",
+    "cot",
+    "monologue",
+    "reflect",
+    "deliberation",
+)
+ALL_LITERALS: tuple[str, ...] = tuple(
+    sorted({x for lits in LITERALS.values() for x in lits} | set(TAG_LITERALS))
+)
 
 
 @register
@@ -210,37 +262,41 @@ class CotElicitation(PromptSignal):
 
     def values(self, ctx: PromptContext):
         n = ctx.n
-        cot = np.zeros(n, dtype=np.float32)
+        keep = np.ones(n, dtype=np.float64)  # prod(1 - w) over matched groups
         tagged = np.zeros(n, dtype=bool)
         lang = np.full(n, None, dtype=object)
-        cand_df = ctx.evaluate([pl.col("text").str.contains(ANY_PATTERN).fill_null(False).alias("c")])
-        cand = cand_df["c"].to_numpy()
-        idx = np.flatnonzero(cand)
+        best_w = np.zeros(n)
+        cand = ctx.evaluate([pl.col("text").str.contains_any(list(ALL_LITERALS)).fill_null(False).alias("c")])
+        idx = np.flatnonzero(cand["c"].to_numpy())
         if idx.size:
             sub = ctx.text.gather(idx).to_frame("t")
-            exprs = [pl.col("t").str.contains(TAG_PATTERN).alias("tag")]
-            groups: list[tuple[str, str]] = []
+            pre = sub.select(
+                [pl.col("t").str.contains_any(list(lits)).alias(code) for code, lits in LITERALS.items()]
+                + [pl.col("t").str.contains_any(list(TAG_LITERALS)).alias("_tag")]
+            )
+            tag_rows = idx[pre["_tag"].to_numpy()]
+            if tag_rows.size:
+                hit = ctx.text.gather(tag_rows).str.contains(rx(TAG_PATTERN)).to_numpy()
+                tagged[tag_rows] = hit
+                keep[tag_rows] *= np.where(hit, 1.0 - TAG_WEIGHT, 1.0)
             for code, tiers in PATTERNS.items():
+                rows = idx[pre[code].to_numpy()]
+                if not rows.size:
+                    continue
+                hits = (
+                    ctx.text.gather(rows)
+                    .to_frame("t")
+                    .select([pl.col("t").str.contains(rx(tiers[tier])).alias(tier) for tier in _TIERS])
+                )
                 for tier in _TIERS:
-                    groups.append((code, tier))
-                    exprs.append(pl.col("t").str.contains(tiers[tier]).alias(f"{code}:{tier}"))
-            hits = sub.select(exprs)
-            tag = hits["tag"].to_numpy()
-            keep = 1.0 - TAG_WEIGHT * tag
-            best_w = np.zeros(idx.size)
-            best_lang = np.full(idx.size, None, dtype=object)
-            for code, tier in groups:
-                h = hits[f"{code}:{tier}"].to_numpy()
-                w = TIER_WEIGHTS[tier]
-                keep *= np.where(h, 1.0 - w, 1.0)
-                better = h & (w > best_w)
-                best_w = np.where(better, w, best_w)
-                best_lang[better] = code
-            cot[idx] = (1.0 - keep).astype(np.float32)
-            tagged[idx] = tag
-            lang[idx] = best_lang
+                    h = hits[tier].to_numpy()
+                    w = TIER_WEIGHTS[tier]
+                    keep[rows] *= np.where(h, 1.0 - w, 1.0)
+                    better = h & (w > best_w[rows])
+                    best_w[rows[better]] = w
+                    lang[rows[better]] = code
         return {
-            "cot": pa.array(cot, type=pa.float32()),
+            "cot": pa.array((1.0 - keep).astype(np.float32), type=pa.float32()),
             "cot_lang": pa.array(lang, type=pa.string()),
             "cot_tagged": pa.array(tagged, type=pa.bool_()),
         }

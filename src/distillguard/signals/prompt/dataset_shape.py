@@ -16,7 +16,7 @@ import pyarrow as pa
 
 from distillguard.signals.base import register
 from distillguard.signals.prompt.base import PromptSignal, hits_to_score
-from distillguard.signals.prompt.context import PromptContext
+from distillguard.signals.prompt.context import PromptContext, rx
 
 _KEYS = (
     r"instruction|input|output|prompt|completion|question|answer|response|chosen|rejected|context|label"
@@ -88,7 +88,7 @@ class DatasetShape(PromptSignal):
 
     def values(self, ctx: PromptContext):
         counts = ctx.evaluate(
-            [pl.col("text").str.count_matches(p).alias(k) for k, (p, _) in PATTERNS.items()]
+            [pl.col("text").str.count_matches(rx(p)).alias(k) for k, (p, _) in PATTERNS.items()]
         )
         raw = np.vstack(
             [hits_to_score(counts[k].fill_null(0).to_numpy(), w) for k, (_, w) in PATTERNS.items()]

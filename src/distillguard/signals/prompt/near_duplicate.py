@@ -4,10 +4,14 @@ The user states intent (``similarity_threshold``: the Jaccard similarity above w
 should collide) and :func:`lsh_params` derives bands and rows (datasketch's rule: minimise the
 weighted false-positive and false-negative areas under the S-curve for ``num_perm`` permutations).
 
-The window is the head (:data:`HEAD_WORDS`) and tail (:data:`TAIL_WORDS`) of the masked,
-filler-free words of the prompt (see ``skeleton.py``), where templates live. Shingles are the
-window's words and word bigrams (unigrams keep clause-level paraphrases close, bigrams keep word
-order), hashed with xxhash64. MinHash is computed once per *distinct* window of the batch. A band
+The window is the head (:data:`HEAD_WORDS`) and tail (:data:`TAIL_WORDS`) *content words* of the
+masked prompt (see ``skeleton.py``; stop words removed, each word cut to its first
+:data:`STEM_CHARS` characters, a crude stemmer), where templates live. Shingles are these words,
+hashed with xxhash64: paraphrases assembled from interchangeable clauses share most content words
+while their function words differ, and narrow end windows keep a long filled-in question from
+drowning the template (development measurement, clause templates around real GSM8K questions:
+about 79% of paraphrase pairs share a band against under 1% of pairs from different templates;
+wider windows of 24 + 16 words gave 35%). MinHash is computed once per *distinct* window of the batch. A band
 key is a 64-bit mix of the band index and its rows, so two prompts collide in the LSH sense iff
 their ``nd_bands`` lists share a value *at the same position* (the band index is folded into the
 key, so sharing any value is equivalent).
@@ -28,11 +32,20 @@ from distillguard.signals.prompt.base import PromptSignal
 from distillguard.signals.prompt.context import PromptContext, distinct, hash_series
 from distillguard.signals.prompt.skeleton import skeleton_words
 
-HEAD_WORDS = 48
-TAIL_WORDS = 32
+HEAD_WORDS = 10
+TAIL_WORDS = 8
+STEM_CHARS = 5
 #: Jaccard similarity of two windows above which they should share a band (stated intent)
-SIMILARITY_THRESHOLD = 0.4
-NUM_PERM = 64
+SIMILARITY_THRESHOLD = 0.3
+NUM_PERM = 96
+#: English function words left out of the window (content words carry a template's identity)
+STOPWORDS: tuple[str, ...] = tuple(
+    """a an the of to in on at for from by with and or but if then so as is are was were be been being do does
+    did this that these those it its i you your we our they them he she his her my me us all any each every no
+    not can could would should will shall may might must have has had what which who whom how why when where
+    there here into out up down over under again further once only own same than too very just also please
+    following below above given some such more most other""".split()
+)
 #: weights of false positives / false negatives when deriving bands and rows
 FP_WEIGHT = 0.5
 FN_WEIGHT = 0.5
@@ -99,21 +112,13 @@ def _mix(x: np.ndarray) -> np.ndarray:
 
 
 def shingle_hashes(windows: pl.Series, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Flat uint64 shingle hashes (words and word bigrams) of space-joined windows, and row offsets."""
+    """Flat uint64 word hashes of space-joined windows, and row offsets (for rensa)."""
     words = windows.str.split(" ")
     lens = words.list.len().to_numpy().astype(np.int64)
     flat = hash_series(words.explode().fill_null(""), seed).to_numpy().astype(np.uint64)
-    doc = np.repeat(np.arange(len(lens), dtype=np.int64), lens)
-    same = doc[:-1] == doc[1:]
-    with np.errstate(over="ignore"):
-        bigrams = _mix(flat[:-1][same] * _GOLD + flat[1:][same])
-    all_hash = np.concatenate([flat, bigrams])
-    all_doc = np.concatenate([doc, doc[:-1][same]])
-    order = np.argsort(all_doc, kind="stable")
-    counts = np.bincount(all_doc, minlength=len(lens))
     offsets = np.zeros(len(lens) + 1, dtype=np.uint64)
-    np.cumsum(counts, out=offsets[1:])
-    return all_hash[order], offsets
+    np.cumsum(lens, out=offsets[1:])
+    return flat, offsets
 
 
 def band_keys(signatures: np.ndarray, params: LshParams) -> np.ndarray:
@@ -132,10 +137,10 @@ def band_keys(signatures: np.ndarray, params: LshParams) -> np.ndarray:
 class NearDuplicate(PromptSignal):
     """Near-duplicate signature: LSH band keys of a MinHash over the prompt's head and tail window.
 
-    ``nd_bands`` (list<uint64>, one key per band) comes from a ``rensa`` MinHash (64 permutations,
-    seeded with the batch seed) of the words and word bigrams of the first 48 and last 32 masked,
-    filler-free words of the prompt, computed once per distinct window; bands and rows are derived
-    from ``similarity_threshold`` (0.4) and recorded in the schema metadata. Two prompts are
+    ``nd_bands`` (list<uint64>, one key per band) comes from a ``rensa`` MinHash (96 permutations,
+    seeded with the batch seed) of the first 10 and last 8 content words of the masked prompt
+    (stop words dropped, words cut to 5 characters), computed once per distinct window; bands and
+    rows are derived from ``similarity_threshold`` (0.3) and recorded in the schema metadata. Two prompts are
     near-duplicate candidates when their lists share a key. Null for a prompt with no words.
     """
 
@@ -145,8 +150,10 @@ class NearDuplicate(PromptSignal):
 
     def values(self, ctx: PromptContext):
         params = lsh_params()
-        words = skeleton_words(ctx)
-        window = words.to_frame("w").select(
+        content = skeleton_words(ctx).list.eval(
+            pl.element().filter(~pl.element().is_in(list(STOPWORDS))).str.head(STEM_CHARS)
+        )
+        window = content.to_frame("w").select(
             pl.when(pl.col("w").list.len() > HEAD_WORDS + TAIL_WORDS)
             .then(pl.concat_list([pl.col("w").list.head(HEAD_WORDS), pl.col("w").list.tail(TAIL_WORDS)]))
             .otherwise(pl.col("w"))

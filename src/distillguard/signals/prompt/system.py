@@ -8,7 +8,7 @@ import pyarrow as pa
 
 from distillguard.signals.base import register
 from distillguard.signals.prompt.base import PromptSignal
-from distillguard.signals.prompt.context import PromptContext, hash_series
+from distillguard.signals.prompt.context import PromptContext, hash_series, rx
 
 #: characters of the prompt read for the language guess
 LANG_CHARS = 400
@@ -72,30 +72,50 @@ class PromptBasics(PromptSignal):
     outputs = ("prompt_chars", "prompt_lang")
 
     def values(self, ctx: PromptContext):
-        head = ctx.lower.str.head(LANG_CHARS).to_frame("h")
-        counts = head.select(
-            [pl.col("h").str.count_matches(p).alias(k) for k, p in _SCRIPTS.items()]
-            + [pl.col("h").str.count_matches(p).alias("w_" + k) for k, p in _LATIN_WORDS.items()]
+        n = ctx.n
+        head = ctx.lower.str.head(LANG_CHARS)
+        lang = np.full(n, "other", dtype=object)
+        flags = head.to_frame("h").select(
+            pl.col("h").str.contains(r"[^\x00-\x7f]").fill_null(False).alias("non_ascii"),
+            pl.col("h").str.contains(r"[a-z]").fill_null(False).alias("ascii_letter"),
         )
-        c = {k: counts[k].fill_null(0).to_numpy().astype(np.float64) for k in counts.columns}
-        letters = sum(c[k] for k in _SCRIPTS)
-        share = {k: np.divide(c[k], letters, out=np.zeros_like(letters), where=letters > 0) for k in _SCRIPTS}
-        latin_codes = list(_LATIN_WORDS)
-        votes = np.vstack([c["w_" + k] for k in latin_codes])
-        latin_lang = np.array(latin_codes, dtype=object)[np.argmax(votes, axis=0)]
-        lang = np.select(
-            [
-                letters == 0,
-                share["kana"] >= 0.1,
-                share["hangul"] >= 0.2,
-                share["han"] >= 0.2,
-                share["cyrillic"] >= 0.3,
-                share["arabic"] >= 0.3,
-                share["latin"] >= 0.5,
-            ],
-            ["other", "ja", "ko", "zh", "ru", "ar", latin_lang],
-            default="other",
-        ).astype(object)
+        ascii_only = ~flags["non_ascii"].to_numpy()
+        latin = ascii_only & flags["ascii_letter"].to_numpy()
+        rest = np.flatnonzero(~ascii_only)
+        if rest.size:
+            sub = head.gather(rest).to_frame("h")
+            counts = sub.select(
+                [pl.col("h").str.count_matches(p).alias(k) for k, p in _SCRIPTS.items()]
+                + [pl.col("h").str.count_matches(r"\p{L}").alias("_letters")]
+            )
+            tot = np.maximum(counts["_letters"].fill_null(0).to_numpy(), 1).astype(np.float64)
+            share = {k: counts[k].fill_null(0).to_numpy() / tot for k in _SCRIPTS}
+            lang[rest] = np.select(
+                [
+                    share["kana"] >= 0.1,
+                    share["hangul"] >= 0.2,
+                    share["han"] >= 0.2,
+                    share["cyrillic"] >= 0.3,
+                    share["arabic"] >= 0.3,
+                ],
+                ["ja", "ko", "zh", "ru", "ar"],
+                default="other",
+            )
+            latin[rest] = (lang[rest] == "other") & (share["latin"] >= 0.5)
+        rows = np.flatnonzero(latin)
+        if rows.size:
+            sub = head.gather(rows).to_frame("h")
+            en = sub.select(pl.col("h").str.count_matches(rx(_LATIN_WORDS["en"]))).to_series().to_numpy()
+            lang[rows] = "en"
+            unsure = rows[en < 2]
+            if unsure.size:
+                sub = head.gather(unsure).to_frame("h")
+                codes = list(_LATIN_WORDS)
+                votes = sub.select(
+                    [pl.col("h").str.count_matches(rx(_LATIN_WORDS[k])).alias(k) for k in codes]
+                )
+                mat = np.vstack([votes[k].to_numpy() for k in codes])
+                lang[unsure] = np.array(codes, dtype=object)[np.argmax(mat, axis=0)]
         chars = ctx.prompt_chars.to_numpy()
         lang[chars == 0] = None
         return {
