@@ -56,12 +56,14 @@ class ScanOutput:
 
     @property
     def total_interactions(self) -> int | None:
-        """All interactions the scan read (summary.json), else the sum over accounts, else None."""
+        """All interactions the scan read (summary.json) or the sum over accounts, whichever is larger
+        (they agree on a consistent scan output), else None."""
+        totals = []
         if self.summary and isinstance(self.summary.get("interactions"), int | float):
-            return int(self.summary["interactions"])
+            totals.append(int(self.summary["interactions"]))
         if "interactions" in self.accounts.columns:
-            return int(self.accounts["interactions"].fill_null(0).sum())
-        return None
+            totals.append(int(self.accounts["interactions"].fill_null(0).sum()))
+        return max(totals) if totals else None
 
 
 def parse_time(value: Any, where: str) -> datetime:
