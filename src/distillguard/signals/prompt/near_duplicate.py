@@ -4,17 +4,19 @@ The user states intent (``similarity_threshold``: the Jaccard similarity above w
 should collide) and :func:`lsh_params` derives bands and rows (datasketch's rule: minimise the
 weighted false-positive and false-negative areas under the S-curve for ``num_perm`` permutations).
 
-The window is the head (:data:`HEAD_WORDS`) and tail (:data:`TAIL_WORDS`) *content words* of the
-masked prompt (see ``skeleton.py``; stop words removed, each word cut to its first
-:data:`STEM_CHARS` characters, a crude stemmer), where templates live. Shingles are these words,
-hashed with xxhash64: paraphrases assembled from interchangeable clauses share most content words
-while their function words differ, and narrow end windows keep a long filled-in question from
-drowning the template (development measurement, clause templates around real GSM8K questions:
-about 79% of paraphrase pairs share a band against under 1% of pairs from different templates;
-wider windows of 24 + 16 words gave 35%). MinHash is computed once per *distinct* window of the batch. A band
-key is a 64-bit mix of the band index and its rows, so two prompts collide in the LSH sense iff
-their ``nd_bands`` lists share a value *at the same position* (the band index is folded into the
-key, so sharing any value is equivalent).
+Two windows are sketched, the head (:data:`HEAD_WORDS`) and the tail (:data:`TAIL_WORDS`)
+*content words* of the masked prompt (see ``skeleton.py``; stop words removed, each word cut to its
+first :data:`STEM_CHARS` characters, a crude stemmer): templates live at the ends of a prompt, and a
+narrow window keeps a long filled-in question from drowning the template. ``nd_bands`` holds the
+head window's band keys, then the tail window's, so a prompt pair that shares its head *or* its tail
+template collides. Shingles are the content words, hashed with xxhash64; each distinct window text
+of the batch is sketched once. Development measurement (clause templates around real GSM8K
+questions, seeds < 100): about 80% of paraphrase pairs share a key, under 0.5% of pairs from
+different templates and about 1% of random pairs of real prompts (these are mostly real shared
+openings such as "write a python function to"); one joint window of 24 + 16 words gave 35%.
+A band key is a 64-bit mix of the band index (head and tail bands numbered apart) and its rows, so
+two prompts collide in the LSH sense iff their ``nd_bands`` lists share a value at the same position;
+the index is folded into the key, so sharing any value is equivalent.
 """
 
 from __future__ import annotations
@@ -32,12 +34,12 @@ from distillguard.signals.prompt.base import PromptSignal
 from distillguard.signals.prompt.context import PromptContext, distinct, hash_series
 from distillguard.signals.prompt.skeleton import skeleton_words
 
-HEAD_WORDS = 10
+HEAD_WORDS = 8
 TAIL_WORDS = 8
 STEM_CHARS = 5
 #: Jaccard similarity of two windows above which they should share a band (stated intent)
 SIMILARITY_THRESHOLD = 0.3
-NUM_PERM = 96
+NUM_PERM = 48
 #: English function words left out of the window (content words carry a template's identity)
 STOPWORDS: tuple[str, ...] = tuple(
     """a an the of to in on at for from by with and or but if then so as is are was were be been being do does
@@ -102,6 +104,11 @@ def lsh_params(
     return LshParams(similarity_threshold, num_perm, b, r, float(fp), float(fn))
 
 
+def band_count() -> int:
+    """Length of every ``nd_bands`` list: the head window's bands, then the tail window's."""
+    return 2 * lsh_params().bands
+
+
 def _mix(x: np.ndarray) -> np.ndarray:
     """splitmix64 finaliser (vectorised, wrapping uint64 arithmetic)."""
     x = x ^ (x >> np.uint64(30))
@@ -121,12 +128,15 @@ def shingle_hashes(windows: pl.Series, seed: int) -> tuple[np.ndarray, np.ndarra
     return flat, offsets
 
 
-def band_keys(signatures: np.ndarray, params: LshParams) -> np.ndarray:
-    """``(n, bands)`` uint64 band keys of ``(n, >= bands*rows)`` MinHash signatures."""
+def band_keys(signatures: np.ndarray, params: LshParams, salt: int = 0) -> np.ndarray:
+    """``(n, bands)`` uint64 band keys of ``(n, >= bands*rows)`` MinHash signatures.
+
+    Band ``i`` is keyed with ``salt + i``: keys of different bands (or windows) never coincide by design.
+    """
     n = signatures.shape[0]
     sig = signatures[:, : params.bands * params.rows].astype(np.uint64).reshape(n, params.bands, params.rows)
     with np.errstate(over="ignore"):
-        band_ids = np.arange(1, params.bands + 1, dtype=np.uint64)
+        band_ids = np.arange(salt + 1, salt + params.bands + 1, dtype=np.uint64)
         acc = np.broadcast_to(_mix(band_ids * _GOLD), (n, params.bands))
         for j in range(params.rows):
             acc = _mix(acc * _GOLD + sig[:, :, j] + np.uint64(j + 1))
@@ -137,11 +147,12 @@ def band_keys(signatures: np.ndarray, params: LshParams) -> np.ndarray:
 class NearDuplicate(PromptSignal):
     """Near-duplicate signature: LSH band keys of a MinHash over the prompt's head and tail window.
 
-    ``nd_bands`` (list<uint64>, one key per band) comes from a ``rensa`` MinHash (96 permutations,
-    seeded with the batch seed) of the first 10 and last 8 content words of the masked prompt
-    (stop words dropped, words cut to 5 characters), computed once per distinct window; bands and
-    rows are derived from ``similarity_threshold`` (0.3) and recorded in the schema metadata. Two prompts are
-    near-duplicate candidates when their lists share a key. Null for a prompt with no words.
+    ``nd_bands`` (list<uint64>) holds the LSH band keys of two ``rensa`` MinHash sketches (48
+    permutations each, seeded with the batch seed): one of the first 8 and one of the last 8 content
+    words of the masked prompt (stop words dropped, words cut to 5 characters), each computed once
+    per distinct window text; bands and rows are derived from ``similarity_threshold`` (0.3) and
+    recorded in the schema metadata. Two prompts are near-duplicate candidates when their lists
+    share a key. Null for a prompt with no words.
     """
 
     id = "prompt.near_duplicate"
@@ -153,27 +164,29 @@ class NearDuplicate(PromptSignal):
         content = skeleton_words(ctx).list.eval(
             pl.element().filter(~pl.element().is_in(list(STOPWORDS))).str.head(STEM_CHARS)
         )
-        window = content.to_frame("w").select(
-            pl.when(pl.col("w").list.len() > HEAD_WORDS + TAIL_WORDS)
-            .then(pl.concat_list([pl.col("w").list.head(HEAD_WORDS), pl.col("w").list.tail(TAIL_WORDS)]))
-            .otherwise(pl.col("w"))
-            .list.join(" ")
-            .alias("w")
-        )["w"]
-        uniq, inverse = distinct(window)
+        windows = content.to_frame("w").select(
+            pl.col("w").list.head(HEAD_WORDS).list.join(" ").alias("head"),
+            pl.col("w").list.tail(TAIL_WORDS).list.join(" ").alias("tail"),
+        )
+        # one distinct index over head and tail windows: each distinct text is sketched once
+        uniq, inverse = distinct(pl.concat([windows["head"], windows["tail"]]))
+        inv_head, inv_tail = inverse[: ctx.n], inverse[ctx.n :]
         uniq_s = pl.from_arrow(uniq).cast(pl.String)
         nonempty = (uniq_s != "").to_numpy()
-        keys = np.zeros((len(uniq_s), params.bands), dtype=np.uint64)
+        head_keys = np.zeros((len(uniq_s), params.bands), dtype=np.uint64)
+        tail_keys = np.zeros((len(uniq_s), params.bands), dtype=np.uint64)
         if nonempty.any():
             hashes, offsets = shingle_hashes(uniq_s.filter(pl.Series(nonempty)), ctx.seed)
             mat = rensa.RMinHash.digest_matrix_from_flat_token_hashes(
                 hashes, offsets, params.num_perm, ctx.seed
             )
             sig = np.array(mat.to_rows(), dtype=np.uint32).reshape(-1, params.num_perm)
-            keys[nonempty] = band_keys(sig, params)
-        row_keys = keys[inverse]
-        valid = nonempty[inverse]
-        offsets = np.arange(0, (ctx.n + 1) * params.bands, params.bands, dtype=np.int32)
+            head_keys[nonempty] = band_keys(sig, params, salt=0)
+            tail_keys[nonempty] = band_keys(sig, params, salt=params.bands)
+        row_keys = np.concatenate([head_keys[inv_head], tail_keys[inv_tail]], axis=1)
+        valid = nonempty[inv_head]
+        width = band_count()
+        offsets = np.arange(0, (ctx.n + 1) * width, width, dtype=np.int32)
         arr = pa.ListArray.from_arrays(
             pa.array(offsets, type=pa.int32()),
             pa.array(row_keys.reshape(-1), type=pa.uint64()),

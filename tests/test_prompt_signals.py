@@ -1,0 +1,512 @@
+"""Behaviour of the per-prompt signals (``distillguard.features.prompt_features``).
+
+Tables of (input, expected) per signal family, quality floors on real public corpora (held-out half,
+split by a stable hash of the id; patterns were tuned on the other half only) and on generated
+clause paraphrases (seeds >= 1000, never used while tuning).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from distillguard.errors import InputError
+from distillguard.features import PROMPT_FEATURES, prompt_features
+from distillguard.signals.prompt.near_duplicate import band_count, lsh_params
+
+
+def features(prompts, system=None, tools=None, seed=0) -> list[dict]:
+    cols = {"request_id": [f"r{i}" for i in range(len(prompts))], "prompt": pa.array(prompts, pa.string())}
+    if system is not None:
+        cols["system"] = pa.array(system, pa.string())
+    if tools is not None:
+        cols["tools"] = pa.array(tools, pa.int64())
+    return prompt_features(pa.table(cols), seed=seed).to_pylist()
+
+
+def one(prompt, **kw) -> dict:
+    kw = {k: [v] for k, v in kw.items()}
+    return features([prompt], **kw)[0]
+
+
+# --- chain-of-thought elicitation ----------------------------------------------------------------
+
+COT_POSITIVE = [
+    ("Let's think step by step. What is 17 * 23?", "en"),
+    ("Show your reasoning before you give the final answer: is 221 prime?", "en"),
+    ("请一步一步地思考：鸡兔同笼，共有35个头，94只脚，鸡和兔各有几只？", "zh"),
+    ("この問題をステップバイステップで考えてください。", "ja"),
+    ("이 문제를 단계별로 생각해 보세요: 12 곱하기 13은?", "ko"),
+    ("Подумай шаг за шагом и реши задачу: 15 * 4 = ?", "ru"),
+    ("Piensa paso a paso y resuelve el problema: 3x + 2 = 11.", "es"),
+    ("Réfléchis étape par étape avant de répondre : combien font 7 × 8 ?", "fr"),
+    ("Denke Schritt für Schritt nach und löse die Aufgabe: 12 + 30.", "de"),
+    ("Pense passo a passo e resolva o problema: 9 vezes 7.", "pt"),
+    ("فكر خطوة بخطوة ثم أجب عن السؤال: كم يساوي ٧ × ٨؟", "ar"),
+    ("Ragiona passo dopo passo: quanto fa 6 per 7?", "it"),
+    ("Describe your thought process in detail, then answer: why is the sky blue?", "en"),
+]
+
+
+@pytest.mark.parametrize(("prompt", "lang"), COT_POSITIVE)
+def test_cot_multilingual(prompt, lang):
+    f = one(prompt)
+    assert f["cot"] >= 0.7
+    assert f["cot_lang"] == lang
+
+
+COT_TAGGED = [
+    "Put your reasoning inside <think></think> tags, then give the answer.",
+    "Answer in the format [THOUGHT] your reasoning [/THOUGHT] followed by the answer.",
+    "First write your analysis in <reasoning>...</reasoning>, then the solution.",
+    "Use a <scratchpad> block for your private notes before answering.",
+    "<|begin_of_thought|> {thought with steps} <|end_of_thought|> Now solve: 2 + 2.",
+]
+
+
+@pytest.mark.parametrize("prompt", COT_TAGGED)
+def test_cot_tag_demands(prompt):
+    f = one(prompt)
+    assert f["cot_tagged"] is True
+    assert f["cot"] >= 0.6
+
+
+COT_NEGATIVE = [
+    "What's the capital of France?",
+    "Write a haiku about autumn leaves.",
+    "Can you recommend a good pizza place in Rome?",
+    "How do I reset my router to factory settings?",
+    "Translate 'good morning' into Spanish.",
+    "Tell me a joke about cats.",
+    "<div class='header'>Fix the CSS of this header</div>",
+]
+
+
+@pytest.mark.parametrize("prompt", COT_NEGATIVE)
+def test_cot_negatives(prompt):
+    f = one(prompt)
+    assert f["cot"] == 0.0
+    assert f["cot_lang"] is None
+    assert f["cot_tagged"] is False
+
+
+def test_cot_is_graded():
+    strong = one("Think step by step and show your work: 3 + 4.")["cot"]
+    medium = one("Give me a step-by-step guide to baking sourdough bread.")["cot"]
+    weak = one("Explain why the sky is blue.")["cot"]
+    assert strong > medium > weak > 0.0
+
+
+def test_cot_in_system_prompt_counts():
+    f = one("What is 12 * 12?", system="Always think step by step and put your reasoning in <think> tags.")
+    assert f["cot"] >= 0.9 and f["cot_tagged"] and f["cot_lang"] == "en"
+    assert one("What is 12 * 12?", system="You are a helpful assistant.")["cot"] == 0.0
+
+
+# --- capability ------------------------------------------------------------------------------------
+
+CAPABILITY = [
+    ("Solve for x: 3x + 5 = 20.", None, "math_reasoning"),
+    ("Find the remainder when 2^100 is divided by 7.", None, "math_reasoning"),
+    ("Write a Python function to check whether a string is a palindrome.", None, "coding"),
+    ("Why does this JavaScript code throw an exception?\n```js\nconst a = b.c;\n```", None, "coding"),
+    (
+        "Fix the failing unit test in the repository: run the tests in the terminal, then edit the file.",
+        3,
+        "agentic_coding",
+    ),
+    (
+        "Implement the function below and call the tool to run it.\n```python\ndef f(x): pass\n```",
+        2,
+        "agentic_coding",
+    ),
+    ("What's the weather in Paris tomorrow? Use the available tools.", 2, "tool_use"),
+    ("Book me a table for two tonight.", 4, "tool_use"),
+    (
+        "Here is a response from an AI assistant. Grade the response against the rubric and give a score "
+        "from 1 to 10.",
+        None,
+        "rubric_grading",
+    ),
+    ("Which response is better, Assistant A or Assistant B? Output [[A]] or [[B]].", None, "rubric_grading"),
+    (
+        "Articulate the internal reasoning behind this response: 'The answer is 42.'",
+        None,
+        "reasoning_articulation",
+    ),
+    (
+        "Rewrite the following sensitive question into a safe, harmless version: how do locks get picked?",
+        None,
+        "safe_rewrite",
+    ),
+    ("Generate 50 diverse instructions that could be used to train a chatbot.", None, "data_generation"),
+    ("Translate the following sentence into French: I love reading on rainy days.", None, "translation"),
+    (
+        "Summarize this article in three sentences: The city council met on Tuesday to discuss parks.",
+        None,
+        "summarization",
+    ),
+    ("Write a short story about a dragon who learns to bake bread.", None, "creative_writing"),
+    ("Compose a poem about the sea at night.", None, "creative_writing"),
+    ("hi, how are you doing today?", None, "general_chat"),
+    ("What do you think about the new season of that show?", None, "general_chat"),
+]
+
+
+@pytest.mark.parametrize(("prompt", "tools", "expected"), CAPABILITY)
+def test_capability(prompt, tools, expected):
+    f = one(prompt, tools=tools)
+    assert f["capability"] == expected
+    if expected == "general_chat":
+        assert f["capability_score"] == 0.0
+    else:
+        assert 0.0 < f["capability_score"] <= 1.0
+
+
+def test_capability_without_tools_column_still_works():
+    assert one("Write a Python function that sorts a list.")["capability"] == "coding"
+
+
+# --- dataset shape ---------------------------------------------------------------------------------
+
+DATASET = [
+    ("Evaluate the response using the following rubric. Output a score from 1 to 5.", "rubric"),
+    ("Generate 20 examples of customer complaints about late deliveries.", "generate_n"),
+    ("Create 100 different math word problems for grade school students.", "generate_n"),
+    ('Return a JSON list of objects like {"instruction": "...", "output": "..."}.', "json_pairs"),
+    (
+        '{"prompt": "Name a fruit", "completion": "Apple"}\n{"prompt": "Name a color", "completion": "Red"}',
+        "json_pairs",
+    ),
+    ("### Instruction:\nName three primary colors.\n\n### Response:", "instruction_response"),
+    (
+        "Definition: Classify the sentiment of the sentence.\nInput: I loved it.\nOutput:",
+        "instruction_response",
+    ),
+    ("Q: What is 2 + 2?\nA: 4\nQ: What is 3 + 5?\nA: 8\nQ: What is 7 + 1?\nA:", "few_shot"),
+]
+
+
+@pytest.mark.parametrize(("prompt", "kind"), DATASET)
+def test_dataset_shape(prompt, kind):
+    f = one(prompt)
+    assert f["dataset_kind"] == kind
+    assert f["dataset_shape"] >= 0.3
+
+
+@pytest.mark.parametrize("prompt", [*COT_NEGATIVE, "Tell me about the history of Rome.", "thanks!"])
+def test_dataset_shape_negatives(prompt):
+    f = one(prompt)
+    assert f["dataset_shape"] == 0.0
+    assert f["dataset_kind"] is None
+
+
+# --- template skeleton -----------------------------------------------------------------------------
+
+#: injected instructions longer than the skeleton window (16 words after filler removal)
+PREFIX = (
+    "You are an expert tutor. Read the problem below carefully, consider every constraint it states, "
+    "and then solve it fully and correctly."
+)
+SUFFIX = "Think step by step, then put only the final answer inside a box at the very end of your reply."
+LONG_A = " ".join(["the farmer sells apples and pears at the market every morning"] * 5)
+LONG_B = " ".join(["a cyclist rides across the mountain pass before the storm arrives"] * 5)
+
+SAME_SKELETON = [
+    ("What is 17 times 23?", "What is 4 times 918.5?"),
+    ('Translate "good morning" into French.', 'Translate "where is the train station, please" into French.'),
+    (
+        "Explain this code:\n```py\nprint(1)\n```\nBe brief.",
+        "Explain this code:\n```js\nlet x = [1,2];\n```\nBe brief.",
+    ),
+    ("Summarize https://a.com/x for me.", "Summarize http://b.org/y?z=1 for me."),
+    (
+        "Write a reply to bob@example.com about the meeting.",
+        "Write a reply to alice.w@corp.co.uk about the meeting.",
+    ),
+    ("Sort these: apples, pears, plums, figs, kiwis.", "Sort these: dog, cat, cow, hen."),
+    ("Please summarize the text below.", "Summarize the text below"),
+    ("Compute $\\frac{3}{4} + x^2$ exactly.", "Compute $\\sqrt{2}$ exactly."),
+    ("List:\n- eggs\n- milk\n- flour\nThanks", "List:\n- tea\n- rice\n- salt\n- oil\nThanks"),
+    (f"{PREFIX} {LONG_A} {SUFFIX}", f"{PREFIX} {LONG_B} {SUFFIX}"),
+]
+
+
+@pytest.mark.parametrize(("a", "b"), SAME_SKELETON)
+def test_skeleton_robust_to_filled_values(a, b):
+    fa, fb = features([a, b])
+    assert fa["skeleton"] == fb["skeleton"]
+
+
+DIFFERENT_SKELETON = [
+    ("What is 17 times 23?", "What is 17 plus 23?"),
+    ("Summarize the text below.", "Translate the text below."),
+    (f"{PREFIX} {LONG_A} {SUFFIX}", f"{PREFIX} {LONG_A} Give only the answer."),
+    ("Write a poem about the sea.", "Write a story about the sea."),
+]
+
+
+@pytest.mark.parametrize(("a", "b"), DIFFERENT_SKELETON)
+def test_skeleton_differs_across_templates(a, b):
+    fa, fb = features([a, b])
+    assert fa["skeleton"] != fb["skeleton"]
+
+
+def test_head_and_tail_fingerprints_show_injected_instructions():
+    qs = [LONG_A, LONG_B, "How many legs do 3 spiders have?"]
+    head = features([f"{PREFIX} {q}" for q in qs])
+    tail = features([f"{q} {SUFFIX}" for q in qs])
+    assert len({f["head_fp"] for f in head}) == 1
+    assert len({f["tail_fp"] for f in head}) == 3
+    assert len({f["tail_fp"] for f in tail}) == 1
+    assert len({f["head_fp"] for f in tail}) == 3
+
+
+# --- near-duplicate signature --------------------------------------------------------------------
+
+#: clause templates: each slot lists interchangeable clauses; "{q}" is filled with a real question
+CLAUSE_TEMPLATES = [
+    [
+        [
+            "Solve the following math problem.",
+            "Please solve this math problem.",
+            "Work out the math problem below.",
+        ],
+        [
+            "Think step by step and show all of your reasoning.",
+            "Reason step by step, showing your reasoning.",
+            "Show your reasoning one step at a time.",
+        ],
+        "{q}",
+        [
+            "Put the final answer in a box.",
+            "Write the final answer inside a box.",
+            "Give the final answer boxed.",
+        ],
+        ["Do not skip any steps.", "Make sure no step is skipped.", "Never skip a step."],
+    ],
+    [
+        [
+            "You are grading an answer written by a student.",
+            "You are a strict grader of student answers.",
+            "Act as a grader for a student's answer.",
+        ],
+        [
+            "Use the rubric below and give a score from 1 to 10.",
+            "Score it from 1 to 10 following the rubric below.",
+            "Following the rubric below, assign a score between 1 and 10.",
+        ],
+        "{q}",
+        [
+            "Explain the score before giving it.",
+            "Justify your score first, then state it.",
+            "Give your justification, then the score.",
+        ],
+    ],
+    [
+        [
+            "Rewrite the question below so that it becomes safe and harmless.",
+            "Turn the following question into a safe, harmless one.",
+            "Make the question below harmless and safe by rewriting it.",
+        ],
+        "{q}",
+        ["Keep the original topic.", "Stay on the original topic.", "Do not change the topic."],
+        [
+            "Return only the rewritten question.",
+            "Output the rewritten question only.",
+            "Only return the rewritten question.",
+        ],
+    ],
+    [
+        [
+            "Articulate the internal reasoning behind the answer to this question.",
+            "Explain the hidden reasoning that leads to the answer of this question.",
+            "Describe the internal reasoning behind answering this question.",
+        ],
+        "{q}",
+        [
+            "Write the reasoning in the first person.",
+            "Use the first person for the reasoning.",
+            "Write your reasoning as first-person thoughts.",
+        ],
+    ],
+]
+
+
+def load_prompts(prompts_dir: Path, source: str) -> list[dict]:
+    with gzip.open(prompts_dir / source / "prompts.jsonl.gz", "rt", encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh]
+
+
+def held_out(rows: list[dict]) -> list[dict]:
+    """The half of a corpus that was never looked at while tuning (odd crc32 of the id)."""
+    return [
+        r for r in rows if zlib.crc32(str(r["id"]).encode()) % 2 == 1 and isinstance(r.get("prompt"), str)
+    ]
+
+
+def instance(template, questions, rng) -> str:
+    return " ".join(
+        questions[rng.integers(len(questions))] if slot == "{q}" else slot[rng.integers(len(slot))]
+        for slot in template
+    )
+
+
+def bands(prompts: list[str], seed: int = 0, missing: int = 0) -> np.ndarray:
+    """Band keys as an (n, bands) array; a prompt without words gets ``missing`` in every band."""
+    b = band_count()
+    return np.array([f["nd_bands"] or [missing] * b for f in features(prompts, seed=seed)], dtype=np.uint64)
+
+
+@pytest.mark.parametrize("seed", [2000, 2001])
+def test_near_duplicate_paraphrases_share_bands(prompts_dir, seed):
+    rng = np.random.default_rng(seed)
+    questions = [r["prompt"] for r in held_out(load_prompts(prompts_dir, "gsm8k"))]
+    n = 400
+    t = [CLAUSE_TEMPLATES[i % len(CLAUSE_TEMPLATES)] for i in range(n)]
+    a = bands([instance(t[i], questions, rng) for i in range(n)], seed=seed)
+    b = bands([instance(t[i], questions, rng) for i in range(n)], seed=seed, missing=1)
+    paraphrase = (a == b).any(axis=1).mean()
+    other_template = (a == np.roll(b, 1, axis=0)).any(axis=1).mean()
+    assert paraphrase >= 0.65, paraphrase
+    assert other_template <= 0.03, other_template
+
+
+def test_near_duplicate_rarely_links_unrelated_real_prompts(prompts_dir):
+    rng = np.random.default_rng(2002)
+    pool = []
+    for source in (
+        "sharegpt92k_sample_1k",
+        "alpaca_eval_805",
+        "natural_questions_open",
+        "gsm8k",
+        "code_alpaca",
+    ):
+        pool += [r["prompt"] for r in held_out(load_prompts(prompts_dir, source))]
+    pick = rng.choice(len(pool), size=(1500, 2), replace=True)
+    pick = pick[pick[:, 0] != pick[:, 1]]
+    a = bands([pool[i] for i in pick[:, 0]])
+    b = bands([pool[i] for i in pick[:, 1]], missing=1)
+    assert (a == b).any(axis=1).mean() <= 0.04
+
+
+def test_near_duplicate_identity_and_masking():
+    fs = features(["What is 12 + 30? Show your work.", "What is 7 + 1000? Show your work.", "", "?!?", None])
+    assert fs[0]["nd_bands"] == fs[1]["nd_bands"]
+    assert len(fs[0]["nd_bands"]) == band_count()
+    assert fs[2]["nd_bands"] is None and fs[3]["nd_bands"] is None and fs[4]["nd_bands"] is None
+
+
+def test_lsh_parameters_are_derived_and_recorded():
+    p = lsh_params()
+    assert p.bands * p.rows <= p.num_perm
+    assert p.describe() == PROMPT_FEATURES.metadata[b"nd_lsh"].decode()
+    # a higher threshold needs more rows per band (a steeper, later S-curve)
+    assert lsh_params(0.8).rows > lsh_params(0.3).rows
+    with pytest.raises(ValueError, match="similarity_threshold"):
+        lsh_params(1.5)
+
+
+# --- real corpora: floors on shares (held-out half) ----------------------------------------------
+
+CORPUS_FLOORS = [
+    # (sources, predicate over a feature row, minimum share, maximum share)
+    (
+        ("gsm8k", "hendrycks_math", "qwen25math_eval_reasoning"),
+        lambda f: f["capability"] == "math_reasoning",
+        0.8,
+        1,
+    ),
+    (("humaneval", "mbpp", "code_alpaca"), lambda f: f["capability"] in ("coding", "agentic_coding"), 0.7, 1),
+    (
+        (
+            "sharegpt92k_sample_1k",
+            "alpaca_eval_805",
+            "natural_questions_open",
+            "hh_rlhf_harmless_base_test",
+            "openassistant_eval_prompts",
+        ),
+        lambda f: f["cot"] >= 0.5,
+        0,
+        0.03,
+    ),
+    (
+        ("sharegpt92k_sample_1k", "alpaca_eval_805", "natural_questions_open", "hh_rlhf_harmless_base_test"),
+        lambda f: f["dataset_shape"] >= 0.5,
+        0,
+        0.05,
+    ),
+    (
+        ("natural_questions_open", "hh_rlhf_harmless_base_test"),
+        lambda f: f["capability"] == "general_chat",
+        0.8,
+        1,
+    ),
+    (("natural_instructions_v1_gpt3_prompts",), lambda f: f["dataset_shape"] >= 0.3, 0.9, 1),
+    (("natural_questions_open", "alpaca_eval_805"), lambda f: f["prompt_lang"] == "en", 0.9, 1),
+]
+
+
+@pytest.mark.parametrize(("sources", "predicate", "lo", "hi"), CORPUS_FLOORS)
+def test_real_corpora_shares(prompts_dir, sources, predicate, lo, hi):
+    rows = []
+    for source in sources:
+        rows += held_out(load_prompts(prompts_dir, source))
+    rows = rows[:6000]
+    share = np.mean([predicate(f) for f in features([r["prompt"] for r in rows])])
+    assert lo <= share <= hi, share
+
+
+# --- batch contract --------------------------------------------------------------------------------
+
+
+def test_row_features_do_not_depend_on_the_batch():
+    prompts = [p for p, _ in COT_POSITIVE] + COT_TAGGED + COT_NEGATIVE + [p for p, _ in DATASET] + [None, ""]
+    together = features(prompts)
+    alone = [features([p])[0] for p in prompts]
+    for a, b in zip(together, alone, strict=True):
+        assert {k: v for k, v in a.items() if k != "request_id"} == {
+            k: v for k, v in b.items() if k != "request_id"
+        }
+
+
+def test_output_schema_order_and_chunked_input():
+    table = pa.concat_tables(
+        [
+            pa.table(
+                {"request_id": ["a", "b"], "prompt": pa.array(["x y", "Solve 2+2."], pa.large_string())}
+            ),
+            pa.table({"request_id": ["c"], "prompt": pa.array(["Think step by step."], pa.large_string())}),
+        ]
+    )
+    out = prompt_features(table)
+    assert out.schema.equals(PROMPT_FEATURES, check_metadata=False)
+    assert out.column("request_id").to_pylist() == ["a", "b", "c"]
+    assert prompt_features(table.slice(0, 0)).num_rows == 0
+    rb = table.combine_chunks().to_batches()[0]
+    assert prompt_features(rb).equals(out)
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        (pa.table({"prompt": ["x"]}), "request_id"),
+        (pa.table({"request_id": ["a"], "prompt": [3]}), "prompt"),
+    ],
+)
+def test_bad_input_is_a_clear_error(table, message):
+    with pytest.raises(InputError, match=message):
+        prompt_features(table)
+
+
+def test_missing_optional_columns_give_nulls_not_errors():
+    out = prompt_features(pa.table({"request_id": ["a"], "prompt": ["Write a poem."]})).to_pylist()[0]
+    assert out["system_fp"] is None and out["capability"] == "creative_writing"
+    out = prompt_features(pa.table({"request_id": ["a"]})).to_pylist()[0]
+    assert out["request_id"] == "a" and all(v is None for k, v in out.items() if k != "request_id")
