@@ -496,9 +496,11 @@ class Population:
             )
         # payment: virtual cards shared by small groups (pools never share cards)
         g = sp["card_group"]
-        order = rng.permutation(total)
         groups = np.empty(total, dtype=np.int64)
-        groups[order] = np.arange(total) // g
+        offset = 0
+        for members in (np.flatnonzero(~standby), np.flatnonzero(standby)):  # pools never share a card
+            groups[members[rng.permutation(len(members))]] = offset + np.arange(len(members)) // g
+            offset = int(groups[members].max()) + 1 if len(members) else offset
         cards = infra.hex_ids(rng, int(groups.max()) + 1, "pf_", 8)
         st["payment"] = cards[groups]
         st["group"] = groups
@@ -765,7 +767,7 @@ class Population:
                 np.where(react, 3, np.where(sysn % 2 == 0, 2, 5)),
                 np.where(np.isin(sys_t, [2, 3, 5]), 0, sys_t),
             )
-            system = render(rng, T.APP_SYSTEMS, r, {"company": company}, template_index=sys_t)
+            system = render(rng, T.APP_SYSTEMS, r, {"company": _str(company)}, template_index=sys_t)
             prompt = _where(rng.random(r) < 0.65, bank.get("support", rng, r), bank.get("chat", rng, r))
             tools = np.where(sys_t == 3, 2 + sysn % 4, 0)
             return {
@@ -808,7 +810,7 @@ class Population:
             }
         if arch == "agent_sdk_user":
             env = np.asarray(["macOS 14, zsh", "Ubuntu 22.04, bash", "Windows 11, PowerShell"], dtype=object)
-            system = render(rng, [T.AGENT_SDK_SYSTEM], r, {"env": env[st["sys"][acct]]})
+            system = render(rng, [T.AGENT_SDK_SYSTEM], r, {"env": _str(env[st["sys"][acct]])})
             task = bank.get("agent_task", rng, r)
             obs = render(
                 rng,
