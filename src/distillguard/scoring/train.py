@@ -23,16 +23,22 @@ from distillguard.scoring.model import FEATURES, design_matrix
 TARGETS = (0.9, 0.95, 0.98, 0.99, 0.995)
 
 
-def labelled_design(seed: int, scale: float, prompts_dir: str | None, scenario: str = "default") -> pl.DataFrame:
+def labelled_design(
+    seed: int, scale: float, prompts_dir: str | None, scenario: str = "default"
+) -> pl.DataFrame:
     from distillguard.simulate import simulate
 
     with tempfile.TemporaryDirectory() as tmp:
         logs = Path(tmp) / "logs"
         simulate(logs, scenario=scenario, seed=seed, scale=scale, prompts_dir=prompts_dir)
-        res = scan([logs / "interactions"], [logs / "accounts.parquet"], Path(tmp) / "work", ScanOptions(seed=seed))
+        res = scan(
+            [logs / "interactions"], [logs / "accounts.parquet"], Path(tmp) / "work", ScanOptions(seed=seed)
+        )
         lab = pl.read_parquet(logs / "labels" / "accounts.parquet")
     assert res.design is not None
-    d = res.design.join(lab.select("account_id", "campaign_id", "archetype"), on="account_id", suffix="_label")
+    d = res.design.join(
+        lab.select("account_id", "campaign_id", "archetype"), on="account_id", suffix="_label"
+    )
     return d.with_columns(y=(pl.col("campaign_id") != "benign").cast(pl.Int8), seed=pl.lit(seed))
 
 

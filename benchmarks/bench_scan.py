@@ -1,0 +1,75 @@
+"""Scan throughput and peak memory on >= 1M simulated interactions.
+
+Simulates once (cached under bench-out/, gitignored), scans it in a child process and reports
+interactions/s and the child's peak RSS. Usage: ``python benchmarks/bench_scan.py [--rows 1000000]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PROMPTS = ROOT.parent / "shared" / "data" / "prompts"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--scale", type=float, default=5.0, help="default scenario scale (5.0 ~ 1M rows)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", default=str(ROOT / "bench-out"))
+    a = ap.parse_args()
+    logs = Path(a.out) / f"logs-s{a.scale}-seed{a.seed}"
+    if not (logs / "accounts.parquet").exists():
+        from distillguard.simulate import simulate
+
+        r = simulate(logs, seed=a.seed, scale=a.scale, prompts_dir=PROMPTS if PROMPTS.is_dir() else None)
+        print(f"simulated {r.interactions:,} interactions in {r.seconds:.1f} s", file=sys.stderr)
+    res_dir = Path(a.out) / "scan"
+    t0 = time.perf_counter()
+    p = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from distillguard.cli import main; main()",
+            "scan",
+            str(logs / "interactions"),
+            "--accounts",
+            str(logs / "accounts.parquet"),
+            "--out",
+            str(res_dir),
+            "--json",
+            "--no-report",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    wall = time.perf_counter() - t0
+    if p.returncode:
+        sys.exit(p.stderr)
+    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    s = json.loads((res_dir / "summary.json").read_text())
+    print(
+        json.dumps(
+            {
+                "interactions": s["interactions"],
+                "accounts": s["accounts"],
+                "scan_seconds": s["seconds"],
+                "wall_seconds": round(wall, 1),
+                "interactions_per_s": round(s["interactions"] / wall),
+                "peak_rss_mb": round(peak_mb),
+                "flagged": s["flagged_accounts"],
+                "campaigns": s["campaigns"],
+            },
+            indent=1,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,60 @@
+"""Linking weights: rarity x consistency; a key shared by thousands must not glue accounts together."""
+
+from __future__ import annotations
+
+import ibis
+import polars as pl
+import pytest
+
+from distillguard.linking import LinkParams, candidate_edges, weigh_keys
+
+
+def _keys(rows: list[tuple[str, str, str, float]]) -> ibis.Table:
+    return ibis.memtable(
+        pl.DataFrame(rows, schema=["account_id", "kind", "key", "share"], orient="row").with_columns(
+            n=pl.lit(10, pl.Int64)
+        )
+    )
+
+
+def _edges(rows: list[tuple[str, str, str, float]], n_accounts: int) -> pl.DataFrame:
+    w = weigh_keys(_keys(rows), n_accounts)
+    return pl.from_arrow(candidate_edges(w, LinkParams()))
+
+
+@pytest.mark.parametrize(
+    ("sharers", "population", "linked"),
+    [
+        (2, 5000, True),  # a rare key used by two accounts: evidence
+        (30, 5000, True),  # a campaign-sized template
+        (3000, 5000, False),  # a popular agent's system prompt: too common to link
+    ],
+)
+def test_rarity_decides_whether_a_shared_key_links(sharers: int, population: int, linked: bool) -> None:
+    rows = [(f"a{i:05d}", "template", "k1", 1.0) for i in range(sharers)]
+    e = _edges(rows, population)
+    assert (e.height > 0) is linked
+
+
+@pytest.mark.parametrize(("share", "linked"), [(1.0, True), (0.5, True), (0.06, False)])
+def test_consistency_scales_the_weight(share: float, linked: bool) -> None:
+    rows = [(f"a{i}", "template", "k1", share) for i in range(5)]
+    e = _edges(rows, 5000)
+    assert (e.height > 0) is linked
+
+
+@pytest.mark.parametrize("bucket", [50, 400, 2000])
+def test_edges_per_bucket_are_bounded(bucket: int) -> None:
+    rows = [(f"a{i:05d}", "payment", "card", 1.0) for i in range(bucket)]
+    e = _edges(rows, 1_000_000)
+    assert e.height <= bucket * LinkParams().neighbours
+    assert e.height < bucket * (bucket - 1) // 2 or bucket <= 2 * LinkParams().neighbours + 1
+    assert (e["src"] < e["dst"]).all()
+
+
+def test_more_kinds_of_evidence_weigh_more() -> None:
+    one = [("a", "template", "t", 1.0), ("b", "template", "t", 1.0)]
+    two = [*one, ("a", "payment", "p", 1.0), ("b", "payment", "p", 1.0)]
+    w1 = _edges(one, 1000)["weight"][0]
+    w2 = _edges(two, 1000)["weight"][0]
+    assert w2 > w1

@@ -1,0 +1,79 @@
+"""The scan CLI on bad input: one message and exit code 2 with no DIR; bad rows set aside and counted."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROWS = [
+    {
+        "request_id": f"r{i}",
+        "ts": f"2026-04-22T0{i % 10}:00:00Z",
+        "account_id": f"a{i % 4}",
+        "prompt": f"Solve step by step: what is {i} + {i}?",
+    }
+    for i in range(40)
+]
+
+
+def _run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-c", "from distillguard.cli import main; main()", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def _jsonl(path: Path, rows: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("rows", "needle"),
+    [
+        ([{k: v for k, v in r.items() if k != "account_id"} for r in ROWS], "account_id"),
+        ([{k: v for k, v in r.items() if k != "ts"} for r in ROWS], "ts"),
+    ],
+)
+def test_missing_required_column_stops_with_one_message(
+    tmp_path: Path, rows: list[dict], needle: str
+) -> None:
+    src = _jsonl(tmp_path / "logs.jsonl", rows)
+    out = tmp_path / "out"
+    p = _run("scan", str(src), "--out", str(out), "--no-report")
+    assert p.returncode == 2
+    assert "Traceback" not in p.stderr
+    assert needle in p.stderr and "logs.jsonl" in p.stderr
+    assert not out.exists()
+    assert not any(q.name.startswith(".out.tmp") for q in tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("bad", [1, 3])
+def test_bad_rows_are_set_aside_and_counted(tmp_path: Path, bad: int) -> None:
+    rows = [dict(r) for r in ROWS]
+    for i in range(bad):
+        rows[i]["ts"] = "not a time"
+    src = _jsonl(tmp_path / "logs.jsonl", rows)
+    out = tmp_path / "out"
+    p = _run("scan", str(src), "--out", str(out), "--no-report", "--json")
+    assert p.returncode == 0, p.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["rejected_rows"] == bad
+    assert summary["interactions"] == len(ROWS) - bad
+    rejected = (out / "rejected.csv").read_text().strip().splitlines()
+    assert len(rejected) == bad + 1
+    assert (out / "accounts.csv").exists() and (out / "campaigns.json").exists()
+
+
+def test_threshold_and_target_precision_are_exclusive(tmp_path: Path) -> None:
+    src = _jsonl(tmp_path / "logs.jsonl", ROWS)
+    p = _run(
+        "scan", str(src), "--out", str(tmp_path / "o"), "--threshold", "0.5", "--target-precision", "0.9"
+    )
+    assert p.returncode == 2 and "Traceback" not in p.stderr
