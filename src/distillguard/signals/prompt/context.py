@@ -11,10 +11,10 @@ Text views (all bounded, so cost does not grow with pathological prompt lengths)
 - ``lower``: ``prompt_window`` lower-cased;
 - ``text``: lower-cased system prompt window (first ``SYSTEM_CHARS``) + newline + ``lower``: what
   the model was told, where an injected instruction may sit in either part;
-- ``masked``: ``lower`` with filled-in values replaced by placeholders (code blocks, inline code,
-  URLs, e-mails, LaTeX, quoted spans, numbers, list runs), punctuation removed, whitespace
-  collapsed;
-- ``words``: ``masked`` split into words (list column).
+- ``masked``: the head (``MASK_HEAD_CHARS``) and tail (``MASK_TAIL_CHARS``) of ``lower`` with
+  filled-in values replaced by placeholders (code blocks, inline code, URLs, e-mails, LaTeX, quoted
+  spans, numbers, list runs) and filler words (:data:`FILLER`) removed;
+- ``words``: the words of ``masked`` (list column; punctuation is not a word).
 """
 
 from __future__ import annotations
@@ -33,6 +33,34 @@ SYSTEM_CHARS = 1000
 #: characters masked at each end for the word views (enough for the skeleton and near-dup windows)
 MASK_HEAD_CHARS = 700
 MASK_TAIL_CHARS = 400
+#: characters of masked text kept at each end for the word views (about 50 and 40 words)
+WORD_HEAD_CHARS = 320
+WORD_TAIL_CHARS = 240
+
+
+#: politeness / filler words dropped from the word view (they vary freely between fills of a template)
+FILLER: tuple[str, ...] = (
+    "please",
+    "kindly",
+    "pls",
+    "plz",
+    "just",
+    "really",
+    "very",
+    "a",
+    "an",
+    "the",
+    "some",
+    "also",
+    "now",
+    "thanks",
+    "thank",
+    "hi",
+    "hello",
+    "hey",
+)
+#: a word of the masked text: letters, digits, combining marks, or a placeholder
+WORD = r"[\p{L}\p{N}\p{M}\u27e6\u27e7]+"
 
 
 def rx(pattern: str) -> str:
@@ -65,8 +93,6 @@ MASKS: tuple[tuple[str, str], ...] = (
     ),
     # inline comma lists of >= 4 single-word items: "a, b, c, d"
     (r"(?:[^\s,;]+ *, *){3,}[^\s,;.]+", " \u27e6list\u27e7 "),
-    # punctuation and whitespace runs -> one space
-    (r"[^\p{L}\p{N}\p{M}\u27e6\u27e7]+", " "),
 )
 
 
@@ -171,7 +197,7 @@ class PromptContext:
 
     @cached_property
     def masked(self) -> pl.Series:
-        """Masked words of the head and tail windows (the middle of a long prompt is not read)."""
+        """Masked head and tail windows, filler words removed (the middle of a long prompt is not read)."""
         low = pl.col("lower")
         long = low.str.len_chars() > MASK_HEAD_CHARS + MASK_TAIL_CHARS
         head = pl.when(long).then(low.str.head(MASK_HEAD_CHARS)).otherwise(low)
@@ -182,13 +208,22 @@ class PromptContext:
                 e = e.str.replace_all(pattern, repl)
             return e
 
-        both = pl.concat_str([mask(head), pl.lit(" "), mask(tail)]).str.strip_chars()
-        return self._frame.select(both.alias("masked"))["masked"]
+        # head and tail are masked apart (a code block cut open at the window edge stays in its half)
+        masked = self._frame.select(pl.concat_str([mask(head), pl.lit("\n"), mask(tail)]).alias("m"))
+        # the word views read at most WORD_HEAD_CHARS + WORD_TAIL_CHARS characters of masked text
+        m = pl.col("m")
+        cut = (
+            pl.when(m.str.len_chars() > WORD_HEAD_CHARS + WORD_TAIL_CHARS)
+            .then(pl.concat_str([m.str.head(WORD_HEAD_CHARS), pl.lit("\n"), m.str.tail(WORD_TAIL_CHARS)]))
+            .otherwise(m)
+        )
+        cut = cut.str.replace_all(rx(r"\b(?:" + "|".join(FILLER) + r")\b"), " ")
+        return masked.select(cut.alias("masked"))["masked"]
 
     @cached_property
     def words(self) -> pl.Series:
-        """Masked words per prompt (list column; an empty prompt gives an empty list)."""
-        return self.masked.str.split(" ").list.eval(pl.element().filter(pl.element() != "")).rename("words")
+        """Masked, filler-free words per prompt (list column; a prompt without words gives [])."""
+        return self.masked.str.extract_all(WORD).fill_null([]).rename("words")
 
     def evaluate(self, exprs: list[pl.Expr]) -> pl.DataFrame:
         """Evaluate expressions over the text views (columns ``lower``, ``text``) in one pass."""

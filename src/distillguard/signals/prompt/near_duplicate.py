@@ -37,6 +37,8 @@ from distillguard.signals.prompt.skeleton import skeleton_words
 HEAD_WORDS = 8
 TAIL_WORDS = 8
 STEM_CHARS = 5
+#: words scanned at each end for the content words of a window
+SCAN_WORDS = 32
 #: Jaccard similarity of two windows above which they should share a band (stated intent)
 SIMILARITY_THRESHOLD = 0.3
 NUM_PERM = 48
@@ -161,12 +163,18 @@ class NearDuplicate(PromptSignal):
 
     def values(self, ctx: PromptContext):
         params = lsh_params()
-        content = skeleton_words(ctx).list.eval(
-            pl.element().filter(~pl.element().is_in(list(STOPWORDS))).str.head(STEM_CHARS)
-        )
-        windows = content.to_frame("w").select(
-            pl.col("w").list.head(HEAD_WORDS).list.join(" ").alias("head"),
-            pl.col("w").list.tail(TAIL_WORDS).list.join(" ").alias("tail"),
+
+        def content(e: pl.Expr) -> pl.Expr:
+            return e.list.eval(pl.element().filter(~pl.element().is_in(list(STOPWORDS))).str.head(STEM_CHARS))
+
+        # content words are looked for among the first / last SCAN_WORDS words only (bounded work)
+        windows = (
+            skeleton_words(ctx)
+            .to_frame("w")
+            .select(
+                content(pl.col("w").list.head(SCAN_WORDS)).list.head(HEAD_WORDS).list.join(" ").alias("head"),
+                content(pl.col("w").list.tail(SCAN_WORDS)).list.tail(TAIL_WORDS).list.join(" ").alias("tail"),
+            )
         )
         # one distinct index over head and tail windows: each distinct text is sketched once
         uniq, inverse = distinct(pl.concat([windows["head"], windows["tail"]]))

@@ -2,8 +2,8 @@
 
 Computed on the masked text of the context (filled-in values replaced by placeholders: numbers,
 quoted spans, code blocks, inline code, URLs, e-mails, LaTeX, list runs; punctuation dropped) with
-filler words removed (:data:`FILLER`). Templates live at the ends of a prompt (a fixed instruction
-injected before or after the question), so the skeleton only reads the first and last
+filler words removed (``context.FILLER``). Templates live at the ends of a prompt (a fixed
+instruction injected before or after the question), so the skeleton only reads the first and last
 :data:`SKELETON_WORDS` words: whatever is filled into the middle of a long prompt does not change it.
 """
 
@@ -19,36 +19,11 @@ from distillguard.signals.prompt.context import PromptContext, hash_series
 EDGE_WORDS = 8
 #: words read at each end for the skeleton
 SKELETON_WORDS = 16
-#: politeness / filler words dropped before fingerprinting
-FILLER: tuple[str, ...] = (
-    "please",
-    "kindly",
-    "pls",
-    "plz",
-    "just",
-    "really",
-    "very",
-    "a",
-    "an",
-    "the",
-    "some",
-    "also",
-    "now",
-    "thanks",
-    "thank",
-    "hi",
-    "hello",
-    "hey",
-)
 
 
 def skeleton_words(ctx: PromptContext) -> pl.Series:
-    """Masked words without filler (cached on the context: the near-duplicate signal reuses them)."""
-    cached = getattr(ctx, "_skeleton_words", None)
-    if cached is None:
-        cached = ctx.words.list.eval(pl.element().filter(~pl.element().is_in(list(FILLER))))
-        ctx._skeleton_words = cached
-    return cached
+    """Masked, filler-free words (the context's word view; kept as a function for the signals)."""
+    return ctx.words
 
 
 @register
