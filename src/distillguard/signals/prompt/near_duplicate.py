@@ -177,9 +177,8 @@ class NearDuplicate(PromptSignal):
             )
         )
         # one distinct index over head and tail windows: each distinct text is sketched once
-        uniq, inverse = distinct(pl.concat([windows["head"], windows["tail"]]))
+        uniq_s, inverse = distinct(pl.concat([windows["head"], windows["tail"]]), ctx.seed)
         inv_head, inv_tail = inverse[: ctx.n], inverse[ctx.n :]
-        uniq_s = pl.from_arrow(uniq).cast(pl.String)
         nonempty = (uniq_s != "").to_numpy()
         head_keys = np.zeros((len(uniq_s), params.bands), dtype=np.uint64)
         tail_keys = np.zeros((len(uniq_s), params.bands), dtype=np.uint64)
