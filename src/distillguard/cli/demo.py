@@ -73,7 +73,9 @@ def demo_cmd(
                                        "evaluation": evaluation, "seconds": round(seconds, 2)}, default=str))
         return
     print_summary(result, results)
-    if rich_report is not None:
+    if rich_report is not None and hasattr(rich_report, "render"):
+        rich_report.render(console)
+    elif rich_report is not None:
         console.print(rich_report)
     else:
         console.print(evaluation)
