@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 import re
 
 import numpy as np
@@ -17,6 +19,22 @@ from distillguard.signals.prompt.capability import CAPABILITIES
 from distillguard.signals.prompt.context import PromptContext
 from distillguard.signals.prompt.dataset_shape import DATASET_KINDS
 
+
+def _import_everything() -> dict[str, str]:
+    """Import every module of the package (signals register where they are defined: ``signals/``,
+    ``linking/``, ``accounts/`` ...). Returns ``{module: error}`` for modules that fail to import."""
+    import distillguard
+
+    errors = {}
+    for mod in pkgutil.walk_packages(distillguard.__path__, "distillguard."):
+        try:
+            importlib.import_module(mod.name)
+        except Exception as exc:  # reported by test_every_module_imports
+            errors[mod.name] = f"{type(exc).__name__}: {exc}"
+    return errors
+
+
+IMPORT_ERRORS = _import_everything()
 load_all()
 ALL_IDS = sorted(REGISTRY)
 PROMPT_IDS = sorted(sid for sid, cls in REGISTRY.items() if cls.level == "prompt")
@@ -55,6 +73,22 @@ def sample_batch() -> pa.Table:
             "tools": pa.array([0, 0, 3, None, 0, 0, 0, 0], pa.int64()),
         }
     )
+
+
+def test_every_module_imports():
+    assert not IMPORT_ERRORS
+
+
+def test_registry_has_the_prompt_signals():
+    expected = {
+        "prompt.cot_elicitation",
+        "prompt.capability",
+        "prompt.dataset_shape",
+        "prompt.template_skeleton",
+        "prompt.near_duplicate",
+        "prompt.system_fingerprint",
+    }
+    assert expected <= set(PROMPT_IDS)
 
 
 @pytest.mark.parametrize("sid", ALL_IDS)
