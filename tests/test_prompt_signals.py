@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from distillguard.errors import InputError
+from distillguard.errors import InputError, UsageError
 from distillguard.features import PROMPT_FEATURES, prompt_features
 from distillguard.signals.prompt.near_duplicate import band_count, lsh_params
 
@@ -510,3 +510,29 @@ def test_missing_optional_columns_give_nulls_not_errors():
     assert out["system_fp"] is None and out["capability"] == "creative_writing"
     out = prompt_features(pa.table({"request_id": ["a"]})).to_pylist()[0]
     assert out["request_id"] == "a" and all(v is None for k, v in out.items() if k != "request_id")
+
+
+@pytest.mark.parametrize("threshold", [0.3, 0.5, 0.8])
+def test_similarity_threshold_is_a_stated_parameter(threshold):
+    table = pa.table({"request_id": ["a", "b"], "prompt": ["Solve this: 2 + 2.", "Write a poem about rain."]})
+    out = prompt_features(table, similarity_threshold=threshold)
+    params = lsh_params(threshold)
+    assert out.schema.metadata[b"nd_lsh"].decode() == params.describe()
+    assert [len(v) for v in out.column("nd_bands").to_pylist()] == [band_count(threshold)] * 2
+    assert band_count(threshold) == 2 * params.bands
+
+
+@pytest.mark.parametrize("threshold", [0.0, 1.0, -0.2, 3.0])
+def test_similarity_threshold_out_of_range_is_a_usage_error(threshold):
+    with pytest.raises(UsageError, match="similarity_threshold"):
+        prompt_features(pa.table({"request_id": ["a"], "prompt": ["x"]}), similarity_threshold=threshold)
+
+
+def test_huge_prompt_reads_bounded_windows():
+    question = (
+        "Think step by step. " + "lorem ipsum dolor sit amet " * 200_000 + " Put the answer in <think> tags."
+    )
+    f = one(question)
+    assert f["prompt_chars"] == len(question)
+    assert f["cot"] >= 0.9 and f["cot_tagged"]
+    assert f["head_fp"] == one("Think step by step. lorem ipsum dolor sit amet lorem ipsum")["head_fp"]

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from distillguard.errors import InputError
+from distillguard.errors import InputError, UsageError
 from distillguard.signals.prompt.base import prompt_signals
 from distillguard.signals.prompt.capability import CAPABILITIES
 from distillguard.signals.prompt.context import PromptContext
@@ -77,13 +77,22 @@ PROMPT_FEATURES: pa.Schema = pa.schema(
 )
 
 
-def prompt_features(batch: pa.RecordBatch | pa.Table, *, seed: int = 0) -> pa.Table:
+def prompt_features(
+    batch: pa.RecordBatch | pa.Table, *, seed: int = 0, similarity_threshold: float | None = None
+) -> pa.Table:
     """One output row per input row, same order. Input has the columns of schema.INTERACTIONS
     (optional ones may be all-null). Pure function of the batch + seed; deterministic.
 
     Only ``request_id`` must be present (a missing ``prompt`` column gives null features); other
-    optional columns are used when present (``system``, ``tools``).
+    optional columns are used when present (``system``, ``tools``). ``similarity_threshold`` (in
+    (0, 1), default 0.3) is the Jaccard similarity at which two prompt windows should share an
+    ``nd_bands`` key; the derived bands and rows are recorded in the result's schema metadata
+    (``nd_lsh``). Band keys are only comparable between results with the same seed and threshold.
     """
+    if similarity_threshold is not None and not 0.0 < similarity_threshold < 1.0:
+        raise UsageError(
+            f"similarity_threshold must be between 0 and 1 (exclusive), got {similarity_threshold}"
+        )
     names = batch.schema.names
     if "request_id" not in names:
         raise InputError("prompt_features batch", "no 'request_id' column")
@@ -95,7 +104,7 @@ def prompt_features(batch: pa.RecordBatch | pa.Table, *, seed: int = 0) -> pa.Ta
         ):
             typ = batch.schema.field(col).type
             raise InputError("prompt_features batch", f"column {col!r} must be text, got {typ}")
-    ctx = PromptContext(batch, seed=seed)
+    ctx = PromptContext(batch, seed=seed, similarity_threshold=similarity_threshold)
     columns: dict[str, pa.Array] = {}
     for cls in prompt_signals():
         for name, arr in cls().compute(ctx).items():
@@ -111,4 +120,9 @@ def prompt_features(batch: pa.RecordBatch | pa.Table, *, seed: int = 0) -> pa.Ta
             arrays.append(columns[field.name])
         else:
             raise RuntimeError(f"no registered prompt signal produces {field.name!r}")
-    return pa.Table.from_arrays(arrays, schema=PROMPT_FEATURES)
+    table = pa.Table.from_arrays(arrays, schema=PROMPT_FEATURES)
+    if similarity_threshold is not None:
+        meta = dict(PROMPT_FEATURES.metadata)
+        meta[b"nd_lsh"] = lsh_params(similarity_threshold).describe().encode()
+        table = table.replace_schema_metadata(meta)
+    return table

@@ -105,13 +105,18 @@ class PromptContext:
     """Shared, lazily computed views of one batch of interactions.
 
     ``batch`` has the columns of :data:`distillguard.schema.INTERACTIONS` (optional ones may be
-    absent or all-null); ``seed`` seeds every hash and sketch.
+    absent or all-null); ``seed`` seeds every hash and sketch; ``similarity_threshold`` is the
+    near-duplicate intent (None for the default).
     """
 
-    def __init__(self, batch: pa.RecordBatch | pa.Table, *, seed: int = 0) -> None:
+    def __init__(
+        self, batch: pa.RecordBatch | pa.Table, *, seed: int = 0, similarity_threshold: float | None = None
+    ) -> None:
         table = pa.Table.from_batches([batch]) if isinstance(batch, pa.RecordBatch) else batch
         self.table: pa.Table = table
         self.seed = int(seed)
+        #: near-duplicate intent (None: the signal's default, ``near_duplicate.SIMILARITY_THRESHOLD``)
+        self.similarity_threshold = similarity_threshold
         self.n = table.num_rows
 
     # --- columns ------------------------------------------------------------------------------

@@ -106,9 +106,15 @@ def lsh_params(
     return LshParams(similarity_threshold, num_perm, b, r, float(fp), float(fn))
 
 
-def band_count() -> int:
+def band_count(similarity_threshold: float = SIMILARITY_THRESHOLD) -> int:
     """Length of every ``nd_bands`` list: the head window's bands, then the tail window's."""
-    return 2 * lsh_params().bands
+    return 2 * lsh_params(similarity_threshold).bands
+
+
+def ctx_params(ctx) -> LshParams:
+    """The LSH parameters for a context (its stated ``similarity_threshold``, else the default)."""
+    t = ctx.similarity_threshold
+    return lsh_params(SIMILARITY_THRESHOLD if t is None else float(t))
 
 
 def _mix(x: np.ndarray) -> np.ndarray:
@@ -162,7 +168,7 @@ class NearDuplicate(PromptSignal):
     outputs = ("nd_bands",)
 
     def values(self, ctx: PromptContext):
-        params = lsh_params()
+        params = ctx_params(ctx)
 
         def content(e: pl.Expr) -> pl.Expr:
             return e.list.eval(pl.element().filter(~pl.element().is_in(list(STOPWORDS))).str.head(STEM_CHARS))
@@ -192,7 +198,7 @@ class NearDuplicate(PromptSignal):
             tail_keys[nonempty] = band_keys(sig, params, salt=params.bands)
         row_keys = np.concatenate([head_keys[inv_head], tail_keys[inv_tail]], axis=1)
         valid = nonempty[inv_head]
-        width = band_count()
+        width = 2 * params.bands
         offsets = np.arange(0, (ctx.n + 1) * width, width, dtype=np.int32)
         arr = pa.ListArray.from_arrays(
             pa.array(offsets, type=pa.int32()),
