@@ -46,12 +46,16 @@ def register(cls: type[Signal]) -> type[Signal]:
     return cls
 
 
-def load_all() -> dict[str, type[Signal]]:
-    """Import every module of this package so that each signal registers itself."""
-    import distillguard.signals as pkg
+#: packages whose modules define signals (prompt, account and link level)
+SIGNAL_PACKAGES = ("distillguard.signals", "distillguard.accounts", "distillguard.linking")
 
-    for mod in pkgutil.walk_packages(pkg.__path__, pkg.__name__ + "."):
-        importlib.import_module(mod.name)
+
+def load_all() -> dict[str, type[Signal]]:
+    """Import every module of the signal packages so that each signal registers itself."""
+    for name in SIGNAL_PACKAGES:
+        pkg = importlib.import_module(name)
+        for mod in pkgutil.walk_packages(pkg.__path__, pkg.__name__ + "."):
+            importlib.import_module(mod.name)
     return REGISTRY
 
 
