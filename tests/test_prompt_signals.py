@@ -536,3 +536,45 @@ def test_huge_prompt_reads_bounded_windows():
     assert f["prompt_chars"] == len(question)
     assert f["cot"] >= 0.9 and f["cot_tagged"]
     assert f["head_fp"] == one("Think step by step. lorem ipsum dolor sit amet lorem ipsum")["head_fp"]
+
+
+REACT_SYSTEM = (
+    "Answer the following questions as best you can. You have access to the following tools:\n\n"
+    "search: look things up\ncalculator: do math\n\nUse the following format:\n\n"
+    "Question: the input question\n"
+    "Thought: you should always think about what to do\nAction: the action to take\nAction Input: the input\n"
+    "Observation: the result\nFinal Answer: the answer"
+)
+FEW_SHOT_COT = (
+    "Q: There are 15 trees in the grove. Workers plant more; now there are 21. How many did they plant?\n"
+    "A: There are 15 trees originally, then 21, so 21 - 15 = 6. The answer is 6.\n\n"
+    "Q: If there are 3 cars and 2 more arrive, how many cars are there?\nA: 3 + 2 = 5. The answer is 5.\n\n"
+    "Q: Olivia has $23. She bought five bagels for $3 each. How much money does she have left?\nA:"
+)
+
+
+@pytest.mark.parametrize(
+    ("prompt", "system", "tools", "expected"),
+    [
+        # an app backend with a ReAct system prompt: tool use, no reasoning demand, no dataset shape
+        (
+            "Who won the 2018 world cup?",
+            REACT_SYSTEM,
+            2,
+            {"capability": "tool_use", "cot": 0.0, "dataset_kind": None},
+        ),
+        # an evaluation harness with GSM8K few-shot CoT: worked examples, not an instruction
+        (FEW_SHOT_COT, None, 0, {"capability": "math_reasoning", "cot": 0.0, "dataset_kind": "few_shot"}),
+        # a power user: a strong CoT request, but no tag demand and nothing dataset-shaped
+        (
+            "think step by step: should I refinance my mortgage?",
+            None,
+            0,
+            {"cot_tagged": False, "dataset_kind": None},
+        ),
+    ],
+)
+def test_look_alikes_give_evidence_not_verdicts(prompt, system, tools, expected):
+    f = one(prompt, system=system, tools=tools)
+    for key, value in expected.items():
+        assert f[key] == value, key
