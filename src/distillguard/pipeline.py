@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import ibis
 import ibis.expr.types as ir
@@ -27,11 +28,15 @@ from distillguard.accounts import account_features, account_signal_values
 from distillguard.accounts.signals import ACCOUNT_SIGNALS
 from distillguard.campaigns import ClusterParams, cluster_features, leiden_clusters
 from distillguard.campaigns.assemble import assemble_campaigns
+from distillguard.campaigns.attribute import AttributionParams
 from distillguard.linking import LINK_SIGNALS, LinkParams, all_keys, candidate_edges, weigh_keys
 from distillguard.linking.evidence import key_evidence_text, popular_keys
 from distillguard.scoring import choose_operating_point, load_model, score_accounts
 from distillguard.scoring.reasons import account_reasons
 from distillguard.signals.base import unavailable_signals
+
+if TYPE_CHECKING:
+    from distillguard.ingest import AccountsRead, IngestStats
 
 Progress = Callable[[str, float], None]
 FeatureFn = Callable[..., pa.Table]
@@ -51,6 +56,7 @@ _KEEP = (
     "input_tokens",
     "output_tokens",
     "max_tokens",
+    "temperature",
     "tools",
     "status",
 )
@@ -79,6 +85,7 @@ class ScanOptions:
     seed: int = 0
     resolution: float = 0.01
     link: LinkParams = field(default_factory=LinkParams)
+    attribution: AttributionParams = field(default_factory=AttributionParams)
     replay_daily: bool = False
     batch_rows: int = 65536
     model_path: str | None = None
@@ -199,24 +206,34 @@ def _connect(work: Path, options: ScanOptions) -> ibis.BaseBackend:
     return con
 
 
-def scan(
+@dataclass
+class Staged:
+    """What the ingest + per-prompt feature phase leaves for the analysis phase."""
+
+    stage_dir: Path
+    paths: list[str]
+    accounts_paths: list[str]
+    stats: IngestStats
+    accounts: AccountsRead | None
+    rejected: pa.Table
+    rows: int
+    seconds: float
+
+
+def stage_inputs(
     paths: Sequence[str | Path],
     accounts_paths: Sequence[str | Path] | None,
     work_dir: Path,
     options: ScanOptions = ScanOptions(),
     progress: Progress | None = None,
     feature_fn: FeatureFn | None = None,
-) -> ScanResult:
-    """Run the whole scan; ``work_dir`` (created, not removed) holds the staged data and DuckDB spill."""
+) -> Staged:
+    """Read and validate the inputs, compute per-prompt features batch by batch, stage narrow Parquet."""
     from distillguard.ingest import open_interactions, read_accounts
 
     t0 = time.perf_counter()
     say = progress or (lambda stage, frac: None)
     feature_fn = feature_fn or _default_features()
-    model = load_model(options.model_path)
-    op = choose_operating_point(model, options.threshold, options.target_precision)
-
-    # --- ingest + per-prompt features -> staged parquet -------------------------------------------------
     source = open_interactions(list(paths), batch_rows=options.batch_rows)
     stats = source.check()
     accounts_read = read_accounts(list(accounts_paths)) if accounts_paths else None
@@ -237,11 +254,47 @@ def scan(
         from distillguard.errors import InputError
 
         raise InputError(", ".join(map(str, paths)), "no valid interaction rows to scan")
+    return Staged(
+        stager.dir,
+        [str(p) for p in paths],
+        [str(p) for p in (accounts_paths or [])],
+        stats,
+        accounts_read,
+        rejected,
+        rows,
+        time.perf_counter() - t0,
+    )
+
+
+def scan(
+    paths: Sequence[str | Path],
+    accounts_paths: Sequence[str | Path] | None,
+    work_dir: Path,
+    options: ScanOptions = ScanOptions(),
+    progress: Progress | None = None,
+    feature_fn: FeatureFn | None = None,
+) -> ScanResult:
+    """Run the whole scan; ``work_dir`` (created, not removed) holds the staged data and DuckDB spill."""
+    choose_operating_point(load_model(options.model_path), options.threshold, options.target_precision)
+    staged = stage_inputs(paths, accounts_paths, work_dir, options, progress, feature_fn)
+    return analyse(staged, work_dir, options, progress)
+
+
+def analyse(
+    st: Staged, work_dir: Path, options: ScanOptions = ScanOptions(), progress: Progress | None = None
+) -> ScanResult:
+    """Everything after the per-prompt features: aggregates, links, clusters, scores, campaigns."""
+    t0 = time.perf_counter()
+    say = progress or (lambda stage, frac: None)
+    model = load_model(options.model_path)
+    op = choose_operating_point(model, options.threshold, options.target_precision)
+    stats, accounts_read, rejected = st.stats, st.accounts, st.rejected
+    paths, accounts_paths = st.paths, st.accounts_paths
 
     # --- set-wise work on DuckDB through ibis --------------------------------------------------------
     say("account aggregates", 0.0)
     con = _connect(work_dir, options)
-    staged = con.read_parquet(str(work_dir / "staged" / "*.parquet"), table_name="staged")
+    staged = con.read_parquet(str(st.stage_dir / "*.parquet"), table_name="staged")
     acc_t: ir.Table | None = None
     account_cols: set[str] | None = None
     if accounts_read is not None:
@@ -286,6 +339,7 @@ def scan(
         keys=keys,
         cluster_feats=cfeats,
         threshold=op.threshold,
+        params=replace(options.attribution, seed=options.seed),
     )
     key_text = key_evidence_text(keys)
     reasons = account_reasons(scored, feats, cfeats, clusters, key_text, assembled.campaign_evidence)
@@ -366,7 +420,9 @@ def scan(
     if options.replay_daily:
         replay = assembled.replay_daily(scored, op.threshold)
     con.disconnect()
-    summary["seconds"] = round(time.perf_counter() - t0, 2)
+    t_an = time.perf_counter() - t0
+    summary["seconds"] = round(st.seconds + t_an, 2)
+    summary["timings"] = {"ingest_and_prompt_features": round(st.seconds, 2), "analysis": round(t_an, 2)}
     design = frame.join(scored.select("account_id", "score", "flagged"), on="account_id")
     return ScanResult(
         acc_table, assembled.campaigns, assembled.edges, lookalikes, summary, rejected, replay, design

@@ -18,6 +18,7 @@ import polars as pl
 import pyarrow as pa
 import xxhash
 
+from distillguard.campaigns.attribute import AttributionParams, attribute
 from distillguard.campaigns.cluster import campaign_id
 from distillguard.campaigns.features import CONTENT_KINDS
 from distillguard.linking.keys import KIND_NOUN
@@ -108,9 +109,18 @@ def assemble_campaigns(
     keys: ir.Table,
     cluster_feats: pl.DataFrame,
     threshold: float,
+    params: AttributionParams = AttributionParams(),
 ) -> Assembled:
-    fl = scored.filter(pl.col("flagged")).select("account_id", "score").join(clusters, on="account_id")
-    groups = _merge_groups(fl, edges)
+    attr = attribute(
+        con=con,
+        staged=staged,
+        keys=keys,
+        edges=edges,
+        flagged=scored.filter(pl.col("flagged"))["account_id"],
+        params=params,
+    )
+    sizes = attr.groups.group_by("group").agg(n=pl.len()).filter(pl.col("n") >= 2)
+    groups = attr.groups.join(sizes.select("group"), on="group").select("account_id", "group")
     # deterministic campaign ids from the sorted member ids
     gid = groups.group_by("group").agg(members=pl.col("account_id").sort())
     gid = gid.with_columns(

@@ -48,9 +48,10 @@ def weigh_keys(keys: ir.Table, n_accounts: int) -> ir.Table:
 
 
 def candidate_edges(weighted: ir.Table, params: LinkParams = LinkParams()) -> pa.Table:
-    """Undirected weighted edges ``(src, dst, weight, kind, evidence_<kind>...)`` with src < dst.
+    """Undirected weighted edges ``(src, dst, weight, kind, kinds, w_<kind>...)`` with src < dst.
 
-    ``kind`` is the kind that contributes most to the pair's weight.
+    ``kind`` is the kind that contributes most to the pair's weight; ``w_<kind>`` is each kind's
+    contribution (``kind_weight x capped evidence``), so later stages can re-weigh the evidence.
     """
     k = weighted.filter(weighted.df <= params.max_bucket)
     bucket = ibis.window(group_by=["kind", "key"], order_by=[k.account_id.hash(), k.account_id])
@@ -75,6 +76,10 @@ def candidate_edges(weighted: ir.Table, params: LinkParams = LinkParams()) -> pa
         weight=per_kind.contrib.sum(),
         kind=per_kind.kind.argmax(per_kind.contrib),
         kinds=per_kind.kind.collect(order_by=per_kind.kind),
+        **{
+            f"w_{kind}": ibis.ifelse(per_kind.kind == kind, per_kind.contrib, 0.0).sum()
+            for kind in KIND_WEIGHT
+        },
     )
     pairs = pairs.filter(pairs.weight >= params.min_edge_weight).order_by(["src", "dst"])
     return pairs.to_pyarrow()

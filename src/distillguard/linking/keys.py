@@ -166,6 +166,31 @@ class SharedUserAgent(LinkSignal):
     min_share = 0.5
 
 
+@register
+class SharedClientConfig(LinkSignal):
+    """Accounts sending the same request parameters (max_tokens, tool count, temperature): a harness's
+    fixed configuration. Weak on its own (SDK defaults are common); rarity decides."""
+
+    id = "link.client_config"
+    requires = ("max_tokens", "tools", "temperature")
+    kind = "client_config"
+    kind_weight = 0.3
+    column = "client_config"
+    noun = "request configuration"
+    min_share = 0.2
+
+    @classmethod
+    def key_rows(cls, staged: ir.Table) -> ir.Table:
+        t = staged.filter(staged.max_tokens.notnull() | staged.tools.notnull() | staged.temperature.notnull())
+        key = (
+            ibis.literal("max_tokens=")
+            .concat(t.max_tokens.cast("string").fill_null("-"))
+            .concat(" tools=", t.tools.cast("string").fill_null("-"))
+            .concat(" temperature=", t.temperature.round(3).cast("string").fill_null("-"))
+        )
+        return t.select("account_id", key=key)
+
+
 class _AccountKey(LinkSignal):
     """Base for keys read from the accounts table (share is 1.0)."""
 
@@ -219,6 +244,7 @@ LINK_SIGNALS: tuple[type[LinkSignal], ...] = (
     SharedIpPrefix,
     SharedAsn,
     SharedUserAgent,
+    SharedClientConfig,
     SharedPayment,
     SignupBurst,
 )
