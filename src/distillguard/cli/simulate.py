@@ -20,7 +20,7 @@ def simulate(
     scenario: str = typer.Option(
         "default",
         "--scenario",
-        help="Built-in scenario name (default, hydra-reseller, cot-and-sweeps, "
+        help="Built-in scenario name (default, hard-lookalikes, hydra-reseller, cot-and-sweeps, "
         "low-and-slow) or a TOML/YAML file.",
     ),
     prompts_dir: Path | None = typer.Option(
@@ -29,6 +29,12 @@ def simulate(
         help="Real public prompt corpora (<source>/prompts.jsonl.gz) to draw text from.",
     ),
     fmt: str = typer.Option("parquet", "--format", help="parquet or jsonl (gzipped)."),
+    responses: bool = typer.Option(
+        False,
+        "--responses",
+        help="Fill `response` with short synthetic answers (<= 300 chars; CoT-forced requests answer "
+        "with the reasoning in the demanded tags). Off by default to keep files small.",
+    ),
     json_out: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Simulate provider logs with known truth: benign look-alikes and distillation campaigns.
@@ -61,6 +67,7 @@ def simulate(
             prompts_dir=prompts_dir,
             fmt=fmt,
             progress=progress,
+            responses=responses,
         )
     if json_out:
         console.print_json(json.dumps(res.to_dict()))

@@ -103,10 +103,13 @@ def simulate(
     fmt: str = "parquet",
     progress: Callable[[int, int, int], None] | None = None,
     part_rows: int = PART_ROWS,
+    responses: bool = False,
 ) -> SimulationResult:
     """Simulate a scenario and write interactions, accounts and labels under ``out_dir``.
 
-    ``progress(day, days, rows_so_far)`` is called after each simulated day.
+    ``progress(day, days, rows_so_far)`` is called after each simulated day. ``responses=True`` fills
+    the ``response`` column with short synthetic answers (see :mod:`distillguard.simulate.responses`);
+    otherwise it stays null and every other column is byte-for-byte the same.
     """
     t_start = time.perf_counter()
     if fmt not in FORMATS:
@@ -118,7 +121,7 @@ def simulate(
     bank = TextBank(prompts_dir)
     out = Path(out_dir)
     _prepare_out(out)
-    pops = build(sc, bank, seed)
+    pops = build(sc, bank, seed, responses)
 
     accounts = pl.concat([p.accounts() for p in pops], how="vertical").sort("account_id")
     acc_path = write_table(accounts, schema.ACCOUNTS.schema, out / "accounts", fmt)
@@ -197,6 +200,8 @@ def simulate(
             "per_campaign_interactions": dict(sorted(per_campaign.items())),
         },
     }
+    if responses:  # only recorded when on, so files written without it keep their bytes
+        meta["responses"] = True
     scen_path = out / "scenario.json"
     scen_path.write_text(json.dumps(meta, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
     campaign_accounts = int((accounts["campaign_id"] != schema.BENIGN).sum())

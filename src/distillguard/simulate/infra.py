@@ -69,6 +69,40 @@ CAMPUSES: list[tuple[int, str, int, str]] = [
     (1248, "DE", 1, "tum.de"),
 ]
 
+# mobile carriers whose subscribers leave through carrier-grade NAT: (asn, country, tz)
+CARRIERS: list[tuple[int, str, int]] = [
+    (21928, "US", -5),  # T-Mobile USA
+    (22394, "US", -5),  # Verizon Wireless (Cellco)
+    (55836, "IN", 5),  # Reliance Jio
+    (45609, "IN", 5),  # Bharti Airtel mobile
+    (26599, "BR", -3),  # Vivo (Telefonica Brasil)
+    (9644, "KR", 9),  # SK Telecom
+]
+
+# startup accelerators: (office ASN, country, tz) of the space where a batch signs up together
+ACCELERATORS: list[tuple[int, str, int]] = [
+    (7922, "US", -8),
+    (2856, "GB", 0),
+    (3320, "DE", 1),
+    (55836, "IN", 5),
+    (4773, "SG", 8),
+]
+
+MOBILE_USER_AGENTS = np.array(
+    [
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 17_6 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+        "Mobile/15E148",
+        "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/129.0 Mobile Safari/537.36",
+        "Mozilla/5.0 (Linux; Android 13; SM-A546E) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/128.0 Mobile Safari/537.36",
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+        "Version/18.0 Mobile/15E148 Safari/604.1",
+    ],
+    dtype=object,
+)
+MOBILE_USER_AGENTS_W = np.array([40, 30, 15, 15], dtype=float)
+
 CONSUMER_DOMAINS = np.array(
     [
         "gmail.com",
@@ -258,3 +292,15 @@ def residential_proxy(
 
 def weighted_choice(rng: np.random.Generator, values: np.ndarray, weights: np.ndarray, n: int) -> np.ndarray:
     return values[rng.choice(len(values), size=n, p=weights / weights.sum())]
+
+
+def prefix_hosts(
+    asn: np.ndarray, prefix_salt: np.ndarray, prefix_third: np.ndarray, host: np.ndarray
+) -> np.ndarray:
+    """IPv4 strings in fixed /24s: ``(asn, prefix_salt, prefix_third)`` pick the /24, ``host`` 0-253."""
+    return ipv4(asn, prefix_salt, (prefix_third % 256) * 254 + host % 254)
+
+
+def prefix24(ip: pl.Series) -> pl.Series:
+    """The /24 prefix (``a.b.c``) of IPv4 strings."""
+    return ip.str.extract(r"^(\d+\.\d+\.\d+)\.", 1)

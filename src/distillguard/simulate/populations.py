@@ -20,13 +20,12 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from distillguard.simulate import infra
+from distillguard.simulate import infra, lookalikes
 from distillguard.simulate import text as T
 from distillguard.simulate.render import draw, ints, render
+from distillguard.simulate.responses import synthesize
 from distillguard.simulate.scenario import PopulationSpec, Scenario
-
-DAY_US = 86_400_000_000
-HOUR_US = 3_600_000_000
+from distillguard.simulate.vec import DAY_US, HOUR_US, _append, _choice, _const, _maybe, _str, _where
 
 # local-hour activity curves (relative weights, hour 0..23)
 PROFILES = {
@@ -205,6 +204,11 @@ BEHAVIOUR = {
     "agent_sdk_user": Behaviour("developer", "developer", 6.0, 12, 0.9, "agent", 0.7),
     "university_class": Behaviour("student", "student", 3.0, 90, 0.8, "session", 0.5),
     "corporate_team": Behaviour("office", "office", 3.0, 60, 0.9, "session", 0.5),
+    "startup_cohort": Behaviour("developer", "developer", 4.0, 20, 1.0, "single", 0.8),
+    "carrier_nat": Behaviour("human", "human", 3.0, 70, 0.8, "session", 0.7),
+    "research_lab": Behaviour("flat", "flat", 50.0, 2.0, 0.5, "single", 0.3),
+    "reward_model_vendor": Behaviour("flat", "flat", 40.0, 1.0, 0.6, "single", 0.2),
+    "reseller_customers": Behaviour("developer", "developer", 3.0, 45, 0.9, "session", 0.8),
     # campaigns: scripts pace their requests; hydra accounts are quiet and spread over the day
     "hydra": Behaviour("flat", "flat", 4.0, 25, 1.2, "single", 0.3),
     "cot_harvest": Behaviour("flat", "flat", 6.0, 8, 1.0, "single", 0.3),
@@ -221,6 +225,11 @@ BENIGN_TIERS = {
     "agent_sdk_user": (["pro", "free"], [0.55, 0.45]),
     "university_class": (["edu"], [1.0]),
     "corporate_team": (["enterprise"], [1.0]),
+    "startup_cohort": (["startup"], [1.0]),
+    "carrier_nat": (["free", "pro"], [0.75, 0.25]),
+    "research_lab": (["research"], [1.0]),
+    "reward_model_vendor": (["enterprise"], [1.0]),
+    "reseller_customers": (["pro", "free", "startup"], [0.55, 0.3, 0.15]),
 }
 CAMPAIGN_TIERS = {
     "hydra": (["edu", "research", "startup", "free"], [0.35, 0.25, 0.25, 0.15]),
@@ -233,47 +242,14 @@ STATUS = np.array(["ok", "error", "rate_limited"], dtype=object)
 STATUS_P = np.array([0.987, 0.004, 0.009])
 
 
-def _str(values) -> pl.Series:
-    """A String series from an array that may hold None (object arrays included)."""
-    if isinstance(values, pl.Series):
-        return values.cast(pl.String)
-    return pl.Series(pa.array(np.asarray(values, dtype=object), type=pa.string()))
-
-
-def _const(value: str | None, n: int) -> pl.Series:
-    return pl.repeat(value, n, dtype=pl.String, eager=True)
-
-
-def _choice(rng: np.random.Generator, values: list, p: list | np.ndarray, n: int) -> np.ndarray:
-    return np.asarray(values, dtype=object)[rng.choice(len(values), size=n, p=np.asarray(p) / np.sum(p))]
-
-
-def _maybe(rng: np.random.Generator, values: np.ndarray, p_null: float) -> np.ndarray:
-    out = values.astype(object).copy()
-    out[rng.random(len(values)) < p_null] = None
-    return out
-
-
-def _append(base: pl.Series, suffix: np.ndarray | pl.Series, mask: np.ndarray, sep: str = " ") -> pl.Series:
-    """base + sep + suffix where mask, else base (vectorised)."""
-    df = pl.DataFrame({"b": base, "s": _str(suffix), "m": mask})
-    return df.select(
-        pl.when(pl.col("m"))
-        .then(pl.concat_str([pl.col("b"), pl.lit(sep), pl.col("s")]))
-        .otherwise(pl.col("b"))
-    )[:, 0]
-
-
-def _where(mask: np.ndarray, a: pl.Series, b: pl.Series) -> pl.Series:
-    df = pl.DataFrame({"a": _str(a), "b": _str(b), "m": mask})
-    return df.select(pl.when(pl.col("m")).then(pl.col("a")).otherwise(pl.col("b")))[:, 0]
-
-
 class Population:
     """One scenario population; ``accounts()`` and ``day(d)`` give its tables."""
 
-    def __init__(self, spec: PopulationSpec, scenario: Scenario, bank: T.TextBank, seed: int):
+    def __init__(
+        self, spec: PopulationSpec, scenario: Scenario, bank: T.TextBank, seed: int, responses: bool = False
+    ):
         self.spec = spec
+        self.responses = responses
         self.sc = scenario
         self.bank = bank
         self.seed = seed
@@ -400,6 +376,8 @@ class Population:
             self._classes(rng, st, n)
         elif arch == "corporate_team":
             self._teams(rng, st, n)
+        elif arch in lookalikes.ACCOUNTS:
+            lookalikes.ACCOUNTS[arch](self, rng, st, n)
 
     def _classes(self, rng: np.random.Generator, st: dict, n: int) -> None:
         g = self.spec["group_size"]
@@ -600,6 +578,9 @@ class Population:
             return None
         profile = PROFILES["human" if sp.params.get("hours") == "human" else b.profile]
         hours = rng.choice(24, size=s, p=profile)
+        if "profile_alt" in st:  # look-alikes whose accounts follow one of two curves (e.g. launched apps)
+            alt = rng.choice(24, size=s, p=PROFILES["end_users"])
+            hours = np.where(st["profile_alt"][acct], alt, hours)
         local_us = ((hours + rng.random(s)) * HOUR_US).astype(np.int64)
         start = day0 + local_us - st["tz"][acct].astype(np.int64) * HOUR_US
         k = 1 + rng.poisson(b.per_session - 1, s) if b.per_session > 1 else np.ones(s, dtype=np.int64)
@@ -676,6 +657,7 @@ class Population:
                 adopt = rng.random(r) < self.spec["pivot_share"] * ramp
                 adopt &= harvest | (rng.random(r) < 0.2)
             model = np.where(adopt & (ts >= self.release_us), self.release, model)
+        model = c.get("model", model)  # look-alikes that choose the model per run (evaluation sweeps)
         # tokens
         plen = prompt.str.len_chars().to_numpy()
         slen = system.str.len_chars().fill_null(0).to_numpy()
@@ -710,18 +692,27 @@ class Population:
                 "ip": _str(ip),
                 "asn": pl.Series(asn, dtype=pl.Int64),
                 "country": _str(country),
-                "user_agent": _str(st["ua"][acct]),
+                "user_agent": _str(c.get("user_agent", st["ua"][acct])),
                 "input_tokens": pl.Series(input_tokens, dtype=pl.Int64),
                 "output_tokens": pl.Series(out_tok, dtype=pl.Int64),
                 "max_tokens": pl.from_arrow(pa.array(max_tokens, mask=max_tokens < 0, type=pa.int64())),
                 "temperature": pl.Series(np.asarray(temperature, dtype=float), dtype=pl.Float64),
                 "tools": pl.Series(np.asarray(tools, dtype=np.int64), dtype=pl.Int64),
                 "status": _str(status),
-                "response": _const(None, r),
+                "response": self._responses(d, prompt, system, out_kind, status),
                 "_campaign_id": _const(self.spec.campaign_id, r),
                 "_harvest": pl.Series(harvest, dtype=pl.Boolean),
             }
         )
+
+    def _responses(
+        self, d: int, prompt: pl.Series, system: pl.Series, out_kind: np.ndarray, status: np.ndarray
+    ) -> pl.Series:
+        """Null, or (``responses=True``) short synthetic answers from a generator of their own."""
+        if not self.responses:
+            return _const(None, len(prompt))
+        rng = np.random.default_rng([self.seed, self.key, 1 + d, 0x5E5])
+        return synthesize(rng, prompt, system, out_kind, status)
 
     # ------------------------------------------------------------------------------ benign content
 
@@ -831,6 +822,8 @@ class Population:
                 "out": np.full(r, "agent", dtype=object),
                 "max_tokens": np.full(r, 4096),
             }
+        if arch in lookalikes.CONTENT:
+            return lookalikes.CONTENT[arch](self, rng, arr, d)
         raise AssertionError(arch)
 
     def _homework(self, rng: np.random.Generator, arr: dict, d: int) -> pl.Series:
@@ -918,9 +911,7 @@ class Population:
                 out = np.where(m, "json", out)
             elif name == "articulate_reasoning":
                 q, a = bank.get("question", rng, r), bank.get("answer", rng, r)
-                core = render(
-                    rng, T.ARTICULATE, r, {"question": q, "answer": a}
-                )
+                core = render(rng, T.ARTICULATE, r, {"question": q, "answer": a})
             elif name == "safe_rewrite":
                 q = bank.get("sensitive", rng, r)
                 core = render(rng, T.SAFE_REWRITE, r, {"sensitive": q})
@@ -994,5 +985,5 @@ def _model_weights(k: int) -> np.ndarray:
     return w / w.sum()
 
 
-def build(scenario: Scenario, bank: T.TextBank, seed: int) -> list[Population]:
-    return [Population(p, scenario, bank, seed) for p in scenario.populations]
+def build(scenario: Scenario, bank: T.TextBank, seed: int, responses: bool = False) -> list[Population]:
+    return [Population(p, scenario, bank, seed, responses) for p in scenario.populations]

@@ -45,6 +45,12 @@ BENIGN_ARCHETYPES = (
     "agent_sdk_user",
     "university_class",
     "corporate_team",
+    # hard look-alikes: legitimate customers that share what campaigns share (see populations.py)
+    "startup_cohort",
+    "carrier_nat",
+    "research_lab",
+    "reward_model_vendor",
+    "reseller_customers",
 )
 PLAYBOOKS = ("hydra", "cot_harvest", "capability_sweep", "paraphrase", "low_and_slow")
 CAPABILITIES = (
@@ -78,6 +84,39 @@ BENIGN_DEFAULTS: dict[str, dict[str, Any]] = {
     "agent_sdk_user": {"accounts": 600, "rate": 8.0, "active": 0.45},
     "university_class": {"accounts": 80, "rate": 5.0, "active": 0.45, "group_size": 40, "homework_set": 6},
     "corporate_team": {"accounts": 80, "rate": 10.0, "active": 0.7, "group_size": 8},
+    # an accelerator batch signed up within hours; shared_card_share of it on the accelerator's card,
+    # launched_share already serving end users around the clock
+    "startup_cohort": {
+        "accounts": 80,
+        "rate": 30.0,
+        "active": 0.7,
+        "group_size": 40,
+        "shared_card_share": 0.35,
+        "launched_share": 0.3,
+    },
+    # casual mobile users behind nat_prefixes CGNAT /24 prefixes of one carrier ASN
+    "carrier_nat": {"accounts": 1500, "rate": 4.0, "active": 0.3, "nat_prefixes": 4},
+    # verified labs (group_size accounts each, one card) sweeping a CoT benchmark for sweep_days days,
+    # every problem sampled `samples` times, across models
+    "research_lab": {
+        "accounts": 5,
+        "rate": 600.0,
+        "active": 0.95,
+        "group_size": 5,
+        "sweep_days": 5,
+        "samples": 4,
+    },
+    # verified enterprise data-labelling vendor(s): group_size accounts each, one grading template
+    "reward_model_vendor": {"accounts": 2, "rate": 1500.0, "active": 0.97, "group_size": 2},
+    # a legitimate reseller / bring-your-own-key gateway: unrelated customers whose gateway_share of
+    # sessions leave from the gateway's gateway_prefixes /24s with its user agent
+    "reseller_customers": {
+        "accounts": 300,
+        "rate": 12.0,
+        "active": 0.5,
+        "gateway_prefixes": 3,
+        "gateway_share": 0.85,
+    },
 }
 CAMPAIGN_COMMON: dict[str, Any] = {
     "campaign": "",  # campaign id, e.g. sim-c01 (required)
@@ -359,6 +398,9 @@ def parse_scenario(raw: Any, source: str) -> Scenario:
             "cover_share",
             "active",
             "failover_share",
+            "shared_card_share",
+            "launched_share",
+            "gateway_share",
         ):
             if k in params:
                 params[k] = float(params[k])
@@ -371,6 +413,9 @@ def parse_scenario(raw: Any, source: str) -> Scenario:
             "script_share",
             "cot_system_share",
             "failover_share",
+            "shared_card_share",
+            "launched_share",
+            "gateway_share",
         ):
             if k in params and not 0.0 <= params[k] <= 1.0:
                 raise bad(f"{where}.{k}", f"must be between 0 and 1, got {params[k]}")
@@ -378,7 +423,15 @@ def parse_scenario(raw: Any, source: str) -> Scenario:
             raise bad(f"{where}.accounts", "must be >= 0")
         if params["rate"] <= 0:
             raise bad(f"{where}.rate", "must be > 0")
-        for k in ("group_size", "homework_set", "card_group"):
+        for k in (
+            "group_size",
+            "homework_set",
+            "card_group",
+            "nat_prefixes",
+            "sweep_days",
+            "samples",
+            "gateway_prefixes",
+        ):
             if k in params and params[k] < 1:
                 raise bad(f"{where}.{k}", "must be >= 1")
         if not 0 <= params["start_day"] < days:

@@ -533,6 +533,136 @@ EVAL_FORMATS = {
     "humaneval": "{item}",
 }
 
+# --- hard look-alikes ---------------------------------------------------------------------------------
+
+#: an accelerator batch: each startup builds a different product (system template, prompt kind, output)
+STARTUP_PRODUCTS: list[tuple[str, str, str]] = [
+    (
+        "You are {name}, an AI paralegal that summarises contracts for small businesses. Quote the clause "
+        "you rely on and flag anything unusual.",
+        "document",
+        "chat",
+    ),
+    (
+        "You are {name}'s language tutor. Correct the learner's sentence, explain the grammar in one line, "
+        "then ask a follow-up question.",
+        "chat",
+        "chat",
+    ),
+    (
+        "You are the support assistant of {name}, a {vertical} app. Be concise and friendly; hand refunds "
+        "and account deletion to a human.",
+        "support",
+        "chat",
+    ),
+    (
+        "You are {name}, a maths tutor for high-school students. Think step by step and show every step "
+        "before you give the final answer, so the student can follow.",
+        "homework",
+        "cot",
+    ),
+    (
+        "You are {name}, an AI code reviewer. Point out bugs, security issues and style problems in the "
+        "change and suggest a fix for each.",
+        "dev",
+        "chat",
+    ),
+    (
+        "You are {name}, an essay-grading assistant for teachers. Score the essay from 1 to 6 on thesis, "
+        'evidence and clarity and justify each score. Reply as JSON {{"scores": ..., "feedback": ...}}.',
+        "essay",
+        "json",
+    ),
+    (
+        "You are {name}, a coding agent that opens pull requests for our customers. Plan, call the tools, "
+        "and verify every change with the test suite.",
+        "agent_task",
+        "agent",
+    ),
+    (
+        "You write short cold e-mails for {name}'s customers in the {vertical} business. Under 120 words, "
+        "friendly, no hype, one clear call to action.",
+        "instruction",
+        "chat",
+    ),
+    (
+        "You are {name}, a SQL assistant. Translate the user's question into one SQL query over the "
+        "tables orders(id, customer_id, total, created_at) and customers(id, name, country).",
+        "question",
+        "completion",
+    ),
+    (
+        "You are {name}, a travel planner. Ask about budget and dates before proposing an itinerary.",
+        "chat",
+        "chat",
+    ),
+    (
+        "You are {name}, an analyst copilot for {vertical} teams. Reason step by step, show your "
+        "calculations and cite the numbers you use.",
+        "math",
+        "cot",
+    ),
+]
+STARTUP_VERTICALS = ["fintech", "health", "e-commerce", "travel", "real-estate", "HR", "logistics", "edtech"]
+STARTUP_SYLLABLES = [
+    "lu",
+    "mo",
+    "va",
+    "qi",
+    "zen",
+    "ka",
+    "ri",
+    "tho",
+    "nex",
+    "pal",
+    "sor",
+    "ven",
+    "ari",
+    "obi",
+]
+STARTUP_ENDINGS = ["", "ly", "io", "ify", "a", "ra"]
+STARTUP_PREFIXES = ["", "try", "get", "use", "hey", "go"]
+STARTUP_TLDS = [".ai", ".io", ".dev", ".app", ".co", ".so"]
+ESSAY = "Essay prompt: {question}\n\nStudent essay:\n{answer} {answer2}"
+
+#: fixed instructions research labs append to every problem of a chain-of-thought evaluation sweep
+LAB_INSTRUCTIONS = [
+    "Please reason step by step, and put your final answer within \\boxed{}.",
+    "Solve the problem. Think step by step inside <think> </think> tags, then give only the final answer "
+    "after 'Answer:'.",
+    "Let's think step by step. At the end, write 'The answer is N' where N is the final answer.",
+]
+LAB_DOMAINS = [
+    "csail.mit.edu",
+    "cs.cmu.edu",
+    "inf.ethz.ch",
+    "eecs.berkeley.edu",
+    "nlp.stanford.edu",
+    "ai.tsinghua.edu.cn",
+    "ml.kaist.ac.kr",
+]
+LAB_USER_AGENTS = ["python-httpx/0.27.2", "lighteval/0.6.0", "OpenAI/Python 1.51.2", "vllm-bench/0.6.3"]
+
+#: a data-labelling vendor's single grading template (one per vendor) and its system prompt
+RM_TEMPLATES = [
+    "### Task\nRate the assistant's reply on a 1-7 scale for {criteria}.\n### Conversation\n"
+    "User: {question}\nAssistant: {answer}\n### Output\n"
+    'Return JSON only: {{"score": <1-7>, "reason": "<one sentence>"}}',
+    "Evaluate RESPONSE against the rubric [{criteria}]. Output a JSON object with one integer field per "
+    "rubric item (0-3) and a field 'overall'.\n\nPROMPT:\n{question}\n\nRESPONSE:\n{answer}",
+    "Compare the two candidate answers for the prompt on {criteria}. Reply with exactly 'A', 'B' or "
+    "'TIE' on the first line.\n\n<prompt>{question}</prompt>\n<a>{answer}</a>\n<b>{answer2}</b>",
+]
+RM_SYSTEM = "You are a meticulous annotation assistant for {company}. Apply the rubric exactly; be terse."
+LABEL_VENDORS = ["scaleforge.ai", "annotatia.com", "labelwise.io", "gradient-annotations.com"]
+
+#: legitimate resellers / bring-your-own-key gateways: (name, user agent)
+RESELLERS = [
+    ("relayhub.io", "RelayHub-Gateway/3.4 (+https://relayhub.io)"),
+    ("promptway.dev", "promptway-proxy/1.12"),
+    ("opengate.ai", "OpenGate/2.0 gateway"),
+]
+
 #: kinds a TextBank serves
 KINDS = (
     "chat",
