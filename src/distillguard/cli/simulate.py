@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import polars as pl
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -36,12 +37,19 @@ def simulate(
         "with the reasoning in the demanded tags). Off by default to keep files small.",
     ),
     json_out: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Print the expected accounts and interactions per population; write nothing."
+    ),
 ) -> None:
     """Simulate provider logs with known truth: benign look-alikes and distillation campaigns.
 
     Example: distillguard simulate --out sim --seed 7 --scenario cot-and-sweeps --scale 0.5
     """
     from distillguard.simulate import simulate as run
+
+    if dry_run:
+        _dry_run(scenario, scale, days, json_out)
+        return
 
     with Progress(
         TextColumn("simulating"),
@@ -84,3 +92,36 @@ def simulate(
         f"wrote {res.out_dir}/interactions/ ({len(res.interaction_paths)} parts), accounts, labels/, "
         "scenario.json"
     )
+
+
+def _dry_run(scenario: str, scale: float, days: int | None, json_out: bool) -> None:
+    from distillguard.simulate import expected_counts, load_scenario
+
+    sc = load_scenario(scenario).scaled(scale, days)
+    e = expected_counts(sc).with_columns(pl.col("interactions", "harvest").round(0).cast(pl.Int64))
+    camp = e.filter(pl.col("campaign_id") != "benign")
+    totals = {
+        "scenario": sc.name,
+        "start": sc.start.isoformat(),
+        "days": sc.days,
+        "accounts": int(e["accounts"].sum()),
+        "interactions": int(e["interactions"].sum()),
+        "campaign_accounts": int(camp["accounts"].sum()),
+        "campaign_interactions": int(camp["interactions"].sum()),
+        "harvest_interactions": int(camp["harvest"].sum()),
+        "populations": e.to_dicts(),
+    }
+    if json_out:
+        console.print_json(json.dumps(totals))
+        return
+    console.print(
+        f"[bold]{sc.name}[/] (expected, nothing written): {sc.days} days from {sc.start}, "
+        f"{totals['accounts']:,} accounts, {totals['interactions']:,} interactions; campaigns "
+        f"{totals['campaign_accounts']:,} accounts, {totals['campaign_interactions']:,} interactions "
+        f"({totals['harvest_interactions']:,} harvest)"
+    )
+    for row in e.iter_rows(named=True):  # one line per population (tens)
+        console.print(
+            f"  {row['population']:<22} {row['archetype']:<20} {row['accounts']:>9,} accounts "
+            f"{row["interactions"]:>12,} rows"
+        )

@@ -26,12 +26,13 @@ import polars as pl
 
 from distillguard import __version__, schema
 from distillguard.errors import UsageError
+from distillguard.simulate.expected import expected_counts
 from distillguard.simulate.populations import DAY_US, HOUR_US, build
 from distillguard.simulate.scenario import Scenario, builtin_names, load_scenario
 from distillguard.simulate.text import TextBank
 from distillguard.simulate.writer import FORMATS, PartWriter, write_table
 
-__all__ = ["SimulationResult", "builtin_names", "load_scenario", "simulate"]
+__all__ = ["SimulationResult", "builtin_names", "expected_counts", "load_scenario", "simulate"]
 
 #: rows per interactions part file
 PART_ROWS = 250_000
