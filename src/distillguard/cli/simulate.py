@@ -123,5 +123,5 @@ def _dry_run(scenario: str, scale: float, days: int | None, json_out: bool) -> N
     for row in e.iter_rows(named=True):  # one line per population (tens)
         console.print(
             f"  {row['population']:<22} {row['archetype']:<20} {row['accounts']:>9,} accounts "
-            f"{row["interactions"]:>12,} rows"
+            f"{row['interactions']:>12,} rows"
         )
