@@ -19,9 +19,14 @@ answered on the flagged accounts only, in two steps:
    two campaigns that only share a few corpus questions or one common template do not. Every merge
    records the keys that contributed most to the similarity: that is evidence for the analyst.
 
-Flagged accounts that no edge ties to another are attached to the most similar group when their own
-profile reaches the same threshold. Everything is deterministic (sorted ids, seeded Leiden, ties
-broken by index).
+Two more facets can veto a merge but never cause one: the ASN mix (``network``: a group on a
+residential proxy pool and a group on a cloud provider are not one campaign) and the request
+parameters (``config``). Flagged accounts that no edge ties to another enter the merge as units of
+one. Everything is deterministic (sorted ids, seeded Leiden, ties broken by index).
+
+Thresholds (cosine 0.4 to merge, veto below 0.02) were set on simulator development seeds (< 100):
+within a campaign, fragments merge at 0.45-0.99; across campaigns the best content similarity seen
+was 0.6-0.9 but always with disjoint ASN mixes or request parameters.
 """
 
 from __future__ import annotations
@@ -47,13 +52,18 @@ ATTRIBUTION_KIND_WEIGHT: dict[str, float] = {
     "signup_burst": 1.0,
     "ip_prefix": 1.0,
     "sync": 1.0,
-    "near_duplicate": 0.25,
+    "near_duplicate": 0.0,
     "client_config": 0.25,
     "asn": 0.1,
     "user_agent": 0.0,
 }
-#: kinds whose keys make up a fragment's profile (content wrappers a campaign reuses on every pool)
-PROFILE_KINDS = ("template", "near_duplicate", "instruction", "system_prompt")
+#: the profiles compared between groups: ``content`` (wrappers and prompt families a campaign reuses on
+#: every pool) decides; ``network`` (ASNs) and ``config`` (request parameters) can only veto a merge
+FACETS: dict[str, tuple[str, ...]] = {
+    "content": ("template", "near_duplicate", "instruction", "system_prompt"),
+    "network": ("asn",),
+    "config": ("client_config",),
+}
 
 
 @dataclass(frozen=True)
@@ -61,7 +71,9 @@ class AttributionParams:
     """Intent: how alike two groups' key usage must be to call them one campaign."""
 
     resolution: float = 0.3
-    merge_similarity: float = 0.7
+    merge_similarity: float = 0.4
+    veto_similarity: float = 0.02
+    veto_min_accounts: int = 3
     seed: int = 0
     kind_weight: dict[str, float] = field(default_factory=lambda: dict(ATTRIBUTION_KIND_WEIGHT))
 
@@ -81,36 +93,49 @@ def attribution_weight(edges: pl.DataFrame, kind_weight: dict[str, float]) -> pl
     return pl.sum_horizontal(terms) if terms else pl.col("weight")
 
 
-def _profile_counts(
-    staged: ir.Table, units: pl.DataFrame, keys: ir.Table, con: ibis.BaseBackend
-) -> pl.DataFrame:
-    """``unit, kind, key, n, idf``: requests of each unit (fragment) carrying each shared content key.
+def _profile_counts(staged: ir.Table, units: pl.DataFrame, keys: ir.Table) -> pl.DataFrame:
+    """``facet, unit, kind, key, n, idf``: requests of each unit carrying each key.
 
-    Only keys that some accounts share consistently (rows of the weighted key table) count, with
-    their rarity ``idf``; a key used by one account only says nothing about two groups.
+    Facet ``content``: only keys that some accounts share consistently (rows of the weighted key
+    table) count, with their rarity ``idf``; a key used by one account says nothing about two
+    groups. Facets ``network`` (ASN) and ``config`` (request parameters): every value, idf 1.
     """
     empty = pl.DataFrame(
-        schema={"unit": pl.Int64, "kind": pl.Utf8, "key": pl.Utf8, "n": pl.Int64, "idf": pl.Float64}
+        schema={
+            "facet": pl.Utf8,
+            "unit": pl.Int64,
+            "kind": pl.Utf8,
+            "key": pl.Utf8,
+            "n": pl.Int64,
+            "idf": pl.Float64,
+        }
     )
     u = ibis.memtable(units.select("account_id", "unit").to_arrow())
     s = staged.semi_join(u, "account_id")
     kinds_present = set(keys.select("kind").distinct().to_pyarrow().column(0).to_pylist())
     parts = []
     for sig in LINK_SIGNALS:
-        if sig.kind not in PROFILE_KINDS or sig.kind not in kinds_present:
+        facet = next((f for f, kinds in FACETS.items() if sig.kind in kinds), None)
+        if facet is None or (facet == "content" and sig.kind not in kinds_present):
             continue
-        rows = sig.key_rows(s).join(u, "account_id")
-        parts.append(
-            rows.group_by(["unit", "key"]).aggregate(n=rows.count()).mutate(kind=ibis.literal(sig.kind))
-        )
+        try:
+            rows = sig.key_rows(s)
+        except AttributeError:  # a column this signal needs is not in the logs
+            continue
+        rows = rows.join(u, "account_id")
+        c = rows.group_by(["unit", "key"]).aggregate(n=rows.count())
+        c = c.mutate(kind=ibis.literal(sig.kind), facet=ibis.literal(facet))
+        if facet == "content":
+            idf = keys.filter(keys.kind == sig.kind).group_by("key").aggregate(idf=lambda t: t.idf.max())
+            c = c.join(idf, "key")
+        else:
+            c = c.mutate(idf=ibis.literal(1.0))
+        parts.append(c.select("facet", "unit", "kind", "key", "n", "idf"))
     if not parts:
         return empty
-    counts = ibis.union(*parts)
-    idf = keys.group_by(["kind", "key"]).aggregate(idf=keys.idf.max())
-    j = counts.join(idf, ["kind", "key"])
-    df = pl.from_arrow(j.select("unit", "kind", "key", "n", "idf").to_pyarrow())
+    df = pl.from_arrow(ibis.union(*parts).to_pyarrow())
     assert isinstance(df, pl.DataFrame)
-    return df.cast({"unit": pl.Int64, "n": pl.Int64}).sort(["unit", "kind", "key"])
+    return df.cast(dict(empty.schema)).sort(["facet", "unit", "kind", "key"])
 
 
 def _normalise(x: sp.csr_matrix) -> sp.csr_matrix:
@@ -119,24 +144,57 @@ def _normalise(x: sp.csr_matrix) -> sp.csr_matrix:
     return sp.diags(1.0 / norm) @ x
 
 
-def greedy_merge(
-    x: sp.csr_matrix, threshold: float
-) -> tuple[np.ndarray, list[tuple[int, int, float, np.ndarray]]]:
-    """Centroid-linkage agglomeration of the rows of ``x`` (non-negative profiles) by cosine.
+def _cosine_rows(
+    xn: sp.csr_matrix, rows: sp.csr_matrix, known: np.ndarray, row_known: np.ndarray
+) -> np.ndarray:
+    """Cosine of ``rows`` with every row of ``xn`` (both normalised); 1 where either side is unknown."""
+    c = (rows @ xn.T).toarray()
+    c[~row_known, :] = 1.0
+    c[:, ~known] = 1.0
+    return c
 
-    Repeatedly merges the most similar pair (ties: lowest indices) while its cosine is at least
-    ``threshold``; a merged row is the sum of its parts. Returns the group label of every row (the
-    index of the row it ended in) and the merges ``(into, merged, cosine, contribution per column)``.
-    Work is O(rows^2) on a dense similarity matrix, so callers pass groups, not accounts.
+
+def greedy_merge(
+    facets: list[sp.csr_matrix],
+    threshold: float,
+    veto: float = 0.0,
+    sizes: np.ndarray | None = None,
+    veto_min_size: int = 1,
+) -> tuple[np.ndarray, list[tuple[int, int, float, np.ndarray]]]:
+    """Centroid-linkage agglomeration of units by the cosine of their profiles.
+
+    ``facets[0]`` is the profile that decides (non-negative, one row per unit); the other facets
+    can only veto: a pair whose cosine on any of them is below ``veto`` is not merged (a unit with
+    no data on a facet, or with fewer than ``veto_min_size`` members by ``sizes``, never vetoes: a
+    group's ASN mix describes its infrastructure, one home account's single ASN does not).
+    Repeatedly merges the most similar allowed pair (ties: lowest indices) while its cosine is at
+    least ``threshold``; a merged unit's profiles are the sums of its parts. Returns
+    the group label of every unit (the index it ended in) and the merges
+    ``(into, merged, cosine, contribution of each column of facets[0])``. Work is O(units^2) on
+    dense similarity matrices, so callers pass groups, not all accounts.
     """
-    n = x.shape[0]
+    n = facets[0].shape[0]
     label = np.arange(n)
     merges: list[tuple[int, int, float, np.ndarray]] = []
     if n < 2:
         return label, merges
-    x = sp.csr_matrix(x, dtype=np.float64)
-    xn = _normalise(x)
-    s = (xn @ xn.T).toarray()
+    xs = [sp.csr_matrix(f, dtype=np.float64).tolil() for f in facets]
+    xns = [_normalise(x.tocsr()) for x in xs]
+    size = np.ones(n, dtype=np.int64) if sizes is None else np.asarray(sizes, dtype=np.int64).copy()
+    has = [np.asarray(x.tocsr().sum(axis=1)).ravel() > 0 for x in xs]
+
+    def known(f: int) -> np.ndarray:
+        return has[f] & (size >= veto_min_size)
+
+    def allowed(rows: np.ndarray) -> np.ndarray:
+        sim = _cosine_rows(xns[0], xns[0][rows], np.ones(n, bool), np.ones(len(rows), bool))
+        for f in range(1, len(xs)):
+            k = known(f)
+            ok = _cosine_rows(xns[f], xns[f][rows], k, k[rows]) >= veto
+            sim = np.where(ok, sim, -1.0)
+        return sim
+
+    s = allowed(np.arange(n))
     np.fill_diagonal(s, -1.0)
     alive = np.ones(n, dtype=bool)
     while True:
@@ -146,20 +204,20 @@ def greedy_merge(
         if best < threshold:
             break
         i, j = min(i, j), max(i, j)
-        contrib = np.asarray(xn[i].multiply(xn[j]).todense()).ravel()
+        contrib = np.asarray(xns[0][i].multiply(xns[0][j]).todense()).ravel()
         merges.append((i, j, float(best), contrib))
-        x = x.tolil()
-        x[i] = x[i] + x[j]
-        x[j] = 0
-        x = x.tocsr()
         alive[j] = False
         label[label == j] = i
-        xn_i = _normalise(x[i])
-        xn = xn.tolil()
-        xn[i] = xn_i
-        xn[j] = 0
-        xn = xn.tocsr()
-        row = (xn @ xn_i.T).toarray().ravel()
+        size[i] += size[j]
+        for f, x in enumerate(xs):
+            x[i] = x[i] + x[j]
+            x[j] = 0
+            has[f][i] = has[f][i] or has[f][j]
+            xn = xns[f].tolil()
+            xn[i] = _normalise(x[i].tocsr())
+            xn[j] = 0
+            xns[f] = xn.tocsr()
+        row = allowed(np.array([i]))[0]
         row[~alive] = -1.0
         row[i] = -1.0
         s[i, :] = row
@@ -204,20 +262,24 @@ def attribute(
         .cast(pl.Int64)
     )
     n_units = int(units["unit"].max() + 1)
-    counts = _profile_counts(staged, units, keys, con)
-    col = counts.select("kind", "key").unique().sort(["kind", "key"]).with_row_index("c")
-    counts = counts.join(col, on=["kind", "key"])
-    x = sp.csr_matrix(
-        (
-            (counts["n"].cast(pl.Float64) * counts["idf"]).to_numpy(),
-            (counts["unit"].to_numpy(), counts["c"].cast(pl.Int64).to_numpy()),
-        ),
-        shape=(n_units, col.height),
-    )
-    # 1. fragments (>= 2 accounts) merge among themselves
-    label = np.arange(n_units)
-    merges_out: list[dict] = []
-    names = col.select(
+    counts = _profile_counts(staged, units, keys)
+    col = counts.select("facet", "kind", "key").unique().sort(["facet", "kind", "key"])
+    col = col.with_columns(c=pl.int_range(pl.len()).over("facet").cast(pl.Int64))
+    counts = counts.join(col, on=["facet", "kind", "key"])
+    mats = []
+    for facet in FACETS:
+        part = counts.filter(pl.col("facet") == facet)
+        mats.append(
+            sp.csr_matrix(
+                (
+                    (part["n"].cast(pl.Float64) * part["idf"]).to_numpy(),
+                    (part["unit"].to_numpy(), part["c"].to_numpy()),
+                ),
+                shape=(n_units, int((col["facet"] == facet).sum())),
+            )
+        )
+    content = col.filter(pl.col("facet") == "content").sort("c")
+    names = content.select(
         text=pl.col("kind").replace_strict(KIND_NOUN, default="key")
         + pl.lit(" ")
         + pl.col("key").str.slice(0, 16)
@@ -228,12 +290,14 @@ def attribute(
         tot = contrib.sum() or 1.0
         return "; ".join(f"{names[k]} ({100 * contrib[k] / tot:.0f}%)" for k in top if contrib[k] > 0)
 
-    if n_units >= 2:
-        label, merges = greedy_merge(x, params.merge_similarity)
-        merges_out += [
-            {"into": int(i), "merged": int(j), "similarity": round(c, 4), "evidence": evidence(v)}
-            for i, j, c, v in merges
-        ]
+    sizes = units.group_by("unit").agg(n=pl.len()).sort("unit")["n"].to_numpy()
+    label, merges = greedy_merge(
+        mats, params.merge_similarity, params.veto_similarity, sizes, params.veto_min_accounts
+    )
+    merges_out = [
+        {"into": int(i), "merged": int(j), "similarity": round(c, 4), "evidence": evidence(v)}
+        for i, j, c, v in merges
+    ]
     units = units.with_columns(group=pl.Series(label[units["unit"].to_numpy()], dtype=pl.Int64))
     merges_df = pl.DataFrame(merges_out, schema=empty_merges.schema) if merges_out else empty_merges
     return Attribution(units.select("account_id", "group", "fragment"), merges_df, n_frag)
