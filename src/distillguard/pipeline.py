@@ -11,6 +11,7 @@ module only orchestrates and records what it did.
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -25,13 +26,14 @@ import pyarrow.parquet as pq
 
 from distillguard import __version__, schema
 from distillguard.accounts import account_features, account_signal_values
+from distillguard.accounts.dormant import EXTRA, dormant_accounts
 from distillguard.accounts.signals import ACCOUNT_SIGNALS
 from distillguard.campaigns import ClusterParams, cluster_features, leiden_clusters
 from distillguard.campaigns.assemble import assemble_campaigns
 from distillguard.campaigns.attribute import AttributionParams
 from distillguard.linking import LINK_SIGNALS, LinkParams, all_keys, candidate_edges, weigh_keys
 from distillguard.linking.evidence import key_evidence_text, popular_keys
-from distillguard.scoring import choose_operating_point, load_model, score_accounts
+from distillguard.scoring import ScoreModel, choose_operating_point, load_model, score_accounts
 from distillguard.scoring.reasons import account_reasons
 from distillguard.signals.base import unavailable_signals
 
@@ -160,7 +162,7 @@ def stage_batch(batch: pa.RecordBatch, feats: pa.Table) -> pa.Table:
     assert isinstance(f, pl.DataFrame)
     cols = [c for c in _FEATURES if c in f.columns]
     f = f.select(cols)
-    for c, dt in (
+    for c, dtype in (
         ("cot", pl.Float64),
         ("cot_tagged", pl.Boolean),
         ("capability", pl.Utf8),
@@ -172,7 +174,7 @@ def stage_batch(batch: pa.RecordBatch, feats: pa.Table) -> pa.Table:
         ("system_fp", pl.UInt64),
         ("prompt_chars", pl.Int64),
     ):
-        f = f.with_columns(pl.col(c).cast(dt) if c in f.columns else pl.lit(None, dt).alias(c))
+        f = f.with_columns(pl.col(c).cast(dtype) if c in f.columns else pl.lit(None, dtype).alias(c))
     if f.height == base.height and f["request_id"].equals(base["request_id"]):
         out = pl.concat([base, f.drop("request_id")], how="horizontal")
     else:
@@ -280,6 +282,92 @@ def scan(
     return analyse(staged, work_dir, options, progress)
 
 
+@dataclass
+class _Detection:
+    feats: pl.DataFrame
+    keys: ir.Table
+    edges: pa.Table
+    edges_pl: pl.DataFrame
+    clusters: pl.DataFrame
+    cfeats: pl.DataFrame
+    frame: pl.DataFrame
+    scored: pl.DataFrame
+
+
+def _detect(
+    con: ibis.BaseBackend,
+    staged: ir.Table,
+    acc_t: ir.Table | None,
+    unavailable: dict[str, list[str]],
+    options: ScanOptions,
+    model: ScoreModel,
+    threshold: float,
+    say: Progress,
+    tag: str = "",
+) -> _Detection:
+    """Account aggregates and signals, links, clusters, cluster features and scores over ``staged``."""
+    say("account aggregates", 0.0)
+    feats = account_features(staged, acc_t)
+    sig = account_signal_values(feats)
+    for sid in unavailable:
+        if sid in sig.columns:
+            sig = sig.with_columns(pl.lit(None, pl.Float64).alias(sid))
+
+    say("linking accounts", 0.0)
+    keys = weigh_keys(all_keys(staged, acc_t, skip=set(unavailable)), feats.height)
+    keys = con.create_table(f"weighted_keys{tag}", keys)
+    edges = candidate_edges(keys, options.link)
+    edges_pl = pl.from_arrow(edges)
+    assert isinstance(edges_pl, pl.DataFrame)
+
+    say("clustering", 0.0)
+    clusters = leiden_clusters(edges, ClusterParams(resolution=options.resolution, seed=options.seed))
+    acc = feats.select("account_id", "interactions").join(sig, on="account_id")
+    cfeats = cluster_features(acc, clusters, edges_pl)
+
+    say("scoring", 0.0)
+    frame = acc.join(clusters, on="account_id", how="left").join(
+        cfeats.drop("interactions"), on="cluster", how="left"
+    )
+    scored = score_accounts(frame, model)
+    scored = scored.with_columns(flagged=pl.col("score") >= threshold)
+    return _Detection(feats, keys, edges, edges_pl, clusters, cfeats, frame, scored)
+
+
+def replay_daily(
+    con: ibis.BaseBackend,
+    staged: ir.Table,
+    acc_t: ir.Table | None,
+    unavailable: dict[str, list[str]],
+    options: ScanOptions,
+    model: ScoreModel,
+    threshold: float,
+    account_campaign: pl.DataFrame,
+    say: Progress,
+) -> pa.Table:
+    """Decisions as they would have been taken at the end of each day, on all traffic up to then.
+
+    For every day of the span, the detection stages (aggregates, links, clusters, scores) rerun on
+    the staged rows with ``ts`` before the next midnight (UTC); the per-prompt features are reused.
+    ``campaign_id`` is the account's campaign in the full scan when flagged that day (attribution is
+    not rerun per day). One row per (account seen so far, day).
+    """
+    span = staged.aggregate(lo=staged.ts.min(), hi=staged.ts.max()).to_pyarrow().to_pylist()[0]
+    day0 = span["lo"].date()
+    n_days = (span["hi"].date() - day0).days + 1
+    parts = []
+    for d in range(n_days):  # one detection pass per day (days, not rows)
+        day = day0 + dt.timedelta(days=d)
+        cutoff = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
+        say(f"replay {day.isoformat()}", 0.0)
+        window = staged.filter(staged.ts < ibis.literal(cutoff))
+        det = _detect(con, window, acc_t, unavailable, options, model, threshold, say, tag=f"_d{d}")
+        parts.append(det.scored.select("account_id", "flagged").with_columns(day=pl.lit(day, pl.Date)))
+    out = pl.concat(parts).join(account_campaign, on="account_id", how="left")
+    out = out.with_columns(campaign_id=pl.when(pl.col("flagged")).then(pl.col("campaign_id")).otherwise(None))
+    return out.select("account_id", "day", "flagged", "campaign_id").sort(["day", "account_id"]).to_arrow()
+
+
 def analyse(
     st: Staged, work_dir: Path, options: ScanOptions = ScanOptions(), progress: Progress | None = None
 ) -> ScanResult:
@@ -301,31 +389,10 @@ def analyse(
         account_cols = set(accounts_read.stats.columns_present)
         acc_t = con.create_table("accounts", ibis.memtable(accounts_read.table))
     unavailable = unavailable_signals(set(stats.columns_present), account_cols)
-    feats = account_features(staged, acc_t)
-    sig = account_signal_values(feats)
-    for sid in unavailable:
-        if sid in sig.columns:
-            sig = sig.with_columns(pl.lit(None, pl.Float64).alias(sid))
+    det = _detect(con, staged, acc_t, unavailable, options, model, op.threshold, say)
+    feats, keys, edges, edges_pl = det.feats, det.keys, det.edges, det.edges_pl
+    clusters, cfeats, frame, scored = det.clusters, det.cfeats, det.frame, det.scored
     n_accounts = feats.height
-
-    say("linking accounts", 0.0)
-    keys = weigh_keys(all_keys(staged, acc_t, skip=set(unavailable)), n_accounts)
-    keys = con.create_table("weighted_keys", keys)
-    edges = candidate_edges(keys, options.link)
-    edges_pl = pl.from_arrow(edges)
-    assert isinstance(edges_pl, pl.DataFrame)
-
-    say("clustering", 0.0)
-    clusters = leiden_clusters(edges, ClusterParams(resolution=options.resolution, seed=options.seed))
-    acc = feats.select("account_id", "interactions").join(sig, on="account_id")
-    cfeats = cluster_features(acc, clusters, edges_pl)
-
-    say("scoring", 0.0)
-    frame = acc.join(clusters, on="account_id", how="left").join(
-        cfeats.drop("interactions"), on="cluster", how="left"
-    )
-    scored = score_accounts(frame, model)
-    scored = scored.with_columns(flagged=pl.col("score") >= op.threshold)
 
     say("campaigns", 0.0)
     assembled = assemble_campaigns(
@@ -367,9 +434,15 @@ def analyse(
         .otherwise(pl.lit(""))
     )
     first = [f.name for f in schema.ACCOUNT_RESULTS]
-    res = res.select(*first, "tier", "verified", "org_id", "top_capability", "cot_share").sort(
-        ["score", "account_id"], descending=[True, False]
-    )
+    res = res.select(*first, *EXTRA)
+    if accounts_read is not None:
+        acc_pl = pl.from_arrow(accounts_read.table)
+        assert isinstance(acc_pl, pl.DataFrame)
+        dormant = dormant_accounts(
+            acc_pl, feats["account_id"], assembled.account_campaign, scored, op.threshold
+        )
+        res = pl.concat([res, dormant.cast(dict(res.schema))])
+    res = res.sort(["score", "account_id"], descending=[True, False])
     acc_table = res.to_arrow()
     acc_table = pa.Table.from_arrays(
         [acc_table.column(f.name).cast(f.type) for f in schema.ACCOUNT_RESULTS]
@@ -386,11 +459,12 @@ def analyse(
         "version": __version__,
         "inputs": [str(p) for p in paths] + [str(p) for p in (accounts_paths or [])],
         "interactions": total_inter,
-        "accounts": n_accounts,
+        "accounts": res.height,
+        "accounts_without_traffic": res.height - n_accounts,
         "rejected_rows": int(rejected.num_rows),
         "time_span": {"first": _iso(feats["first_seen"].min()), "last": _iso(feats["last_seen"].max())},
         "operating_point": op.to_dict(),
-        "flagged_accounts": int(flagged.height),
+        "flagged_accounts": int(res["flagged"].sum()),
         "campaigns": len(assembled.campaigns),
         "flagged_traffic_share": (float(fl_inter["interactions"].sum()) / total_inter)
         if total_inter
@@ -418,7 +492,9 @@ def analyse(
     }
     replay = None
     if options.replay_daily:
-        replay = assembled.replay_daily(scored, op.threshold)
+        replay = replay_daily(
+            con, staged, acc_t, unavailable, options, model, op.threshold, assembled.account_campaign, say
+        )
     con.disconnect()
     t_an = time.perf_counter() - t0
     summary["seconds"] = round(st.seconds + t_an, 2)

@@ -18,7 +18,7 @@ import polars as pl
 import pyarrow as pa
 import xxhash
 
-from distillguard.campaigns.attribute import AttributionParams, attribute
+from distillguard.campaigns.attribute import Attribution, AttributionParams, attribute
 from distillguard.campaigns.cluster import campaign_id
 from distillguard.campaigns.features import CONTENT_KINDS
 from distillguard.linking.keys import KIND_NOUN
@@ -35,10 +35,8 @@ class Assembled:
     campaign_evidence: pl.DataFrame  # account_id, text
     lookalikes: list[dict]
     edges: pa.Table
-    replay: pa.Table | None = field(default=None)
-
-    def replay_daily(self, scored: pl.DataFrame, threshold: float) -> pa.Table | None:
-        return self.replay
+    #: attribution details: fragments merged into campaigns and the keys behind each merge
+    attribution: Attribution | None = field(default=None)
 
 
 def _merge_groups(fl: pl.DataFrame, edges: pl.DataFrame) -> pl.DataFrame:
@@ -137,7 +135,7 @@ def assemble_campaigns(
 
     lookalikes = _lookalikes(clusters, scored, feats, edges, cluster_feats, account_campaign, threshold)
     edges_out = _edges_out(edges, scored, account_campaign, lookalikes)
-    return Assembled(campaigns, account_campaign, evidence, lookalikes, edges_out)
+    return Assembled(campaigns, account_campaign, evidence, lookalikes, edges_out, attr)
 
 
 def _describe(
