@@ -18,7 +18,7 @@ import pytest
 
 from distillguard import schema
 from distillguard.errors import UsageError
-from distillguard.simulate import builtin_names, infra, load_scenario, simulate
+from distillguard.simulate import builtin_names, expected_counts, infra, load_scenario, simulate
 from distillguard.simulate import text as T
 
 START = dt.datetime(2026, 4, 22, tzinfo=dt.UTC)
@@ -404,7 +404,13 @@ def test_jsonl_format_is_readable(tmp_path):
 
 @pytest.mark.parametrize(
     ("name", "scale"),
-    [("default", 0.05), ("hydra-reseller", 0.0015), ("cot-and-sweeps", 0.1), ("low-and-slow", 0.1)],
+    [
+        ("default", 0.05),
+        ("hard-lookalikes", 0.05),
+        ("hydra-reseller", 0.0015),
+        ("cot-and-sweeps", 0.1),
+        ("low-and-slow", 0.1),
+    ],
 )
 def test_builtin_scenarios_run(tmp_path, name, scale):
     assert name in builtin_names()
@@ -531,3 +537,234 @@ def test_cli_simulate(tmp_path):
     assert json.loads(r.output)["interactions"] > 0
     r = CliRunner().invoke(app, ["simulate", "--out", str(tmp_path / "c"), "--scenario", "nope"])
     assert isinstance(r.exception, UsageError)
+
+
+# ----------------------------------------------------------------------------- hard look-alikes
+
+
+@pytest.fixture(scope="module")
+def hard(tmp_path_factory) -> dict:
+    out = tmp_path_factory.mktemp("hard")
+    res = simulate(out, scenario="hard-lookalikes", seed=1011, days=10, responses=True)
+    inter = pl.read_parquet(out / "interactions" / "*.parquet")
+    labels = pl.read_parquet(out / "labels" / "accounts.parquet")
+    accounts = pl.read_parquet(out / "accounts.parquet").join(labels, on="account_id")
+    return {"res": res, "inter": inter, "accounts": accounts, "j": inter.join(labels, on="account_id")}
+
+
+def _acc(h: dict, archetype: str) -> pl.DataFrame:
+    return h["accounts"].filter(pl.col("archetype") == archetype)
+
+
+def _rows(h: dict, archetype: str) -> pl.DataFrame:
+    return h["j"].filter(pl.col("archetype") == archetype)
+
+
+def _p24(col: str) -> pl.Expr:
+    return pl.col(col).str.extract(r"^(\d+\.\d+\.\d+)\.", 1)
+
+
+def _check_startup_cohort(h):
+    acc = _acc(h, "startup_cohort")
+    assert (acc["tier"] == "startup").all() and 0.2 < acc["verified"].mean() < 0.8
+    cohorts = acc.group_by(_p24("signup_ip").alias("p")).agg(
+        pl.len(),
+        ((pl.col("created_at").max() - pl.col("created_at").min()).dt.total_hours()).alias("span_h"),
+        pl.col("payment_fingerprint").value_counts(sort=True).first().struct.field("count").alias("card"),
+    )
+    assert cohorts["len"].min() >= 30  # the batch signs up from the accelerator's office /24
+    assert (cohorts["span_h"] <= 12).all()  # within hours: a sign-up burst
+    assert (cohorts["card"] >= 5).all()  # some of each batch on the accelerator's card
+    dom = acc.filter(~pl.col("email_domain").is_in(list(infra.CONSUMER_DOMAINS)))["email_domain"]
+    assert dom.len() >= 0.7 * acc.height and dom.is_unique().all()  # each startup its own domain
+    assert dom.str.contains(r"^(try|get|use|hey|go)?[a-z]+\.(ai|io|dev|app|co|so)$").all()
+    d = _rows(h, "startup_cohort")
+    per = d.group_by("account_id").agg(pl.col("system").n_unique(), pl.col("system").first().alias("s"))
+    assert (per["system"] == 1).all() and per["s"].n_unique() == per.height  # a different product each
+    assert d.group_by("account_id").agg(pl.col("prompt").n_unique() / pl.len())["prompt"].median() > 0.5
+
+
+def _check_carrier_nat(h):
+    d = _rows(h, "carrier_nat")
+    assert d["asn"].n_unique() == 1
+    pref = d.with_columns(_p24("ip").alias("p")).group_by("p").agg(pl.col("account_id").n_unique())
+    assert pref.height <= 4 and pref["account_id"].min() >= 100  # thousands behind a few CGNAT /24s
+    tz = {a: t for a, _, t in infra.CARRIERS}[int(d["asn"][0])]
+    night = ((d["ts"].dt.hour().cast(pl.Int32) + tz) % 24).is_between(1, 5).mean()
+    assert night < 0.08  # human hours
+    assert (d.group_by("conversation_id").agg(pl.col("turn").max())["turn"] > 0).mean() > 0.3
+    busy = d.group_by("account_id").agg(
+        pl.col("conversation_id").n_unique().alias("c"), pl.col("ip").n_unique()
+    )
+    assert (busy.filter(pl.col("c") >= 4)["ip"] > 1).mean() > 0.9  # a new NAT address per session
+    acc = _acc(h, "carrier_nat")
+    assert acc["payment_fingerprint"].drop_nulls().is_unique().all()  # unrelated people
+
+
+def _check_research_lab(h):
+    acc = _acc(h, "research_lab")
+    assert acc.height <= 6 and acc["verified"].all() and (acc["tier"] == "research").all()
+    assert acc["payment_fingerprint"].n_unique() == 1 and acc["email_domain"].n_unique() == 1
+    assert (acc["created_at"] < START - dt.timedelta(days=90)).all()
+    d = _rows(h, "research_lab")
+    assert d["asn"].is_in([a for a, _, _ in infra.DATACENTERS]).all()
+    assert d.select(_p24("ip"))[:, 0].n_unique() == 1
+    both = d.select(pl.concat_str([pl.col("system").fill_null(""), pl.col("prompt")], separator="\n"))[:, 0]
+    used = [s for s in T.LAB_INSTRUCTIONS if both.str.contains(s, literal=True).any()]
+    assert len(used) == 1 and both.str.contains(used[0], literal=True).all()  # one fixed instruction
+    assert "step by step" in used[0]  # chain-of-thought elicitation
+    days = d["ts"].dt.date().n_unique()
+    assert days <= 4 + 1  # bounded: sweep_days (+1 for the lab's time zone)
+    assert d["prompt"].value_counts()["count"].max() >= 4  # each problem sampled several times
+    assert d["model"].n_unique() >= 2  # a sweep compares models
+
+
+def _check_reward_model_vendor(h):
+    acc = _acc(h, "reward_model_vendor")
+    assert acc.height <= 2 and acc["verified"].all() and (acc["tier"] == "enterprise").all()
+    assert acc["payment_fingerprint"].n_unique() == 1
+    d = _rows(h, "reward_model_vendor")
+    assert d.group_by("account_id", pl.col("ts").dt.date()).len()["len"].median() >= 500  # high volume
+    assert d["prompt"].str.slice(0, 25).n_unique() == 1  # one grading template
+    assert d["prompt"].str.contains("(?i)rate|rubric|compare").all() and (d["temperature"] == 0).all()
+
+
+def _check_reseller_customers(h):
+    d = _rows(h, "reseller_customers")
+    gw_ua = {ua for _, ua in T.RESELLERS}
+    via = d.filter(pl.col("user_agent").is_in(list(gw_ua)))
+    assert 0.6 < via.height / d.height < 0.98 and via["user_agent"].n_unique() == 1
+    assert via["asn"].n_unique() == 1 and via.select(_p24("ip"))[:, 0].n_unique() <= 3
+    assert via["account_id"].n_unique() >= 100  # many customers share the gateway's /24s and agent
+    acc = _acc(h, "reseller_customers")
+    assert acc["payment_fingerprint"].drop_nulls().is_unique().all()  # yet unrelated: own cards
+    assert acc["signup_ip"].is_unique().all()
+
+
+HARD_SHAPES = {
+    "startup_cohort": _check_startup_cohort,
+    "carrier_nat": _check_carrier_nat,
+    "research_lab": _check_research_lab,
+    "reward_model_vendor": _check_reward_model_vendor,
+    "reseller_customers": _check_reseller_customers,
+}
+
+
+@pytest.mark.parametrize("name", sorted(HARD_SHAPES))
+def test_hard_lookalike_shape(hard, name):
+    assert (_acc(hard, name)["campaign_id"] == schema.BENIGN).all()
+    HARD_SHAPES[name](hard)
+
+
+def test_hard_lookalikes_contains_default_traffic(hard, tmp_path):
+    """The scenario is the default's traffic plus the look-alikes: same seed, same default accounts."""
+    res = simulate(tmp_path / "d", scenario="default", seed=1011, days=2, scale=0.1)
+    ref = pl.read_parquet(tmp_path / "d" / "accounts.parquet")
+    mine = simulate(tmp_path / "h", scenario="hard-lookalikes", seed=1011, days=2, scale=0.1)
+    got = pl.read_parquet(tmp_path / "h" / "accounts.parquet")
+    same = got.filter(pl.col("account_id").is_in(ref["account_id"].implode())).sort("account_id")
+    assert same.equals(ref.sort("account_id"))
+    assert mine.accounts > res.accounts and mine.campaigns == res.campaigns
+
+
+def test_hard_lookalikes_same_seed_same_bytes(tmp_path):
+    kw = {"scenario": "hard-lookalikes", "scale": 0.2, "days": 6, "responses": True}
+    a = _digest(simulate(tmp_path / "a", seed=1012, **kw).out_dir)
+    b = _digest(simulate(tmp_path / "b", seed=1012, **kw).out_dir)
+    c = _digest(simulate(tmp_path / "c", seed=1013, **kw).out_dir)
+    assert a == b and a["interactions/part-00000.parquet"] != c["interactions/part-00000.parquet"]
+
+
+# ---------------------------------------------------------------------------------------- responses
+
+
+def test_responses_are_bounded_and_null_when_off(hard, sim):
+    assert sim["inter"]["response"].is_null().all()  # default: off
+    inter = hard["inter"]
+    ok = inter["status"] == "ok"
+    assert inter.filter(ok)["response"].null_count() == 0
+    assert inter.filter(~ok)["response"].is_null().all()
+    assert inter["response"].str.len_chars().max() <= 300
+
+
+@pytest.mark.parametrize(
+    ("marker", "open_tag", "close_tag"),
+    [
+        ("<reasoning>", "<reasoning>", "</reasoning>"),
+        ("<think>", "<think>", "</think>"),
+        ("[[THOUGHT]]", "[[THOUGHT]]", "[[/THOUGHT]]"),
+    ],
+)
+def test_cot_forced_requests_answer_in_the_demanded_tags(marker, open_tag, close_tag):
+    from distillguard.simulate.responses import synthesize
+
+    rng = np.random.default_rng(1014)
+    prompts = pl.Series(
+        [f"Solve 2+2. Put your reasoning in {marker} tags.", "hi there", "Think step by step."]
+    )
+    system = pl.Series([None, None, None], dtype=pl.String)
+    out = synthesize(
+        rng, prompts, system, np.array(["chat", "chat", "chat"]), np.array(["ok", "ok", "error"])
+    )
+    assert out[0].startswith(open_tag) and close_tag in out[0] and len(out[0]) <= 300
+    assert open_tag not in out[1]
+    assert out[2] is None
+
+
+def test_harvest_responses_carry_the_reasoning(hard):
+    d = _rows(hard, "cot_harvest").filter(pl.col("status") == "ok")
+    both = d.select(pl.concat_str([pl.col("system").fill_null(""), pl.col("prompt")]))[:, 0]
+    from distillguard.simulate.responses import TAGS
+
+    for marker, open_tag, close_tag in TAGS:
+        m = both.str.contains(marker, literal=True)
+        if m.any():
+            r = d.filter(m)["response"]
+            assert r.str.starts_with(open_tag).all() and r.str.contains(close_tag, literal=True).all()
+            return
+    raise AssertionError("no injected tag instruction found")
+
+
+def test_responses_leave_other_columns_unchanged(tmp_path):
+    kw = {"scenario": "default", "scale": 0.05, "days": 2, "seed": 1015}
+    a = pl.read_parquet(simulate(tmp_path / "a", **kw).interaction_paths)
+    b = pl.read_parquet(simulate(tmp_path / "b", responses=True, **kw).interaction_paths)
+    assert a.drop("response").equals(b.drop("response")) and b["response"].null_count() < b.height
+
+
+# ------------------------------------------------------------------------------- seed-case volumes
+
+
+def test_seed_case_calibration_from_parameters():
+    """hydra-reseller at scale 1.0 has the seed case's shape (dry computation, no rows generated)."""
+    sc = load_scenario("hydra-reseller")
+    e = expected_counts(sc)
+    camp = e.filter(pl.col("campaign_id") != schema.BENIGN)
+    assert camp["accounts"].sum() == 25_000
+    assert abs(camp["interactions"].sum() / 28.8e6 - 1) < 0.02
+    assert sc.start == dt.date(2026, 4, 22) and sc.start + dt.timedelta(days=sc.days - 1) == dt.date(
+        2026, 6, 5
+    )
+    assert 24 <= camp["interactions"].sum() / 25_000 / sc.days <= 28  # ~26 requests a day per account
+    benign = e.filter(pl.col("campaign_id") == schema.BENIGN)
+    assert benign["interactions"].sum() > 10e6 and benign["accounts"].sum() > 100_000
+    hard = {"startup_cohort", "carrier_nat", "research_lab", "reward_model_vendor", "reseller_customers"}
+    assert hard <= set(benign["archetype"])
+    hydra = next(p for p in sc.populations if p.archetype == "hydra")
+    assert hydra["failover_day"] > 0 and hydra["pivot"] and hydra["cover_share"] > 0
+
+
+def test_expected_counts_match_generated(tmp_path):
+    scale = 0.004
+    res = simulate(tmp_path / "s", scenario="hydra-reseller", seed=1016, scale=scale)
+    e = expected_counts(load_scenario("hydra-reseller").scaled(scale))
+    camp = e.filter(pl.col("campaign_id") != schema.BENIGN)
+    assert abs(sum(res.campaigns.values()) / camp["interactions"].sum() - 1) < 0.06
+    assert abs(res.harvest_interactions / camp["harvest"].sum() - 1) < 0.06
+    # populations of >= 100 accounts (smaller ones are a few heavy-tailed accounts at this scale)
+    lab = pl.read_parquet(tmp_path / "s" / "labels" / "interactions" / "*.parquet").join(
+        pl.read_parquet(tmp_path / "s" / "labels" / "accounts.parquet"), on="account_id"
+    )
+    got = dict(lab.group_by("population").len().iter_rows())
+    for row in e.filter(pl.col("accounts") >= 100).iter_rows(named=True):
+        assert abs(got[row["population"]] / row["interactions"] - 1) < 0.08, row["population"]

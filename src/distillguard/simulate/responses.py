@@ -51,7 +51,7 @@ COT_MARKERS = (
 
 STEPS = [
     "Step 1: restate the problem: we need the value asked for. Step 2: the known quantities are {a} and {b}. "
-    "Step 3: combine them: {a} + {b} = {s}. Step 4: check the units and the edge cases; nothing changes. ",
+    "Step 3: combine them to get {s}. Step 4: check the units and the edge cases; nothing changes. ",
     "First, identify what is given: {a} {item} and a rate of {b}. Next, set up the relation and solve for "
     "the unknown. Multiplying gives {p}; subtracting the remainder leaves {s}. Let me double-check: "
     "consistent. ",
