@@ -3,23 +3,37 @@
 Everything here is vectorised (polars string expressions, pyarrow, numpy); nothing loops over
 rows in Python. Properties are computed lazily and cached, so a signal only pays for what it uses.
 
+Text work is done once per DISTINCT string: a batch of API traffic repeats itself (templated
+prompts, a handful of system prompts per application, retries), so the context keeps a hash-based
+distinct index (:func:`distinct`) of the prompts, of the system prompts and of the (system, prompt)
+pairs; every view below exists per distinct value, and a signal scatters its per-distinct results
+back to the rows with the matching ``*_inverse`` index. Measured on the simulator's default
+scenario: 42K distinct prompts and 47K distinct (system, prompt) texts in 100K rows.
+
 Text views (all bounded, so cost does not grow with pathological prompt lengths):
 
-- ``prompt_window``: the prompt itself when it has at most ``HEAD_CHARS + TAIL_CHARS``
-  characters, else its first ``HEAD_CHARS`` and last ``TAIL_CHARS`` characters (instructions and
-  templates live at the ends of a prompt);
-- ``lower``: ``prompt_window`` lower-cased;
-- ``text``: lower-cased system prompt window (first ``SYSTEM_CHARS``) + newline + ``lower``: what
-  the model was told, where an injected instruction may sit in either part;
-- ``masked``: the head (``MASK_HEAD_CHARS``) and tail (``MASK_TAIL_CHARS``) of ``lower`` with
+- ``window_u``: per distinct prompt, the prompt itself when it has at most
+  ``HEAD_CHARS + TAIL_CHARS`` characters, else its first ``HEAD_CHARS`` and last ``TAIL_CHARS``
+  characters (instructions and templates live at the ends of a prompt);
+- ``lower_u``: ``window_u`` lower-cased;
+- ``text_u``: per distinct (system, prompt) pair, the lower-cased system prompt window (first
+  ``SYSTEM_CHARS``) + newline + ``lower``: what the model was told, where an injected instruction
+  may sit in either part (just ``lower`` when the batch has no system prompts);
+- ``masked_u``: the head (``MASK_HEAD_CHARS``) and tail (``MASK_TAIL_CHARS``) of ``lower_u`` with
   filled-in values replaced by placeholders (code blocks, inline code, URLs, e-mails, LaTeX, quoted
-  spans, numbers, list runs) and filler words (:data:`FILLER`) removed;
-- ``words``: the words of ``masked`` (list column; punctuation is not a word).
+  spans, numbers, list runs), cut to ``WORD_HEAD_CHARS + WORD_TAIL_CHARS`` characters;
+- ``tokens``: the words of ``masked_u`` (punctuation is not a word) as one flat table over all
+  distinct prompts, filler words (:data:`FILLER`) removed, with word hashes, positions and a
+  stop-word flag: the input of the skeleton fingerprints and of the near-duplicate MinHash.
+
+Row-level views (``lower``, ``text``, ``prompt_window``, ``masked``) gather the distinct ones back
+to the rows, for callers that want them; the signals of this package do not use them.
 """
 
 from __future__ import annotations
 
-from functools import cached_property
+from dataclasses import dataclass
+from functools import cached_property, lru_cache
 
 import numpy as np
 import polars as pl
@@ -59,8 +73,20 @@ FILLER: tuple[str, ...] = (
     "hello",
     "hey",
 )
+#: English function words flagged in ``tokens.stop`` (content words carry a template's identity)
+STOPWORDS: tuple[str, ...] = tuple(
+    """a an the of to in on at for from by with and or but if then so as is are was were be been being do does
+    did this that these those it its i you your we our they them he she his her my me us all any each every no
+    not can could would should will shall may might must have has had what which who whom how why when where
+    there here into out up down over under again further once only own same than too very just also please
+    following below above given some such more most other""".split()
+)
 #: a word of the masked text: letters, digits, combining marks, or a placeholder
 WORD = r"[\p{L}\p{N}\p{M}\u27e6\u27e7]+"
+
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+GOLD = np.uint64(0x9E3779B97F4A7C15)
 
 
 def rx(pattern: str) -> str:
@@ -96,9 +122,73 @@ MASKS: tuple[tuple[str, str], ...] = (
 )
 
 
+def mix64(x: np.ndarray) -> np.ndarray:
+    """splitmix64 finaliser (vectorised, wrapping uint64 arithmetic): a bijective 64-bit mix."""
+    with np.errstate(over="ignore"):
+        x = x ^ (x >> np.uint64(30))
+        x = x * _M1
+        x = x ^ (x >> np.uint64(27))
+        x = x * _M2
+        return x ^ (x >> np.uint64(31))
+
+
 def hash_series(s: pl.Series, seed: int) -> pl.Series:
     """Stable 64-bit xxhash of each string of ``s`` (null stays null)."""
     return s.to_frame("_v").select(plh.col("_v").nchash.xxhash64(seed=seed)).to_series().rename(s.name)
+
+
+def distinct(values: pl.Series, seed: int = 0) -> tuple[pl.Series, np.ndarray]:
+    """Distinct strings of ``values`` and, for each row, the index of its string among them.
+
+    Deduplicates on a 64-bit xxhash of the text (sort-based, much faster than a string hash table
+    for short texts); two different texts sharing a 64-bit hash would be treated as one, with
+    probability about n^2 / 2^65 (1e-9 for 200K distinct texts). A null is treated as "".
+    """
+    h = hash_series(values.fill_null(""), seed).to_numpy()
+    _, first, inverse = np.unique(h, return_index=True, return_inverse=True)
+    return values.gather(first), inverse.reshape(-1)
+
+
+def segment_rank(flag: np.ndarray, starts: np.ndarray, row: np.ndarray) -> np.ndarray:
+    """For each flat item, how many flagged items precede it in its own segment (row)."""
+    c = np.concatenate([[0], np.cumsum(flag, dtype=np.int64)])
+    return c[:-1] - c[starts][row]
+
+
+def segment_sum(values: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Wrapping uint64 sum of ``values[starts[i]:ends[i]]`` for every segment ``i``."""
+    c = np.concatenate([np.zeros(1, np.uint64), np.cumsum(values, dtype=np.uint64)])
+    with np.errstate(over="ignore"):
+        return c[ends] - c[starts]
+
+
+@lru_cache(maxsize=16)
+def _word_kinds(seed: int) -> tuple[pl.Series, pl.Series]:
+    """(hashes, kind) of the filler (kind 1) and stop (kind 2) words under ``seed``."""
+    words = list(dict.fromkeys(FILLER + STOPWORDS))
+    kinds = [1 if w in FILLER else 2 for w in words]
+    return hash_series(pl.Series(words), seed), pl.Series(kinds, dtype=pl.UInt8)
+
+
+@dataclass(frozen=True)
+class Tokens:
+    """The filler-free words of every distinct prompt's masked text, as one flat table.
+
+    Token ``i`` belongs to distinct prompt ``row[i]`` (tokens of one prompt are contiguous and in
+    text order: ``starts[u]:ends[u]``); ``pos`` / ``rpos`` count words from the start / end of
+    that prompt; ``hashes`` are xxhash64 of the word (seeded with the batch seed); ``stop`` flags
+    :data:`STOPWORDS`; ``count[u]`` is the number of words of distinct prompt ``u``.
+    """
+
+    words: pl.Series
+    hashes: np.ndarray
+    row: np.ndarray
+    pos: np.ndarray
+    rpos: np.ndarray
+    stop: np.ndarray
+    count: np.ndarray
+    starts: np.ndarray
+    ends: np.ndarray
 
 
 class PromptContext:
@@ -149,60 +239,104 @@ class PromptContext:
         s = self.series("tools")
         return s.cast(pl.Int64, strict=False).fill_null(0).to_numpy()
 
-    # --- text views ---------------------------------------------------------------------------
+    # --- distinct indexes ---------------------------------------------------------------------
     @cached_property
-    def _frame(self) -> pl.DataFrame:
+    def _prompts(self) -> tuple[pl.Series, np.ndarray]:
         prompt = self.series("prompt")
         if prompt is None:
             prompt = pl.Series("prompt", [""] * self.n, dtype=pl.String)
-        system = self.series("system") if self.has("system") else None
-        cols = [prompt.cast(pl.String).fill_null("").rename("prompt")]
-        if system is not None:
-            cols.append(system.cast(pl.String).rename("system"))
-        df = pl.DataFrame(cols)
+        return distinct(prompt.cast(pl.String).fill_null("").rename("prompt"), self.seed)
+
+    @property
+    def prompt_u(self) -> pl.Series:
+        """Distinct prompts of the batch (a null prompt counts as "")."""
+        return self._prompts[0]
+
+    @property
+    def prompt_inverse(self) -> np.ndarray:
+        """For each row, the index of its prompt in :attr:`prompt_u`."""
+        return self._prompts[1]
+
+    @cached_property
+    def _systems(self) -> tuple[pl.Series, np.ndarray] | None:
+        if not self.has("system"):
+            return None
+        return distinct(self.series("system").cast(pl.String).fill_null("").rename("system"), self.seed)
+
+    @property
+    def system_u(self) -> pl.Series | None:
+        """Distinct system prompts ("" for none), or None when the batch has no system prompt."""
+        return None if self._systems is None else self._systems[0]
+
+    @property
+    def system_inverse(self) -> np.ndarray | None:
+        return None if self._systems is None else self._systems[1]
+
+    @cached_property
+    def prompt_chars(self) -> pl.Series:
+        """Prompt length in characters, per row (0 for a null prompt)."""
+        return self.prompt_u.str.len_chars().cast(pl.Int32).gather(self.prompt_inverse).rename("prompt_chars")
+
+    # --- text views (per distinct value) ------------------------------------------------------
+    @cached_property
+    def _pframe(self) -> pl.DataFrame:
         p = pl.col("prompt")
         window = (  # the prompt's head and tail
             pl.when(p.str.len_chars() > HEAD_CHARS + TAIL_CHARS)
             .then(pl.concat_str([p.str.head(HEAD_CHARS), pl.lit("\n"), p.str.tail(TAIL_CHARS)]))
             .otherwise(p)
         )
-        exprs = [window.alias("prompt_window"), p.str.len_chars().cast(pl.Int32).alias("prompt_chars")]
-        if system is not None:
-            exprs.append(pl.col("system").str.head(SYSTEM_CHARS).str.to_lowercase().alias("system_lower"))
-        df = df.with_columns(exprs).with_columns(pl.col("prompt_window").str.to_lowercase().alias("lower"))
-        if system is not None:
-            df = df.with_columns(
-                pl.concat_str([pl.col("system_lower").fill_null(""), pl.lit("\n"), pl.col("lower")]).alias(
-                    "text"
-                )
-            )
-        else:
-            df = df.with_columns(pl.col("lower").alias("text"))
-        return df
+        return (
+            self.prompt_u.to_frame()
+            .select(window.alias("window"))
+            .with_columns(pl.col("window").str.to_lowercase().alias("lower"))
+        )
 
     @property
-    def prompt_window(self) -> pl.Series:
-        return self._frame["prompt_window"]
+    def window_u(self) -> pl.Series:
+        return self._pframe["window"]
 
     @property
-    def prompt_chars(self) -> pl.Series:
-        return self._frame["prompt_chars"]
-
-    @property
-    def lower(self) -> pl.Series:
-        return self._frame["lower"]
-
-    @property
-    def text(self) -> pl.Series:
-        return self._frame["text"]
-
-    @property
-    def system_raw(self) -> pl.Series | None:
-        return self._frame["system"] if "system" in self._frame.columns else None
+    def lower_u(self) -> pl.Series:
+        return self._pframe["lower"]
 
     @cached_property
-    def masked(self) -> pl.Series:
-        """Masked head and tail windows, filler words removed (the middle of a long prompt is not read)."""
+    def _texts(self) -> tuple[pl.Series, np.ndarray]:
+        if self._systems is None:
+            return self.lower_u.rename("text"), self.prompt_inverse
+        sys_u, sys_inv = self._systems
+        key = self.prompt_inverse.astype(np.int64) * (len(sys_u) + 1) + sys_inv
+        _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+        sys_lower = sys_u.str.head(SYSTEM_CHARS).str.to_lowercase()
+        text = pl.select(
+            pl.concat_str(
+                [
+                    sys_lower.gather(sys_inv[first]),
+                    pl.lit("\n"),
+                    self.lower_u.gather(self.prompt_inverse[first]),
+                ]
+            ).alias("text")
+        ).to_series()
+        return text, inverse.reshape(-1)
+
+    @property
+    def text_u(self) -> pl.Series:
+        """Distinct (system, prompt) texts: lower-cased system window + newline + ``lower``."""
+        return self._texts[0]
+
+    @property
+    def text_inverse(self) -> np.ndarray:
+        """For each row, the index of its text in :attr:`text_u`."""
+        return self._texts[1]
+
+    def evaluate(self, exprs: list[pl.Expr]) -> pl.DataFrame:
+        """Evaluate expressions over column ``text`` once per distinct text; one output row per row."""
+        out = self.text_u.to_frame("text").select(exprs)
+        return out[self.text_inverse] if len(out) else out
+
+    @cached_property
+    def masked_u(self) -> pl.Series:
+        """Masked head and tail windows of each distinct prompt (the middle of a long prompt is not read)."""
         low = pl.col("lower")
         long = low.str.len_chars() > MASK_HEAD_CHARS + MASK_TAIL_CHARS
         head = pl.when(long).then(low.str.head(MASK_HEAD_CHARS)).otherwise(low)
@@ -214,7 +348,7 @@ class PromptContext:
             return e
 
         # head and tail are masked apart (a code block cut open at the window edge stays in its half)
-        masked = self._frame.select(pl.concat_str([mask(head), pl.lit("\n"), mask(tail)]).alias("m"))
+        masked = self._pframe.select(pl.concat_str([mask(head), pl.lit("\n"), mask(tail)]).alias("m"))
         # the word views read at most WORD_HEAD_CHARS + WORD_TAIL_CHARS characters of masked text
         m = pl.col("m")
         cut = (
@@ -222,26 +356,53 @@ class PromptContext:
             .then(pl.concat_str([m.str.head(WORD_HEAD_CHARS), pl.lit("\n"), m.str.tail(WORD_TAIL_CHARS)]))
             .otherwise(m)
         )
-        cut = cut.str.replace_all(rx(r"\b(?:" + "|".join(FILLER) + r")\b"), " ")
         return masked.select(cut.alias("masked"))["masked"]
 
     @cached_property
-    def words(self) -> pl.Series:
-        """Masked, filler-free words per prompt (list column; a prompt without words gives [])."""
-        return self.masked.str.extract_all(WORD).fill_null([]).rename("words")
+    def tokens(self) -> Tokens:
+        """Filler-free words of every distinct prompt's masked text (see :class:`Tokens`)."""
+        lists = self.masked_u.str.extract_all(WORD).fill_null([]).rechunk().to_arrow()
+        if isinstance(lists, pa.ChunkedArray):
+            lists = lists.combine_chunks()
+        offsets = lists.offsets.to_numpy().astype(np.int64)
+        words = pl.Series("w", lists.flatten(), dtype=pl.String)
+        hashes = hash_series(words, self.seed).to_numpy().astype(np.uint64)
+        kind_h, kind = _word_kinds(self.seed)
+        kinds = pl.Series(hashes).replace_strict(kind_h, kind, default=0, return_dtype=pl.UInt8).to_numpy()
+        row = np.repeat(np.arange(len(offsets) - 1, dtype=np.int64), np.diff(offsets))
+        keep = kinds != 1
+        if not keep.all():
+            idx = np.flatnonzero(keep)
+            words, hashes, kinds, row = words.gather(idx), hashes[idx], kinds[idx], row[idx]
+        count = np.bincount(row, minlength=len(offsets) - 1).astype(np.int64)
+        ends = np.cumsum(count)
+        starts = ends - count
+        pos = np.arange(len(row), dtype=np.int64) - starts[row]
+        return Tokens(
+            words=words,
+            hashes=hashes,
+            row=row,
+            pos=pos,
+            rpos=count[row] - 1 - pos,
+            stop=kinds == 2,
+            count=count,
+            starts=starts,
+            ends=ends,
+        )
 
-    def evaluate(self, exprs: list[pl.Expr]) -> pl.DataFrame:
-        """Evaluate expressions over the text views (columns ``lower``, ``text``) in one pass."""
-        return self._frame.select(exprs)
+    # --- row-level views (gathered from the distinct ones) -------------------------------------
+    @property
+    def prompt_window(self) -> pl.Series:
+        return self.window_u.gather(self.prompt_inverse).rename("prompt_window")
 
+    @property
+    def lower(self) -> pl.Series:
+        return self.lower_u.gather(self.prompt_inverse)
 
-def distinct(values: pl.Series, seed: int = 0) -> tuple[pl.Series, np.ndarray]:
-    """Distinct strings of ``values`` and, for each row, the index of its string among them.
+    @property
+    def text(self) -> pl.Series:
+        return self.text_u.gather(self.text_inverse)
 
-    Deduplicates on a 64-bit xxhash of the text (sort-based, much faster than a string hash table
-    for short texts); two different texts sharing a 64-bit hash would be treated as one, with
-    probability about n^2 / 2^65 (1e-9 for 200K distinct texts).
-    """
-    h = hash_series(values.fill_null(""), seed).to_numpy()
-    _, first, inverse = np.unique(h, return_index=True, return_inverse=True)
-    return values.gather(first), inverse.reshape(-1)
+    @property
+    def masked(self) -> pl.Series:
+        return self.masked_u.gather(self.prompt_inverse)

@@ -261,22 +261,23 @@ class CotElicitation(PromptSignal):
     outputs = ("cot", "cot_lang", "cot_tagged")
 
     def values(self, ctx: PromptContext):
-        n = ctx.n
+        # once per distinct (system, prompt) text, scattered back to the rows at the end
+        text = ctx.text_u
+        n = len(text)
         keep = np.ones(n, dtype=np.float64)  # prod(1 - w) over matched groups
         tagged = np.zeros(n, dtype=bool)
         lang = np.full(n, None, dtype=object)
         best_w = np.zeros(n)
-        cand = ctx.evaluate([pl.col("text").str.contains_any(list(ALL_LITERALS)).fill_null(False).alias("c")])
-        idx = np.flatnonzero(cand["c"].to_numpy())
+        idx = np.flatnonzero(text.str.contains_any(list(ALL_LITERALS)).fill_null(False).to_numpy())
         if idx.size:
-            sub = ctx.text.gather(idx).to_frame("t")
+            sub = text.gather(idx).to_frame("t")
             pre = sub.select(
                 [pl.col("t").str.contains_any(list(lits)).alias(code) for code, lits in LITERALS.items()]
                 + [pl.col("t").str.contains_any(list(TAG_LITERALS)).alias("_tag")]
             )
             tag_rows = idx[pre["_tag"].to_numpy()]
             if tag_rows.size:
-                hit = ctx.text.gather(tag_rows).str.contains(rx(TAG_PATTERN)).to_numpy()
+                hit = text.gather(tag_rows).str.contains(rx(TAG_PATTERN)).to_numpy()
                 tagged[tag_rows] = hit
                 keep[tag_rows] *= np.where(hit, 1.0 - TAG_WEIGHT, 1.0)
             for code, tiers in PATTERNS.items():
@@ -284,7 +285,7 @@ class CotElicitation(PromptSignal):
                 if not rows.size:
                     continue
                 hits = (
-                    ctx.text.gather(rows)
+                    text.gather(rows)
                     .to_frame("t")
                     .select([pl.col("t").str.contains(rx(tiers[tier])).alias(tier) for tier in _TIERS])
                 )
@@ -295,8 +296,9 @@ class CotElicitation(PromptSignal):
                     better = h & (w > best_w[rows])
                     best_w[rows[better]] = w
                     lang[rows[better]] = code
+        inv = ctx.text_inverse
         return {
-            "cot": pa.array((1.0 - keep).astype(np.float32), type=pa.float32()),
-            "cot_lang": pa.array(lang, type=pa.string()),
-            "cot_tagged": pa.array(tagged, type=pa.bool_()),
+            "cot": pa.array((1.0 - keep[inv]).astype(np.float32), type=pa.float32()),
+            "cot_lang": pa.array(lang[inv], type=pa.string()),
+            "cot_tagged": pa.array(tagged[inv], type=pa.bool_()),
         }

@@ -1,19 +1,26 @@
 """Template skeleton fingerprints: what stays the same when a template is filled in.
 
-Computed on the masked text of the context (filled-in values replaced by placeholders: numbers,
-quoted spans, code blocks, inline code, URLs, e-mails, LaTeX, list runs; punctuation dropped) with
-filler words removed (``context.FILLER``). Templates live at the ends of a prompt (a fixed
+Computed on the word tokens of the context (masked text: filled-in values replaced by placeholders:
+numbers, quoted spans, code blocks, inline code, URLs, e-mails, LaTeX, list runs; punctuation
+dropped; filler words removed, ``context.FILLER``). Templates live at the ends of a prompt (a fixed
 instruction injected before or after the question), so the skeleton only reads the first and last
 :data:`SKELETON_WORDS` words: whatever is filled into the middle of a long prompt does not change it.
+
+A fingerprint is an order-aware hash of a word sequence computed in numpy from the word hashes:
+the wrapping sum, over the words of the window, of ``mix64(word_hash ^ slot_salt[position])``,
+mixed once more. Equal word sequences give equal fingerprints; a changed, added, removed or moved
+word changes it (up to 64-bit collisions). It is computed once per distinct prompt, no string is
+built or hashed per row.
 """
 
 from __future__ import annotations
 
-import polars as pl
+import numpy as np
+import pyarrow as pa
 
 from distillguard.signals.base import register
 from distillguard.signals.prompt.base import PromptSignal
-from distillguard.signals.prompt.context import PromptContext, hash_series
+from distillguard.signals.prompt.context import GOLD, PromptContext, Tokens, mix64, segment_sum
 
 #: words of the head and tail fingerprints
 EDGE_WORDS = 8
@@ -21,9 +28,29 @@ EDGE_WORDS = 8
 SKELETON_WORDS = 16
 
 
-def skeleton_words(ctx: PromptContext) -> pl.Series:
-    """Masked, filler-free words (the context's word view; kept as a function for the signals)."""
-    return ctx.words
+def _salts(seed: int, tag: int, k: int) -> np.ndarray:
+    """``k`` position salts for fingerprint ``tag`` under ``seed``."""
+    with np.errstate(over="ignore"):
+        base = np.uint64(seed) * GOLD + np.uint64(tag) * np.uint64(0x632BE59BD9B4E019)
+        return mix64(base + np.arange(1, k + 1, dtype=np.uint64) * GOLD)
+
+
+def sequence_fp(tok: Tokens, parts: list[tuple[np.ndarray, np.ndarray]], seed: int, tag: int) -> np.ndarray:
+    """Fingerprint per distinct prompt of the words selected by ``parts``.
+
+    Each part is ``(selected, slot)``: a boolean mask over the tokens and each token's slot (its
+    position in the fingerprinted sequence; parts must use disjoint slot ranges).
+    """
+    width = max(int(slot[sel].max(initial=-1)) for sel, slot in parts) + 1
+    salts = _salts(seed, tag, max(width, 1))
+    acc = np.zeros(len(tok.count), dtype=np.uint64)
+    for sel, slot in parts:
+        v = np.zeros(len(tok.hashes), dtype=np.uint64)
+        v[sel] = mix64(tok.hashes[sel] ^ salts[slot[sel]])
+        with np.errstate(over="ignore"):
+            acc += segment_sum(v, tok.starts, tok.ends)
+    with np.errstate(over="ignore"):
+        return mix64(acc ^ _salts(seed, tag + 1000, 1)[0])
 
 
 @register
@@ -34,7 +61,7 @@ class TemplateSkeleton(PromptSignal):
     (numbers, quoted spans, code, URLs, e-mails, LaTeX and list runs replaced by placeholders);
     ``head_fp`` and ``tail_fp`` (uint64) hash its first and last 8 words, so a fixed instruction
     injected before or after every question shows as one shared head or tail across many prompts.
-    Null for a prompt with no words. Hashes are xxhash64 seeded with the batch seed.
+    Null for a prompt with no words. Hashes are seeded with the batch seed.
     """
 
     id = "prompt.template_skeleton"
@@ -42,22 +69,20 @@ class TemplateSkeleton(PromptSignal):
     outputs = ("skeleton", "head_fp", "tail_fp")
 
     def values(self, ctx: PromptContext):
-        words = skeleton_words(ctx)
-        df = words.to_frame("w").select(
-            pl.col("w").list.len().alias("len"),
-            pl.col("w").list.head(EDGE_WORDS).list.join(" ").alias("head"),
-            pl.col("w").list.tail(EDGE_WORDS).list.join(" ").alias("tail"),
-            pl.concat_str(
-                [
-                    pl.col("w").list.head(SKELETON_WORDS).list.join(" "),
-                    pl.lit(" \u2026 "),
-                    pl.col("w").list.tail(SKELETON_WORDS).list.join(" "),
-                ]
-            ).alias("skel"),
-        )
-        empty = df["len"] == 0
-        out = {}
-        for name, col, seed_off in (("skeleton", "skel", 0), ("head_fp", "head", 1), ("tail_fp", "tail", 2)):
-            h = hash_series(df[col], ctx.seed * 3 + seed_off)
-            out[name] = pl.select(pl.when(empty).then(None).otherwise(h)).to_series().to_arrow()
-        return out
+        tok = ctx.tokens
+        seed = ctx.seed
+        head = tok.pos < EDGE_WORDS
+        tail = tok.rpos < EDGE_WORDS
+        skel_head = tok.pos < SKELETON_WORDS
+        skel_tail = tok.rpos < SKELETON_WORDS
+        fps = {
+            "skeleton": sequence_fp(
+                tok, [(skel_head, tok.pos), (skel_tail, tok.rpos + SKELETON_WORDS)], seed, 0
+            ),
+            "head_fp": sequence_fp(tok, [(head, tok.pos)], seed, 1),
+            "tail_fp": sequence_fp(tok, [(tail, tok.rpos)], seed, 2),
+        }
+        empty = (tok.count == 0)[ctx.prompt_inverse]
+        return {
+            name: pa.array(fp[ctx.prompt_inverse], type=pa.uint64(), mask=empty) for name, fp in fps.items()
+        }

@@ -45,17 +45,14 @@ class SystemFingerprint(PromptSignal):
     outputs = ("system_fp",)
 
     def values(self, ctx: PromptContext):
-        norm = (
-            ctx.series("system")
-            .cast(pl.String)
-            .to_frame("s")
-            .select(pl.col("s").str.to_lowercase().str.replace_all(r"\s+", " ").str.strip_chars().alias("s"))[
-                "s"
-            ]
-        )
-        h = hash_series(norm, ctx.seed * 3 + 7)
-        out = pl.select(pl.when(norm.is_null() | (norm == "")).then(None).otherwise(h)).to_series()
-        return {"system_fp": out.to_arrow()}
+        # once per distinct system prompt (an application sends the same one with every request)
+        norm = ctx.system_u.to_frame("s").select(
+            pl.col("s").str.to_lowercase().str.replace_all(r"\s+", " ").str.strip_chars().alias("s")
+        )["s"]
+        h = hash_series(norm, ctx.seed * 3 + 7).to_numpy()
+        empty = (norm == "").to_numpy()
+        inv = ctx.system_inverse
+        return {"system_fp": pa.array(h[inv], type=pa.uint64(), mask=empty[inv])}
 
 
 @register
@@ -72,8 +69,9 @@ class PromptBasics(PromptSignal):
     outputs = ("prompt_chars", "prompt_lang")
 
     def values(self, ctx: PromptContext):
-        n = ctx.n
-        head = ctx.lower.str.head(LANG_CHARS)
+        # once per distinct prompt, scattered back to the rows at the end
+        head = ctx.lower_u.str.head(LANG_CHARS)
+        n = len(head)
         lang = np.full(n, "other", dtype=object)
         flags = head.to_frame("h").select(
             pl.col("h").str.contains(r"[^\x00-\x7f]").fill_null(False).alias("non_ascii"),
@@ -116,8 +114,9 @@ class PromptBasics(PromptSignal):
                 )
                 mat = np.vstack([votes[k].to_numpy() for k in codes])
                 lang[unsure] = np.array(codes, dtype=object)[np.argmax(mat, axis=0)]
+        lang[(head == "").to_numpy()] = None
+        lang = lang[ctx.prompt_inverse]
         chars = ctx.prompt_chars.to_numpy()
-        lang[chars == 0] = None
         return {
             "prompt_chars": pa.array(chars, type=pa.int32()),
             "prompt_lang": pa.array(lang, type=pa.string()),
