@@ -1,7 +1,11 @@
 """Benchmark: simulate the hydra-reseller seed case and report rows/s and peak memory.
 
     .venv/bin/python benchmarks/bench_simulate.py --scale 0.1 --out bench-out/sim
-    .venv/bin/python benchmarks/bench_simulate.py --scale 0.75   # ~30M rows
+    .venv/bin/python benchmarks/bench_simulate.py --scale 0.75   # ~33M rows
+    .venv/bin/python benchmarks/bench_simulate.py --scale 1.0    # the seed case, ~44M rows
+
+The summary also shows the volumes expected from the scenario's parameters (``expected_counts``), so a
+run checks the dry computation against what was generated.
 
 Memory is sampled after every simulated day (RSS now and peak so far), so a flat line shows that
 generation streams (one day in memory) instead of growing with the run.
@@ -35,7 +39,7 @@ def _peak_mb() -> float:
 
 
 def main() -> None:
-    from distillguard.simulate import simulate
+    from distillguard.simulate import expected_counts, load_scenario, simulate
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--scenario", default="hydra-reseller")
@@ -45,6 +49,7 @@ def main() -> None:
     ap.add_argument("--out", default="bench-out/sim")
     ap.add_argument("--format", default="parquet")
     ap.add_argument("--keep", action="store_true", help="keep the output (default: delete it)")
+    ap.add_argument("--responses", action="store_true", help="fill the response column")
     args = ap.parse_args()
 
     samples: list[dict] = []
@@ -73,7 +78,10 @@ def main() -> None:
         days=args.days,
         fmt=args.format,
         progress=progress,
+        responses=args.responses,
     )
+    exp = expected_counts(load_scenario(args.scenario).scaled(args.scale, args.days))
+    exp_camp = exp.filter(exp["campaign_id"] != "benign")
     out_bytes = sum(p.stat().st_size for p in Path(args.out).rglob("*") if p.is_file())
     summary = {
         "scenario": args.scenario,
@@ -83,6 +91,9 @@ def main() -> None:
         "accounts": res.accounts,
         "campaign_accounts": res.campaign_accounts,
         "harvest_rows": res.harvest_interactions,
+        "expected_rows": round(float(exp["interactions"].sum())),
+        "expected_campaign_rows": round(float(exp_camp["interactions"].sum())),
+        "campaign_rows": sum(res.campaigns.values()),
         "campaigns": res.campaigns,
         "seconds": round(res.seconds, 1),
         "rows_per_s": round(res.rows_per_second),
