@@ -41,7 +41,7 @@ import pyarrow as pa
 import scipy.sparse as sp
 
 from distillguard.campaigns.cluster import ClusterParams, leiden_clusters
-from distillguard.linking.keys import KIND_NOUN, LINK_SIGNALS
+from distillguard.linking.keys import KIND_NOUN, PROFILE_SIGNALS
 
 #: how much of each kind's link evidence counts for attribution (1 = fully campaign-specific)
 ATTRIBUTION_KIND_WEIGHT: dict[str, float] = {
@@ -114,7 +114,7 @@ def _profile_counts(staged: ir.Table, units: pl.DataFrame, keys: ir.Table) -> pl
     s = staged.semi_join(u, "account_id")
     kinds_present = set(keys.select("kind").distinct().to_pyarrow().column(0).to_pylist())
     parts = []
-    for sig in LINK_SIGNALS:
+    for sig in PROFILE_SIGNALS:
         facet = next((f for f, kinds in FACETS.items() if sig.kind in kinds), None)
         if facet is None or (facet == "content" and sig.kind not in kinds_present):
             continue

@@ -169,7 +169,8 @@ class SharedUserAgent(LinkSignal):
 @register
 class SharedClientConfig(LinkSignal):
     """Accounts sending the same request parameters (max_tokens, tool count, temperature): a harness's
-    fixed configuration. Weak on its own (SDK defaults are common); rarity decides."""
+    fixed configuration. Weak on its own (SDK defaults are common): used to tell campaigns apart at
+    attribution, not to link accounts in the detection graph."""
 
     id = "link.client_config"
     requires = ("max_tokens", "tools", "temperature")
@@ -244,13 +245,16 @@ LINK_SIGNALS: tuple[type[LinkSignal], ...] = (
     SharedIpPrefix,
     SharedAsn,
     SharedUserAgent,
-    SharedClientConfig,
     SharedPayment,
     SignupBurst,
 )
 
+#: keys compared between groups at attribution but not linked in the detection graph (the scorer was
+#: fitted on graphs without them)
+PROFILE_SIGNALS: tuple[type[LinkSignal], ...] = (*LINK_SIGNALS, SharedClientConfig)
+
 KIND_WEIGHT = {s.kind: s.kind_weight for s in LINK_SIGNALS}
-KIND_NOUN = {s.kind: s.noun for s in LINK_SIGNALS}
+KIND_NOUN = {s.kind: s.noun for s in PROFILE_SIGNALS}
 
 
 def all_keys(staged: ir.Table, accounts: ir.Table | None, skip: set[str] = frozenset()) -> ir.Table:

@@ -1,0 +1,91 @@
+"""Attribution: greedy profile merge (content decides, other facets veto) and dormant accounts."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import polars as pl
+import pytest
+import scipy.sparse as sp
+
+from distillguard.accounts.dormant import dormant_accounts
+from distillguard.campaigns.attribute import greedy_merge
+
+
+def _m(rows: list[list[float]]) -> sp.csr_matrix:
+    return sp.csr_matrix(np.array(rows, dtype=float))
+
+
+@pytest.mark.parametrize(
+    ("content", "network", "threshold", "expected"),
+    [
+        # two fragments with the same wrapper mix merge; a third with other keys stays apart
+        ([[5, 3, 0], [10, 6, 1], [0, 0, 9]], None, 0.6, [0, 0, 2]),
+        # same content, disjoint ASN mixes: the network facet vetoes the merge
+        ([[5, 3, 0], [10, 6, 0]], [[4, 0], [0, 7]], 0.6, [0, 1]),
+        # same content, overlapping ASN mixes: merged
+        ([[5, 3, 0], [10, 6, 0]], [[4, 1], [1, 7]], 0.6, [0, 0]),
+        # a chain: the centroid of {0,1} decides whether 2 joins
+        ([[1, 0, 0], [1, 1, 0], [0, 1, 1]], None, 0.7, [0, 0, 2]),
+        # nothing similar enough
+        ([[1, 0], [0, 1]], None, 0.1, [0, 1]),
+    ],
+)
+def test_greedy_merge(content, network, threshold, expected) -> None:
+    facets = [_m(content)] + ([_m(network)] if network is not None else [])
+    label, merges = greedy_merge(facets, threshold, veto=0.05)
+    assert label.tolist() == expected
+    assert all(c >= threshold for _, _, c, _ in merges)
+
+
+@pytest.mark.parametrize(("sizes", "min_size", "merged"), [([1, 1], 3, True), ([3, 4], 3, False)])
+def test_network_veto_needs_groups(sizes: list[int], min_size: int, merged: bool) -> None:
+    """One home account's single ASN does not veto; two groups' disjoint ASN mixes do."""
+    content, network = _m([[5, 3], [10, 6]]), _m([[4, 0], [0, 7]])
+    label, _ = greedy_merge([content, network], 0.6, 0.05, np.array(sizes), min_size)
+    assert bool(label[0] == label[1]) is merged
+
+
+T0 = dt.datetime(2026, 4, 1, 10, 30, tzinfo=dt.UTC)
+
+
+def _accounts(rows: list[tuple[str, str | None, dt.datetime | None, str]]) -> pl.DataFrame:
+    return pl.DataFrame(
+        rows,
+        schema={
+            "account_id": pl.Utf8,
+            "payment_fingerprint": pl.Utf8,
+            "created_at": pl.Datetime("us", "UTC"),
+            "tier": pl.Utf8,
+        },
+        orient="row",
+    ).with_columns(verified=pl.lit(False))
+
+
+@pytest.mark.parametrize(
+    ("dormant", "flagged", "campaign", "reason"),
+    [
+        (("d1", "card1", None, "free"), True, "DG-1", "payment instrument"),  # shares the campaign's card
+        (("d1", "other", T0, "edu"), False, None, "same hour and tier"),  # same sign-up burst only
+        (("d1", "other", T0, "pro"), False, None, ""),  # other tier: no tie
+        (("d1", None, None, "free"), False, None, ""),  # nothing known
+    ],
+)
+def test_dormant_accounts(dormant, flagged: bool, campaign: str | None, reason: str) -> None:
+    acc = _accounts(
+        [
+            ("a1", "card1", T0, "edu"),
+            ("a2", "card1", T0 + dt.timedelta(minutes=5), "edu"),
+            ("b1", "card9", T0, "pro"),
+            dormant,
+        ]
+    )
+    members = pl.DataFrame({"account_id": ["a1", "a2"], "campaign_id": ["DG-1", "DG-1"]})
+    scored = pl.DataFrame({"account_id": ["a1", "a2", "b1"], "score": [0.97, 0.93, 0.1]})
+    out = dormant_accounts(acc, pl.Series(["a1", "a2", "b1"]), members, scored, threshold=0.5)
+    assert out["account_id"].to_list() == ["d1"]
+    row = out.row(0, named=True)
+    assert row["flagged"] is flagged and row["campaign_id"] == campaign
+    assert row["interactions"] == 0 and 0.0 <= row["score"] <= 1.0
+    assert (reason in row["reasons"]) if reason else row["reasons"] == ""
