@@ -1,7 +1,8 @@
 """Scan throughput and peak memory on >= 1M simulated interactions.
 
 Simulates once (cached under bench-out/, gitignored), scans it in a child process and reports
-interactions/s and the child's peak RSS. Usage: ``python benchmarks/bench_scan.py [--rows 1000000]``.
+interactions/s and the child's peak RSS, and the analysis stage (everything after the per-prompt
+features) timed on its own. Usage: ``python benchmarks/bench_scan.py [--scale 5.0]``.
 """
 
 from __future__ import annotations
@@ -60,6 +61,12 @@ def main() -> None:
                 "interactions": s["interactions"],
                 "accounts": s["accounts"],
                 "scan_seconds": s["seconds"],
+                # the scan's own split: ingest + per-prompt features vs everything after (this stage)
+                "features_seconds": s.get("timings", {}).get("ingest_and_prompt_features"),
+                "analysis_seconds": s.get("timings", {}).get("analysis"),
+                "analysis_interactions_per_s": round(s["interactions"] / s["timings"]["analysis"])
+                if s.get("timings", {}).get("analysis")
+                else None,
                 "wall_seconds": round(wall, 1),
                 "interactions_per_s": round(s["interactions"] / wall),
                 "peak_rss_mb": round(peak_mb),
