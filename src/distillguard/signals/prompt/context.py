@@ -155,13 +155,6 @@ def segment_rank(flag: np.ndarray, starts: np.ndarray, row: np.ndarray) -> np.nd
     return c[:-1] - c[starts][row]
 
 
-def segment_sum(values: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """Wrapping uint64 sum of ``values[starts[i]:ends[i]]`` for every segment ``i``."""
-    c = np.concatenate([np.zeros(1, np.uint64), np.cumsum(values, dtype=np.uint64)])
-    with np.errstate(over="ignore"):
-        return c[ends] - c[starts]
-
-
 @lru_cache(maxsize=16)
 def _word_kinds(seed: int) -> tuple[pl.Series, pl.Series]:
     """(hashes, kind) of the filler (kind 1) and stop (kind 2) words under ``seed``."""

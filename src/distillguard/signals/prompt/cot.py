@@ -241,6 +241,32 @@ TAG_LITERALS: tuple[str, ...] = (
 ALL_LITERALS: tuple[str, ...] = tuple(
     sorted({x for lits in LITERALS.values() for x in lits} | set(TAG_LITERALS))
 )
+assert list(LITERALS) == list(PATTERNS), "LITERALS and PATTERNS list the same languages in the same order"
+_TAG_BIT = 1 << len(PATTERNS)
+#: literal -> bit mask of the languages (bit i: i-th of PATTERNS) and tag table (_TAG_BIT) needing it
+_LITERAL_BITS: dict[str, int] = {
+    lit: sum(1 << i for i, lits in enumerate(LITERALS.values()) if lit in lits)
+    | (_TAG_BIT if lit in TAG_LITERALS else 0)
+    for lit in ALL_LITERALS
+}
+
+
+def literal_masks(text: pl.Series) -> np.ndarray:
+    """Per text, the OR of :data:`_LITERAL_BITS` over the literals it contains (one Aho-Corasick pass)."""
+    found = text.str.extract_many(list(ALL_LITERALS), overlapping=True).rechunk().to_arrow()
+    if isinstance(found, pa.ChunkedArray):
+        found = found.combine_chunks()
+    offsets = found.offsets.to_numpy().astype(np.int64)
+    flat = pl.Series(found.flatten(), dtype=pl.String)
+    bits = flat.replace_strict(
+        list(_LITERAL_BITS), list(_LITERAL_BITS.values()), return_dtype=pl.Int64
+    ).to_numpy()
+    out = np.zeros(len(offsets) - 1, dtype=np.int64)
+    if bits.size:
+        row = np.repeat(np.arange(len(out)), np.diff(offsets))
+        bounds = np.flatnonzero(np.concatenate([[True], row[1:] != row[:-1]]))
+        out[row[bounds]] = np.bitwise_or.reduceat(bits, bounds)
+    return out
 
 
 @register
@@ -268,20 +294,17 @@ class CotElicitation(PromptSignal):
         tagged = np.zeros(n, dtype=bool)
         lang = np.full(n, None, dtype=object)
         best_w = np.zeros(n)
-        idx = np.flatnonzero(text.str.contains_any(list(ALL_LITERALS)).fill_null(False).to_numpy())
-        if idx.size:
-            sub = text.gather(idx).to_frame("t")
-            pre = sub.select(
-                [pl.col("t").str.contains_any(list(lits)).alias(code) for code, lits in LITERALS.items()]
-                + [pl.col("t").str.contains_any(list(TAG_LITERALS)).alias("_tag")]
-            )
-            tag_rows = idx[pre["_tag"].to_numpy()]
-            if tag_rows.size:
-                hit = text.gather(tag_rows).str.contains(rx(TAG_PATTERN)).to_numpy()
-                tagged[tag_rows] = hit
-                keep[tag_rows] *= np.where(hit, 1.0 - TAG_WEIGHT, 1.0)
-            for code, tiers in PATTERNS.items():
-                rows = idx[pre[code].to_numpy()]
+        # one Aho-Corasick pass finds every literal present; each language's regexes then run
+        # only on the texts holding one of its literals
+        present = literal_masks(text)
+        tag_rows = np.flatnonzero(present & _TAG_BIT)
+        if tag_rows.size:
+            hit = text.gather(tag_rows).str.contains(rx(TAG_PATTERN)).to_numpy()
+            tagged[tag_rows] = hit
+            keep[tag_rows] *= np.where(hit, 1.0 - TAG_WEIGHT, 1.0)
+        if present.any():
+            for bit, (code, tiers) in enumerate(PATTERNS.items()):
+                rows = np.flatnonzero(present & (1 << bit))
                 if not rows.size:
                     continue
                 hits = (

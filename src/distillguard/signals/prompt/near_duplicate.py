@@ -196,26 +196,25 @@ class NearDuplicate(PromptSignal):
         if n_stems:
             stem_hashes = enc.dictionary.to_numpy().astype(np.uint64)
             table[:n_stems] = stem_digests(stem_hashes, params.num_perm, ctx.seed)
-        # one (window, word) matrix of stem codes for the head windows, then the tail windows
+        # (window, word) matrices of stem codes; each distinct window is sketched once (a linear
+        # 64-bit key of its codes: two different windows share a key with probability ~2^-64)
         width = max(HEAD_WORDS, TAIL_WORDS)
-        win = np.full((2 * n_u, width), n_stems, dtype=np.int64)
-        win[tok.row[head], head_rank[head]] = codes[head]
-        win[n_u + tok.row[tail], tail_rank[tail]] = codes[tail]
-        win.sort(axis=1)
-        # each distinct window is sketched once (a window is a set of stems: sorted codes are its key)
-        key = np.zeros(len(win), dtype=np.uint64)
-        for j in range(width):
-            key = mix64(key * _GOLD + win[:, j].astype(np.uint64))
-        _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
-        uniq = win[first]
-        sig = table[uniq[:, 0]]
-        for j in range(1, width):
-            np.minimum(sig, table[uniq[:, j]], out=sig)
-        head_keys = band_keys(sig, params, salt=0)
-        tail_keys = band_keys(sig, params, salt=params.bands)
-        inverse = inverse.reshape(-1)
-        keys_u = np.concatenate([head_keys[inverse[:n_u]], tail_keys[inverse[n_u:]]], axis=1)
-        valid_u = win[:n_u, 0] < n_stems  # at least one content word
+        mult = mix64(np.arange(1, width + 1, dtype=np.uint64) * _GOLD) | np.uint64(1)
+        keys_u = np.empty((n_u, 2 * params.bands), dtype=np.uint64)
+        valid_u = np.zeros(n_u, dtype=bool)
+        for part, (sel, rank) in enumerate(((head, head_rank), (tail, tail_rank))):
+            win = np.full((n_u, width), n_stems, dtype=np.int64)
+            win[tok.row[sel], rank[sel]] = codes[sel]
+            if part == 0:
+                valid_u = win[:, 0] < n_stems  # at least one content word (ranks fill from 0)
+            key = (win.astype(np.uint64) * mult).sum(axis=1, dtype=np.uint64)
+            _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+            uniq = win[first]
+            sig = table[uniq[:, 0]]
+            for j in range(1, width):
+                np.minimum(sig, table[uniq[:, j]], out=sig)
+            band = slice(part * params.bands, (part + 1) * params.bands)
+            keys_u[:, band] = band_keys(sig, params, salt=part * params.bands)[inverse.reshape(-1)]
         rows = ctx.prompt_inverse
         width_out = 2 * params.bands
         offsets = np.arange(0, (ctx.n + 1) * width_out, width_out, dtype=np.int32)

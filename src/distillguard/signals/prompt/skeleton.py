@@ -20,7 +20,7 @@ import pyarrow as pa
 
 from distillguard.signals.base import register
 from distillguard.signals.prompt.base import PromptSignal
-from distillguard.signals.prompt.context import GOLD, PromptContext, Tokens, mix64, segment_sum
+from distillguard.signals.prompt.context import GOLD, PromptContext, Tokens, mix64
 
 #: words of the head and tail fingerprints
 EDGE_WORDS = 8
@@ -41,14 +41,17 @@ def sequence_fp(tok: Tokens, parts: list[tuple[np.ndarray, np.ndarray]], seed: i
     Each part is ``(selected, slot)``: a boolean mask over the tokens and each token's slot (its
     position in the fingerprinted sequence; parts must use disjoint slot ranges).
     """
-    width = max(int(slot[sel].max(initial=-1)) for sel, slot in parts) + 1
-    salts = _salts(seed, tag, max(width, 1))
     acc = np.zeros(len(tok.count), dtype=np.uint64)
     for sel, slot in parts:
-        v = np.zeros(len(tok.hashes), dtype=np.uint64)
-        v[sel] = mix64(tok.hashes[sel] ^ salts[slot[sel]])
+        idx = np.flatnonzero(sel)
+        if not idx.size:
+            continue
+        salts = _salts(seed, tag, int(slot[idx].max()) + 1)
+        v = mix64(tok.hashes[idx] ^ salts[slot[idx]])
+        row = tok.row[idx]  # ascending: the selected words of one prompt are contiguous
+        bounds = np.flatnonzero(np.concatenate([[True], row[1:] != row[:-1]]))
         with np.errstate(over="ignore"):
-            acc += segment_sum(v, tok.starts, tok.ends)
+            acc[row[bounds]] += np.add.reduceat(v, bounds)
     with np.errstate(over="ignore"):
         return mix64(acc ^ _salts(seed, tag + 1000, 1)[0])
 
