@@ -132,6 +132,7 @@ def assemble_campaigns(
     evidence = pl.DataFrame(schema={"account_id": pl.Utf8, "text": pl.Utf8})
     if account_campaign.height:
         campaigns, evidence = _describe(con, staged, accounts, account_campaign, scored, feats)
+        _attach_attribution(campaigns, attr, account_campaign, params.merge_similarity)
 
     lookalikes = _lookalikes(clusters, scored, feats, edges, cluster_feats, account_campaign, threshold)
     edges_out = _edges_out(edges, scored, account_campaign, lookalikes)
@@ -360,6 +361,28 @@ def _describe(
 
 
 _HOUR = __import__("datetime").timedelta(hours=1)
+
+
+def _attach_attribution(
+    campaigns: list[dict], attr: Attribution, account_campaign: pl.DataFrame, similarity: float
+) -> None:
+    """Add ``attribution`` to each campaign: how many fragments it was built from and, for each merge
+    of two fragments, the profile similarity and the shared keys that made it (strongest first)."""
+    unit_c = attr.groups.join(account_campaign, on="account_id").select("unit", "campaign_id").unique("unit")
+    frags = unit_c.group_by("campaign_id").agg(units=pl.len())
+    m = attr.merges.join(unit_c.rename({"unit": "into"}), on="into")
+    m = m.sort(["campaign_id", "similarity"], descending=[False, True])
+    by_c: dict[str, list[dict]] = {}
+    for cid, part in m.group_by("campaign_id", maintain_order=True):  # one group per campaign
+        by_c[str(cid[0])] = part.select("similarity", "evidence").head(20).to_dicts()
+    nf = dict(zip(frags["campaign_id"].to_list(), frags["units"].to_list(), strict=True))
+    for c in campaigns:
+        c["attribution"] = {
+            "units": int(nf.get(c["campaign_id"], 1)),
+            "how": "Leiden fragments of flagged accounts merged while their key-usage profiles have cosine "
+            f">= {similarity:g} (ASN mix and request parameters may veto a merge)",
+            "merges": by_c.get(c["campaign_id"], []),
+        }
 
 
 def _tie(ind: dict) -> str:

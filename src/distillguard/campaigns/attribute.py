@@ -80,7 +80,7 @@ class AttributionParams:
 
 @dataclass
 class Attribution:
-    #: ``account_id, group, fragment`` for every flagged account (group/fragment -1: unattributed)
+    #: ``account_id, group, fragment, unit`` for every flagged account (fragment null: no edge)
     groups: pl.DataFrame
     #: one row per merge: ``into, merged, similarity, evidence`` (text of the top shared keys)
     merges: pl.DataFrame
@@ -300,4 +300,4 @@ def attribute(
     ]
     units = units.with_columns(group=pl.Series(label[units["unit"].to_numpy()], dtype=pl.Int64))
     merges_df = pl.DataFrame(merges_out, schema=empty_merges.schema) if merges_out else empty_merges
-    return Attribution(units.select("account_id", "group", "fragment"), merges_df, n_frag)
+    return Attribution(units.select("account_id", "group", "fragment", "unit"), merges_df, n_frag)
