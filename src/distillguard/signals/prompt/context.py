@@ -16,9 +16,11 @@ Text views (all bounded, so cost does not grow with pathological prompt lengths)
   ``HEAD_CHARS + TAIL_CHARS`` characters, else its first ``HEAD_CHARS`` and last ``TAIL_CHARS``
   characters (instructions and templates live at the ends of a prompt);
 - ``lower_u``: ``window_u`` lower-cased;
-- ``text_u``: per distinct (system, prompt) pair, the lower-cased system prompt window (first
-  ``SYSTEM_CHARS``) + newline + ``lower``: what the model was told, where an injected instruction
-  may sit in either part (just ``lower`` when the batch has no system prompts);
+- ``units``: what the pattern signals read: the distinct ``lower`` windows, then the distinct
+  lower-cased system prompts (first ``SYSTEM_CHARS``): what the model was told, where an injected
+  instruction may sit in either part; a row's result combines its prompt's and its system's;
+- ``text_u``: per distinct (system, prompt) pair, the system window + newline + ``lower`` (a
+  row-level convenience view; the signals read ``units``);
 - ``masked_u``: the head (``MASK_HEAD_CHARS``) and tail (``MASK_TAIL_CHARS``) of ``lower_u`` with
   filled-in values replaced by placeholders (code blocks, inline code, URLs, e-mails, LaTeX, quoted
   spans, numbers, list runs), cut to ``WORD_HEAD_CHARS + WORD_TAIL_CHARS`` characters;
@@ -322,10 +324,43 @@ class PromptContext:
         """For each row, the index of its text in :attr:`text_u`."""
         return self._texts[1]
 
+    @cached_property
+    def units(self) -> pl.Series:
+        """The distinct texts the pattern signals read: every distinct prompt's ``lower`` window,
+        then every distinct system prompt's lower-cased first ``SYSTEM_CHARS`` (when there are any).
+
+        A request's text is its system prompt and its prompt: a per-row result is the combination
+        (:meth:`combine`) of the results of its two units, so a system prompt that an application
+        sends with thousands of different prompts is read once, not once per prompt. (A pattern
+        match spanning the end of the system prompt and the start of the prompt is not seen.)
+        """
+        parts = [self.lower_u]
+        if self.system_u is not None:
+            parts.append(self.system_u.str.head(SYSTEM_CHARS).str.to_lowercase())
+        return pl.concat([p.rename("text") for p in parts])
+
+    def combine(self, values: np.ndarray, how: str = "or") -> np.ndarray:
+        """Per-row result from per-unit ``values`` (aligned with :attr:`units`): ``"or"`` (bitwise /
+        logical) or ``"add"`` the prompt's and the system prompt's values."""
+        n_p = len(self.prompt_u)
+        out = values[:n_p][self.prompt_inverse]
+        if self.system_u is not None:
+            sys_vals = values[n_p:][self.system_inverse]
+            out = out + sys_vals if how == "add" else out | sys_vals
+        return out
+
     def evaluate(self, exprs: list[pl.Expr]) -> pl.DataFrame:
-        """Evaluate expressions over column ``text`` once per distinct text; one output row per row."""
-        out = self.text_u.to_frame("text").select(exprs)
-        return out[self.text_inverse] if len(out) else out
+        """Evaluate expressions over column ``text`` of :attr:`units`; one output row per row, a
+        count is the sum of the prompt's and the system prompt's counts, a boolean their OR."""
+        out = self.units.to_frame("text").select(exprs)
+        cols = {}
+        for name in out.columns:
+            col = out[name]
+            if col.dtype == pl.Boolean:
+                cols[name] = self.combine(col.fill_null(False).to_numpy(), "or")
+            else:
+                cols[name] = self.combine(col.fill_null(0).to_numpy(), "add")
+        return pl.DataFrame(cols) if cols else pl.DataFrame()
 
     @cached_property
     def masked_u(self) -> pl.Series:

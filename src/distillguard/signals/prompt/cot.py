@@ -243,6 +243,8 @@ ALL_LITERALS: tuple[str, ...] = tuple(
 )
 assert list(LITERALS) == list(PATTERNS), "LITERALS and PATTERNS list the same languages in the same order"
 _TAG_BIT = 1 << len(PATTERNS)
+#: bit of a matched tag demand in the per-text hit masks (bits below it: language * 3 + tier)
+_TAG_HIT = 1 << (3 * len(PATTERNS))
 #: literal -> bit mask of the languages (bit i: i-th of PATTERNS) and tag table (_TAG_BIT) needing it
 _LITERAL_BITS: dict[str, int] = {
     lit: sum(1 << i for i, lits in enumerate(LITERALS.values()) if lit in lits)
@@ -287,39 +289,44 @@ class CotElicitation(PromptSignal):
     outputs = ("cot", "cot_lang", "cot_tagged")
 
     def values(self, ctx: PromptContext):
-        # once per distinct (system, prompt) text, scattered back to the rows at the end
-        text = ctx.text_u
-        n = len(text)
-        keep = np.ones(n, dtype=np.float64)  # prod(1 - w) over matched groups
-        tagged = np.zeros(n, dtype=bool)
-        lang = np.full(n, None, dtype=object)
-        best_w = np.zeros(n)
+        # each distinct prompt and each distinct system prompt is read once: per text unit, one bit
+        # per matched (language, tier) and one for a tag demand, OR-ed per row at the end
+        units = ctx.units
+        bits = np.zeros(len(units), dtype=np.int64)
         # one Aho-Corasick pass finds every literal present; each language's regexes then run
         # only on the texts holding one of its literals
-        present = literal_masks(text)
+        present = literal_masks(units)
         tag_rows = np.flatnonzero(present & _TAG_BIT)
         if tag_rows.size:
-            hit = text.gather(tag_rows).str.contains(rx(TAG_PATTERN)).to_numpy()
-            tagged[tag_rows] = hit
-            keep[tag_rows] *= np.where(hit, 1.0 - TAG_WEIGHT, 1.0)
-        if present.any():
-            for bit, (code, tiers) in enumerate(PATTERNS.items()):
-                rows = np.flatnonzero(present & (1 << bit))
-                if not rows.size:
-                    continue
-                hits = (
-                    text.gather(rows)
-                    .to_frame("t")
-                    .select([pl.col("t").str.contains(rx(tiers[tier])).alias(tier) for tier in _TIERS])
-                )
-                for tier in _TIERS:
-                    h = hits[tier].to_numpy()
-                    w = TIER_WEIGHTS[tier]
-                    keep[rows] *= np.where(h, 1.0 - w, 1.0)
-                    better = h & (w > best_w[rows])
-                    best_w[rows[better]] = w
-                    lang[rows[better]] = code
-        inv = ctx.text_inverse
+            hit = units.gather(tag_rows).str.contains(rx(TAG_PATTERN)).to_numpy()
+            bits[tag_rows[hit]] |= _TAG_HIT
+        for li, tiers in enumerate(PATTERNS.values()):
+            rows = np.flatnonzero(present & (1 << li))
+            if not rows.size:
+                continue
+            hits = (
+                units.gather(rows)
+                .to_frame("t")
+                .select([pl.col("t").str.contains(rx(tiers[tier])).alias(tier) for tier in _TIERS])
+            )
+            for ti, tier in enumerate(_TIERS):
+                bits[rows[hits[tier].to_numpy()]] |= 1 << (li * len(_TIERS) + ti)
+        # score, language and tag flag per distinct combination of matched bits (a few hundred)
+        combos, inv = np.unique(ctx.combine(bits, "or"), return_inverse=True)
+        keep = np.ones(len(combos), dtype=np.float64)  # prod(1 - w) over matched groups
+        tagged = (combos & _TAG_HIT) != 0
+        keep *= np.where(tagged, 1.0 - TAG_WEIGHT, 1.0)
+        lang = np.full(len(combos), None, dtype=object)
+        best_w = np.zeros(len(combos))
+        for li, code in enumerate(PATTERNS):
+            for ti, tier in enumerate(_TIERS):
+                h = (combos & (1 << (li * len(_TIERS) + ti))) != 0
+                w = TIER_WEIGHTS[tier]
+                keep *= np.where(h, 1.0 - w, 1.0)
+                better = h & (w > best_w)
+                best_w[better] = w
+                lang[better] = code
+        inv = inv.reshape(-1)
         return {
             "cot": pa.array((1.0 - keep[inv]).astype(np.float32), type=pa.float32()),
             "cot_lang": pa.array(lang[inv], type=pa.string()),
