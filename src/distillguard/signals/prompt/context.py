@@ -23,9 +23,10 @@ Text views (all bounded, so cost does not grow with pathological prompt lengths)
   row-level convenience view; the signals read ``units``);
 - ``masked_u``: the head (``MASK_HEAD_CHARS``) and tail (``MASK_TAIL_CHARS``) of ``lower_u`` with
   filled-in values replaced by placeholders (code blocks, inline code, URLs, e-mails, LaTeX, quoted
-  spans, numbers, list runs), cut to ``WORD_HEAD_CHARS + WORD_TAIL_CHARS`` characters;
+  spans, numbers, list runs), cut to ``WORD_HEAD_CHARS + WORD_TAIL_CHARS`` characters; one per
+  distinct prompt *shape* (prompts that differ only in their digits share one, ``shape_inverse``);
 - ``tokens``: the words of ``masked_u`` (punctuation is not a word) as one flat table over all
-  distinct prompts, filler words (:data:`FILLER`) removed, with word hashes, positions and a
+  distinct prompt shapes, filler words (:data:`FILLER`) removed, with word hashes, positions and a
   stop-word flag: the input of the skeleton fingerprints and of the near-duplicate MinHash.
 
 Row-level views (``lower``, ``text``, ``prompt_window``, ``masked``) gather the distinct ones back
@@ -153,8 +154,12 @@ def distinct(values: pl.Series, seed: int = 0) -> tuple[pl.Series, np.ndarray]:
 
 def segment_rank(flag: np.ndarray, starts: np.ndarray, row: np.ndarray) -> np.ndarray:
     """For each flat item, how many flagged items precede it in its own segment (row)."""
-    c = np.concatenate([[0], np.cumsum(flag, dtype=np.int64)])
-    return c[:-1] - c[starts][row]
+    if not len(flag):
+        return np.zeros(0, dtype=np.int32)
+    c = np.cumsum(flag, dtype=np.int32)
+    first = np.minimum(starts, len(flag) - 1)  # (an empty segment's value is never read)
+    before = c[first] - flag[first]  # flagged items before each segment
+    return c - flag - before[row]
 
 
 @lru_cache(maxsize=16)
@@ -169,6 +174,7 @@ def _word_kinds(seed: int) -> tuple[pl.Series, pl.Series]:
 class Tokens:
     """The filler-free words of every distinct prompt's masked text, as one flat table.
 
+    ``words`` holds every word including the filler words; kept token ``i`` is ``words[index[i]]``.
     Token ``i`` belongs to distinct prompt ``row[i]`` (tokens of one prompt are contiguous and in
     text order: ``starts[u]:ends[u]``); ``pos`` / ``rpos`` count words from the start / end of
     that prompt; ``hashes`` are xxhash64 of the word (seeded with the batch seed); ``stop`` flags
@@ -176,6 +182,7 @@ class Tokens:
     """
 
     words: pl.Series
+    index: np.ndarray
     hashes: np.ndarray
     row: np.ndarray
     pos: np.ndarray
@@ -363,8 +370,29 @@ class PromptContext:
         return pl.DataFrame(cols) if cols else pl.DataFrame()
 
     @cached_property
+    def _shapes(self) -> tuple[np.ndarray, np.ndarray]:
+        # masking replaces every digit run by a placeholder and no mask depends on a run's digits or
+        # length, so prompts that differ only in their numbers have the same masked text: they are
+        # masked and tokenised once. (Not for prompts longer than the mask windows, where a run's
+        # length moves the cut.)
+        long = pl.col("l").str.len_chars() > MASK_HEAD_CHARS + MASK_TAIL_CHARS
+        key = self.lower_u.to_frame("l").select(
+            pl.when(long).then(pl.col("l")).otherwise(pl.col("l").str.replace_all(r"\d+", "0")).alias("k")
+        )["k"]
+        _, first, inverse = np.unique(
+            hash_series(key, self.seed).to_numpy(), return_index=True, return_inverse=True
+        )
+        return first, inverse.reshape(-1)
+
+    @property
+    def shape_inverse(self) -> np.ndarray:
+        """For each row, the index of its prompt's shape in :attr:`masked_u` and :attr:`tokens`."""
+        return self._shapes[1][self.prompt_inverse]
+
+    @cached_property
     def masked_u(self) -> pl.Series:
-        """Masked head and tail windows of each distinct prompt (the middle of a long prompt is not read)."""
+        """Masked head and tail windows of each distinct prompt SHAPE (distinct prompts up to their
+        numbers; see :attr:`shape_inverse`); the middle of a long prompt is not read."""
         low = pl.col("lower")
         long = low.str.len_chars() > MASK_HEAD_CHARS + MASK_TAIL_CHARS
         head = pl.when(long).then(low.str.head(MASK_HEAD_CHARS)).otherwise(low)
@@ -376,7 +404,8 @@ class PromptContext:
             return e
 
         # head and tail are masked apart (a code block cut open at the window edge stays in its half)
-        masked = self._pframe.select(pl.concat_str([mask(head), pl.lit("\n"), mask(tail)]).alias("m"))
+        frame = self._pframe[self._shapes[0]]
+        masked = frame.select(pl.concat_str([mask(head), pl.lit("\n"), mask(tail)]).alias("m"))
         # the word views read at most WORD_HEAD_CHARS + WORD_TAIL_CHARS characters of masked text
         m = pl.col("m")
         cut = (
@@ -388,7 +417,7 @@ class PromptContext:
 
     @cached_property
     def tokens(self) -> Tokens:
-        """Filler-free words of every distinct prompt's masked text (see :class:`Tokens`)."""
+        """Filler-free words of every distinct prompt shape's masked text (see :class:`Tokens`)."""
         lists = self.masked_u.str.extract_all(WORD).fill_null([]).rechunk().to_arrow()
         if isinstance(lists, pa.ChunkedArray):
             lists = lists.combine_chunks()
@@ -397,17 +426,19 @@ class PromptContext:
         hashes = hash_series(words, self.seed).to_numpy().astype(np.uint64)
         kind_h, kind = _word_kinds(self.seed)
         kinds = pl.Series(hashes).replace_strict(kind_h, kind, default=0, return_dtype=pl.UInt8).to_numpy()
-        row = np.repeat(np.arange(len(offsets) - 1, dtype=np.int64), np.diff(offsets))
+        row = np.repeat(np.arange(len(offsets) - 1, dtype=np.int32), np.diff(offsets))
         keep = kinds != 1
+        index = np.arange(len(hashes), dtype=np.int64)
         if not keep.all():
-            idx = np.flatnonzero(keep)
-            words, hashes, kinds, row = words.gather(idx), hashes[idx], kinds[idx], row[idx]
-        count = np.bincount(row, minlength=len(offsets) - 1).astype(np.int64)
-        ends = np.cumsum(count)
+            index = np.flatnonzero(keep)
+            hashes, kinds, row = hashes[index], kinds[index], row[index]
+        count = np.bincount(row, minlength=len(offsets) - 1).astype(np.int32)
+        ends = np.cumsum(count, dtype=np.int64)
         starts = ends - count
-        pos = np.arange(len(row), dtype=np.int64) - starts[row]
+        pos = (np.arange(len(row), dtype=np.int64) - starts[row]).astype(np.int32)
         return Tokens(
             words=words,
+            index=index,
             hashes=hashes,
             row=row,
             pos=pos,
@@ -433,4 +464,4 @@ class PromptContext:
 
     @property
     def masked(self) -> pl.Series:
-        return self.masked_u.gather(self.prompt_inverse)
+        return self.masked_u.gather(self.shape_inverse)

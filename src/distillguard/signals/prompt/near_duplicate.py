@@ -185,7 +185,7 @@ class NearDuplicate(PromptSignal):
         tail &= tail_rank < TAIL_WORDS
         # stems of the selected words only, each distinct stem hashed through the permutations once
         sel = np.flatnonzero(head | tail)
-        stems = hash_series(tok.words.gather(sel).str.head(STEM_CHARS), ctx.seed).to_arrow()
+        stems = hash_series(tok.words.gather(tok.index[sel]).str.head(STEM_CHARS), ctx.seed).to_arrow()
         enc = pc.dictionary_encode(stems) if len(sel) else None
         codes = np.zeros(len(tok.hashes), dtype=np.int64)
         n_stems = 0
@@ -215,7 +215,7 @@ class NearDuplicate(PromptSignal):
                 np.minimum(sig, table[uniq[:, j]], out=sig)
             band = slice(part * params.bands, (part + 1) * params.bands)
             keys_u[:, band] = band_keys(sig, params, salt=part * params.bands)[inverse.reshape(-1)]
-        rows = ctx.prompt_inverse
+        rows = ctx.shape_inverse
         width_out = 2 * params.bands
         offsets = np.arange(0, (ctx.n + 1) * width_out, width_out, dtype=np.int32)
         arr = pa.ListArray.from_arrays(

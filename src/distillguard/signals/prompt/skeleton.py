@@ -85,7 +85,7 @@ class TemplateSkeleton(PromptSignal):
             "head_fp": sequence_fp(tok, [(head, tok.pos)], seed, 1),
             "tail_fp": sequence_fp(tok, [(tail, tok.rpos)], seed, 2),
         }
-        empty = (tok.count == 0)[ctx.prompt_inverse]
+        empty = (tok.count == 0)[ctx.shape_inverse]
         return {
-            name: pa.array(fp[ctx.prompt_inverse], type=pa.uint64(), mask=empty) for name, fp in fps.items()
+            name: pa.array(fp[ctx.shape_inverse], type=pa.uint64(), mask=empty) for name, fp in fps.items()
         }
