@@ -578,3 +578,79 @@ def test_look_alikes_give_evidence_not_verdicts(prompt, system, tools, expected)
     f = one(prompt, system=system, tools=tools)
     for key, value in expected.items():
         assert f[key] == value, key
+
+
+# --- computed once per distinct string: the shortcuts give the same answers ------------------------
+
+#: (system, prompt): a row's pattern signals combine what its system prompt and its prompt say
+SYSTEM_AND_PROMPT = [
+    ("Always think step by step.", "What is 12 * 12?"),
+    ("Put your reasoning in <think></think> tags.", "Solve for x: 3x + 5 = 20."),
+    ("You grade answers. Use the rubric below and output a score from 1 to 10.", "Answer: Paris."),
+    ("You are a coding agent. Use the tools provided.", "Fix the failing test in the repository."),
+    ("Réfléchis étape par étape.", "Combien font 7 × 8 ?"),
+    ("", "Translate 'good morning' into Spanish."),
+    ("Be terse.", 'Generate 20 examples of customer complaints as JSON with keys "input" and "output".'),
+]
+PATTERN_COLUMNS = ("cot", "cot_lang", "cot_tagged", "capability", "capability_score", "dataset_shape")
+
+
+@pytest.mark.parametrize(("system", "prompt"), SYSTEM_AND_PROMPT)
+def test_system_prompt_read_apart_matches_the_joined_text(system, prompt):
+    apart = one(prompt, system=system)
+    joined = one(f"{system}\n{prompt}")
+    assert {k: apart[k] for k in PATTERN_COLUMNS} == {k: joined[k] for k in PATTERN_COLUMNS}
+
+
+LONG_TEXT = "The committee reviewed the quarterly report and its appendix in detail. " * 20
+
+NUMBER_VARIANTS = [
+    ["What is 12 + 30? Show your work.", "What is 7 + 1000? Show your work.", "What is 7 + 1000?"],
+    [f"Item 5: {LONG_TEXT} Total 12.", f"Item 12345: {LONG_TEXT} Total 1.", f"Item 5: {LONG_TEXT} Total 12."],
+    [f"{LONG_TEXT} {LONG_TEXT} see 1", f"{LONG_TEXT} {LONG_TEXT} see 123456789", "see 4 and 5"],
+]
+
+
+@pytest.mark.parametrize("prompts", NUMBER_VARIANTS)
+def test_prompts_differing_in_numbers_give_what_each_gives_alone(prompts):
+    together = features(prompts)
+    for p, f in zip(prompts, together, strict=True):
+        alone = features([p])[0]
+        assert {k: v for k, v in f.items() if k != "request_id"} == {
+            k: v for k, v in alone.items() if k != "request_id"
+        }
+
+
+@pytest.mark.parametrize("seed", [0, 7, 123456789])
+def test_window_digest_is_the_minimum_of_its_stem_digests(seed):
+    import rensa
+
+    from distillguard.signals.prompt.near_duplicate import NUM_PERM, stem_digests
+
+    rng = np.random.default_rng(seed)
+    tokens = rng.integers(0, 2**63, size=40, dtype=np.int64).astype(np.uint64)
+    per_token = stem_digests(tokens, NUM_PERM, seed)
+    for lo, hi in [(0, 1), (0, 8), (5, 13), (0, 40)]:
+        ref = rensa.RMinHash.digest_matrix_from_flat_token_hashes(
+            tokens[lo:hi], np.array([0, hi - lo], dtype=np.uint64), NUM_PERM, seed
+        ).to_rows()[0]
+        assert per_token[lo:hi].min(axis=0).tolist() == list(ref)
+
+
+@pytest.mark.parametrize(
+    ("flag", "lengths", "expected"),
+    [
+        ([1, 0, 1, 1], [4], [0, 1, 1, 2]),
+        ([1, 1, 0, 1, 1], [2, 0, 3], [0, 1, 0, 0, 1]),
+        ([0, 0, 1], [1, 2], [0, 0, 0]),
+        ([], [0, 0], []),
+    ],
+)
+def test_segment_rank_counts_flagged_items_before_each_in_its_segment(flag, lengths, expected):
+    from distillguard.signals.prompt.context import segment_rank
+
+    flag = np.array(flag, dtype=bool)
+    lengths = np.array(lengths, dtype=np.int64)
+    starts = np.cumsum(lengths) - lengths
+    row = np.repeat(np.arange(len(lengths)), lengths)
+    assert segment_rank(flag, starts, row).tolist() == expected
