@@ -8,9 +8,17 @@ is the steadier figure), the time per signal, and the peak RSS of the process.
 
 ``--max-chars`` keeps only real prompts up to that length (e.g. 500 for "typical" chat/harvest
 prompts: the corpora mix has a long tail of multi-kilobyte prompts, mean ~1,000 chars).
+``--interactions`` times the first ``--rows`` rows of an interactions Parquet file instead (e.g. the
+simulator's traffic: ``distillguard simulate --out /tmp/sim-speed --seed 5``).
+
+The per-stage lines split the time between the shared context (distinct indexes, windows, masking,
+word table: computed once, counted where first used in the run above, listed apart here) and each
+signal.
 
     .venv/bin/python benchmarks/bench_prompt_signals.py --rows 200000
     .venv/bin/python benchmarks/bench_prompt_signals.py --rows 200000 --max-chars 500
+    .venv/bin/python benchmarks/bench_prompt_signals.py --rows 100000 \
+        --interactions /tmp/sim-speed/interactions/part-00000.parquet
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from distillguard.features import prompt_features
 from distillguard.signals.prompt import PromptContext, prompt_signals
@@ -72,12 +81,18 @@ def main() -> None:
     ap.add_argument("--max-chars", type=int, default=None, help="only real prompts up to this length")
     ap.add_argument("--prompts-dir", type=Path, default=SHARED)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--interactions", type=Path, default=None, help="time this interactions Parquet file")
     args = ap.parse_args()
-    prompts = load_prompts(args.prompts_dir, args.max_chars)
-    table = make_table(prompts, args.rows, args.seed)
+    if args.interactions is not None:
+        table = pq.read_table(args.interactions).slice(0, args.rows)
+        source = f"{table.num_rows:,} interactions of {args.interactions}"
+    else:
+        prompts = load_prompts(args.prompts_dir, args.max_chars)
+        table = make_table(prompts, args.rows, args.seed)
+        source = f"{args.rows:,} prompts drawn from {len(prompts):,} real ones"
     chars = pl.from_arrow(table.column("prompt")).str.len_chars()
     print(
-        f"{args.rows:,} prompts drawn from {len(prompts):,} real ones; chars mean {chars.mean():.0f}, "
+        f"{source}; chars mean {chars.mean():.0f}, "
         f"p50 {chars.median():.0f}, p95 {chars.quantile(0.95):.0f}; {os.cpu_count()} CPUs, "
         f"load average {os.getloadavg()[0]:.1f}"
     )
@@ -94,8 +109,18 @@ def main() -> None:
     )
     # where the time goes (CPU seconds per signal, shared context work counted where first used)
     per: dict[str, float] = defaultdict(float)
+    stages = {
+        "context: distinct indexes": lambda c: (c.prompt_u, c.system_u),
+        "context: windows, units": lambda c: c.units,
+        "context: masking": lambda c: c.masked_u,
+        "context: word table": lambda c: c.tokens,
+    }
     for batch in table.to_batches(max_chunksize=args.batch):
         ctx = PromptContext(batch)
+        for name, stage in stages.items():
+            c = time.process_time()
+            stage(ctx)
+            per[name] += time.process_time() - c
         for cls in prompt_signals():
             c = time.process_time()
             cls().compute(ctx)
