@@ -170,56 +170,79 @@ def greedy_merge(
     Repeatedly merges the most similar allowed pair (ties: lowest indices) while its cosine is at
     least ``threshold``; a merged unit's profiles are the sums of its parts. Returns
     the group label of every unit (the index it ended in) and the merges
-    ``(into, merged, cosine, contribution of each column of facets[0])``. Work is O(units^2) on
-    dense similarity matrices, so callers pass groups, not all accounts.
+    ``(into, merged, cosine, contribution of each column of facets[0])``. Cosines of sums follow from the
+    Gram matrices (dot products add up), so a merge costs O(units) per facet; memory is O(units^2):
+    callers pass groups, not all accounts.
     """
     n = facets[0].shape[0]
     label = np.arange(n)
     merges: list[tuple[int, int, float, np.ndarray]] = []
     if n < 2:
         return label, merges
-    xs = [sp.csr_matrix(f, dtype=np.float64).tolil() for f in facets]
-    xns = [_normalise(x.tocsr()) for x in xs]
+    xs = [sp.csr_matrix(f, dtype=np.float64) for f in facets]
+    grams = [(x @ x.T).toarray() for x in xs]
+    rows0 = [xs[0][i] for i in range(n)]  # the deciding facet's rows, kept for the evidence
     size = np.ones(n, dtype=np.int64) if sizes is None else np.asarray(sizes, dtype=np.int64).copy()
-    has = [np.asarray(x.tocsr().sum(axis=1)).ravel() > 0 for x in xs]
+    alive = np.ones(n, dtype=bool)
 
-    def known(f: int) -> np.ndarray:
-        return has[f] & (size >= veto_min_size)
+    def cos(g: np.ndarray) -> np.ndarray:
+        d = np.sqrt(np.clip(np.diag(g), 0.0, None))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            c = g / np.outer(d, d)
+        return np.nan_to_num(c, nan=0.0), d > 0
 
-    def allowed(rows: np.ndarray) -> np.ndarray:
-        sim = _cosine_rows(xns[0], xns[0][rows], np.ones(n, bool), np.ones(len(rows), bool))
-        for f in range(1, len(xs)):
-            k = known(f)
-            ok = _cosine_rows(xns[f], xns[f][rows], k, k[rows]) >= veto
+    def similarity() -> np.ndarray:
+        sim, _ = cos(grams[0])
+        for f in range(1, len(grams)):
+            c, has = cos(grams[f])
+            known = has & (size >= veto_min_size)
+            ok = (c >= veto) | ~known[:, None] | ~known[None, :]
             sim = np.where(ok, sim, -1.0)
+        sim[~alive, :] = -1.0
+        sim[:, ~alive] = -1.0
+        np.fill_diagonal(sim, -1.0)
         return sim
 
-    s = allowed(np.arange(n))
-    np.fill_diagonal(s, -1.0)
-    alive = np.ones(n, dtype=bool)
+    def similarity_row(i: int) -> np.ndarray:
+        """Row ``i`` of :func:`similarity`, in O(units) per facet."""
+
+        def row_cos(g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            d = np.sqrt(np.clip(np.diag(g), 0.0, None))
+            with np.errstate(divide="ignore", invalid="ignore"):
+                c = g[i, :] / (d[i] * d)
+            return np.nan_to_num(c, nan=0.0, posinf=0.0), d > 0
+
+        sim, _ = row_cos(grams[0])
+        for f in range(1, len(grams)):
+            c, has = row_cos(grams[f])
+            known = has & (size >= veto_min_size)
+            sim = np.where((c >= veto) | ~known[i] | ~known, sim, -1.0)
+        sim[~alive] = -1.0
+        sim[i] = -1.0
+        return sim
+
+    s = similarity()
     while True:
         flat = int(np.argmax(s))
         i, j = divmod(flat, n)
-        best = s[i, j]
+        best = float(s[i, j])
         if best < threshold:
             break
         i, j = min(i, j), max(i, j)
-        contrib = np.asarray(xns[0][i].multiply(xns[0][j]).todense()).ravel()
-        merges.append((i, j, float(best), contrib))
+        ri, rj = rows0[i], rows0[j]
+        ni, nj = np.sqrt(grams[0][i, i]), np.sqrt(grams[0][j, j])
+        contrib = np.asarray(ri.multiply(rj).todense()).ravel() / ((ni * nj) or 1.0)
+        merges.append((i, j, best, contrib))
+        rows0[i] = ri + rj
         alive[j] = False
         label[label == j] = i
         size[i] += size[j]
-        for f, x in enumerate(xs):
-            x[i] = x[i] + x[j]
-            x[j] = 0
-            has[f][i] = has[f][i] or has[f][j]
-            xn = xns[f].tolil()
-            xn[i] = _normalise(x[i].tocsr())
-            xn[j] = 0
-            xns[f] = xn.tocsr()
-        row = allowed(np.array([i]))[0]
-        row[~alive] = -1.0
-        row[i] = -1.0
+        for g in grams:
+            g[i, :] += g[j, :]
+            g[:, i] += g[:, j]
+            g[j, :] = 0.0
+            g[:, j] = 0.0
+        row = similarity_row(i)
         s[i, :] = row
         s[:, i] = row
         s[j, :] = -1.0
