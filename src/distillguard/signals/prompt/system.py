@@ -102,10 +102,11 @@ class PromptBasics(PromptSignal):
             latin[rest] = (lang[rest] == "other") & (share["latin"] >= 0.5)
         rows = np.flatnonzero(latin)
         if rows.size:
-            sub = head.gather(rows).to_frame("h")
-            en = sub.select(pl.col("h").str.count_matches(rx(_LATIN_WORDS["en"]))).to_series().to_numpy()
+            # "at least two English function words": a match of two (stops at the second one)
+            two = rx(_LATIN_WORDS["en"] + r"(?s:.*?)" + _LATIN_WORDS["en"])
+            en2 = head.gather(rows).str.contains(two).to_numpy()
             lang[rows] = "en"
-            unsure = rows[en < 2]
+            unsure = rows[~en2]
             if unsure.size:
                 sub = head.gather(unsure).to_frame("h")
                 codes = list(_LATIN_WORDS)
