@@ -187,11 +187,9 @@ class NearDuplicate(PromptSignal):
         sel = np.flatnonzero(head | tail)
         stems = hash_series(tok.words.gather(tok.index[sel]).str.head(STEM_CHARS), ctx.seed).to_arrow()
         enc = pc.dictionary_encode(stems) if len(sel) else None
-        codes = np.zeros(len(tok.hashes), dtype=np.int64)
-        n_stems = 0
-        if enc is not None:
-            codes[sel] = enc.indices.to_numpy()
-            n_stems = len(enc.dictionary)
+        codes = enc.indices.to_numpy().astype(np.int64) if enc is not None else np.zeros(0, dtype=np.int64)
+        n_stems = len(enc.dictionary) if enc is not None else 0
+        sel_row = tok.row[sel]
         table = np.full((n_stems + 1, params.num_perm), np.iinfo(np.uint32).max, dtype=np.uint32)
         if n_stems:
             stem_hashes = enc.dictionary.to_numpy().astype(np.uint64)
@@ -202,9 +200,10 @@ class NearDuplicate(PromptSignal):
         mult = mix64(np.arange(1, width + 1, dtype=np.uint64) * _GOLD) | np.uint64(1)
         keys_u = np.empty((n_u, 2 * params.bands), dtype=np.uint64)
         valid_u = np.zeros(n_u, dtype=bool)
-        for part, (sel, rank) in enumerate(((head, head_rank), (tail, tail_rank))):
+        for part, (chosen, rank) in enumerate(((head, head_rank), (tail, tail_rank))):
+            pick = chosen[sel]  # the selected words of this window, in the compact order
             win = np.full((n_u, width), n_stems, dtype=np.int64)
-            win[tok.row[sel], rank[sel]] = codes[sel]
+            win[sel_row[pick], rank[sel][pick]] = codes[pick]
             if part == 0:
                 valid_u = win[:, 0] < n_stems  # at least one content word (ranks fill from 0)
             key = (win.astype(np.uint64) * mult).sum(axis=1, dtype=np.uint64)
