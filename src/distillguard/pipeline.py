@@ -32,6 +32,7 @@ from distillguard.campaigns import ClusterParams, cluster_features, leiden_clust
 from distillguard.campaigns.assemble import assemble_campaigns
 from distillguard.campaigns.attribute import AttributionParams
 from distillguard.linking import LINK_SIGNALS, LinkParams, all_keys, candidate_edges, weigh_keys
+from distillguard.linking.edges import content_reach, vouched_peer_share
 from distillguard.linking.evidence import key_evidence_text, popular_keys
 from distillguard.scoring import ScoreModel, choose_operating_point, load_model, score_accounts
 from distillguard.scoring.reasons import account_reasons
@@ -308,17 +309,21 @@ def _detect(
     """Account aggregates and signals, links, clusters, cluster features and scores over ``staged``."""
     say("account aggregates", 0.0)
     feats = account_features(staged, acc_t)
-    sig = account_signal_values(feats)
-    for sid in unavailable:
-        if sid in sig.columns:
-            sig = sig.with_columns(pl.lit(None, pl.Float64).alias(sid))
 
     say("linking accounts", 0.0)
     keys = weigh_keys(all_keys(staged, acc_t, skip=set(unavailable)), feats.height)
     keys = con.create_table(f"weighted_keys{tag}", keys)
+    feats = feats.join(content_reach(keys), on="account_id", how="left").with_columns(
+        pl.col("content_reach").fill_null(0.0), pl.col("content_reach_accounts").fill_null(0)
+    )
     edges = candidate_edges(keys, options.link)
     edges_pl = pl.from_arrow(edges)
     assert isinstance(edges_pl, pl.DataFrame)
+    feats = feats.join(vouched_peer_share(edges_pl, feats), on="account_id", how="left")
+    sig = account_signal_values(feats)
+    for sid in unavailable:
+        if sid in sig.columns:
+            sig = sig.with_columns(pl.lit(None, pl.Float64).alias(sid))
 
     say("clustering", 0.0)
     clusters = leiden_clusters(edges, ClusterParams(resolution=options.resolution, seed=options.seed))

@@ -164,5 +164,8 @@ def account_features(staged: ir.Table, accounts: ir.Table | None = None) -> pl.D
         tenure_days=(pl.col("first_seen") - pl.col("created_at")).dt.total_seconds() / 86400.0,
         fixed_instruction=pl.max_horizontal(pl.col("top_head_share"), pl.col("top_tail_share")),
         unverified=(~pl.col("verified").fill_null(False)).cast(pl.Float64),
+        vouched=(pl.col("verified").fill_null(False) & pl.col("tier").is_in(["enterprise", "research"]))
+        .fill_null(False)
+        .cast(pl.Float64),
     ).drop("late_c", "gap_std", "gap_mean")
     return df.sort("account_id")

@@ -249,6 +249,62 @@ class IpRotation(AccountSignal):
         return _clip(pl.col("ip24_per_request").fill_null(0.0) * 2.0)
 
 
+@register
+class ContentReach(AccountSignal):
+    """How widely the account's content is shared: its most consistent shared template, near-duplicate
+    family or fixed instruction, weighed by how many accounts use it (log-scaled: 2 accounts -> 0.17,
+    64 or more -> 1). Campaigns spread the same wrappers over tens to thousands of accounts; a few
+    colleagues or one product share content with only a handful."""
+
+    id = "account.content_reach"
+    requires = ("prompt",)
+    raw = "content_reach_accounts"
+    unit = "num"
+    phrase = "its content is shared with {value} other accounts"
+
+    @classmethod
+    def expr(cls) -> pl.Expr:
+        return _clip(pl.col("content_reach").fill_null(0.0))
+
+
+@register
+class Vouched(AccountSignal):
+    """Mitigating evidence: a verified account on a contract tier (enterprise or research), which an
+    operator has checked; campaigns of thousands of throwaway accounts rarely are. The scorer weighs it
+    against what ties the account to unverified campaign accounts (its group's features)."""
+
+    id = "account.vouched"
+    requires = ("accounts.tier", "accounts.verified")
+    raw = "vouched"
+    unit = "num"
+    phrase = "verified contract-tier account ({value})"
+
+    @classmethod
+    def expr(cls) -> pl.Expr:
+        contract = pl.col("tier").is_in(["enterprise", "research"])
+        return (
+            pl.when(pl.col("verified").is_null() & pl.col("tier").is_null())
+            .then(None)
+            .otherwise(pl.when(contract & pl.col("verified").fill_null(False)).then(1.0).otherwise(0.0))
+        )
+
+
+@register
+class VouchedPeers(AccountSignal):
+    """Mitigating evidence: the share of the account's link weight that goes to verified contract-tier
+    accounts. Evidence that ties an account to unverified campaign accounts outweighs it; ties among
+    verified colleagues do not."""
+
+    id = "account.vouched_peers"
+    requires = ("accounts.tier", "accounts.verified")
+    raw = "vouched_peer_share"
+    phrase = "{value} of its link weight goes to verified contract-tier accounts"
+
+    @classmethod
+    def expr(cls) -> pl.Expr:
+        return _clip(pl.col("vouched_peer_share").fill_null(0.0))
+
+
 ACCOUNT_SIGNALS: tuple[type[AccountSignal], ...] = (
     CotShare,
     FixedInstruction,
@@ -263,6 +319,9 @@ ACCOUNT_SIGNALS: tuple[type[AccountSignal], ...] = (
     FreshAccount,
     Unverified,
     IpRotation,
+    ContentReach,
+    Vouched,
+    VouchedPeers,
 )
 
 

@@ -22,6 +22,8 @@ CLUSTER_FEATURES: dict[str, str] = {
     "cluster.fresh": "group accounts start heavy use {value} right after sign-up",
     "cluster.unverified": "{value} of the group's accounts are unverified self-serve",
     "cluster.template_reuse": "{value} of the group's traffic is on its most used template, on average",
+    "cluster.content_reach": "the group's accounts send content shared across many accounts ({value} reach)",
+    "cluster.vouched": "{value} of the group's accounts are verified contract-tier accounts",
 }
 
 
@@ -46,6 +48,8 @@ def cluster_features(acc: pl.DataFrame, clusters: pl.DataFrame, edges: pl.DataFr
         **{"cluster.quiet": pl.col("account.quiet_volume").fill_null(0.0).mean()},
         **{"cluster.fresh": pl.col("account.fresh_account").fill_null(0.0).mean()},
         **{"cluster.unverified": pl.col("account.unverified_self_serve").fill_null(0.0).mean()},
+        **{"cluster.content_reach": pl.col("account.content_reach").fill_null(0.0).mean()},
+        **{"cluster.vouched": pl.col("account.vouched").fill_null(0.0).mean()},
     )
     cmap = clusters.select("account_id", "cluster")
     ie = edges.join(cmap.rename({"account_id": "src", "cluster": "c1"}), on="src").join(

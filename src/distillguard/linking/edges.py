@@ -17,10 +17,12 @@ of ``kind_weight x evidence``.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import ibis
 import ibis.expr.types as ir
+import polars as pl
 import pyarrow as pa
 
 from distillguard.linking.keys import KIND_WEIGHT
@@ -83,3 +85,47 @@ def candidate_edges(weighted: ir.Table, params: LinkParams = LinkParams()) -> pa
     )
     pairs = pairs.filter(pairs.weight >= params.min_edge_weight).order_by(["src", "dst"])
     return pairs.to_pyarrow()
+
+
+#: key kinds that are content (what the prompts say), as opposed to infrastructure or account facts
+CONTENT_KINDS = ("template", "near_duplicate", "instruction")
+#: accounts sharing one content key at which its reach saturates
+REACH_SATURATION = 64
+
+
+def content_reach(weighted: ir.Table) -> pl.DataFrame:
+    """Per account: ``content_reach`` in [0, 1] and ``content_reach_accounts`` (other accounts reached).
+
+    For every content key the account uses consistently, ``share x log(df) / log(REACH_SATURATION)``
+    (how much of its traffic is on content that ``df - 1`` other accounts also send, log-scaled);
+    the account's value is the largest. ``content_reach_accounts`` is ``df - 1`` of that key.
+    """
+    k = weighted.filter(weighted.kind.isin(CONTENT_KINDS))
+    reach = k.share * (k.df.cast("float64").ln() / math.log(REACH_SATURATION)).clip(0.0, 1.0)
+    k = k.mutate(reach=reach)
+    out = k.group_by("account_id").aggregate(
+        content_reach=k.reach.max(), content_reach_accounts=(k.df - 1).argmax(k.reach)
+    )
+    df = pl.from_arrow(out.to_pyarrow())
+    assert isinstance(df, pl.DataFrame)
+    return df.with_columns(
+        pl.col("content_reach").cast(pl.Float64), pl.col("content_reach_accounts").cast(pl.Int64)
+    )
+
+
+def vouched_peer_share(edges: pl.DataFrame, feats: pl.DataFrame) -> pl.DataFrame:
+    """Per linked account: ``vouched_peer_share``, the share of its link weight that goes to verified
+    contract-tier accounts (``feats.vouched``). A verified lab's strongest ties are to its own verified
+    colleagues; a verified account inside a campaign is tied mostly to unverified throwaways."""
+    v = feats.select("account_id", pl.col("vouched").fill_null(0.0).cast(pl.Float64))
+    e = edges.select("src", "dst", "weight")
+    both = pl.concat(
+        [
+            e.select(account_id="src", peer="dst", weight="weight"),
+            e.select(account_id="dst", peer="src", weight="weight"),
+        ]
+    )
+    both = both.join(v.rename({"account_id": "peer", "vouched": "pv"}), on="peer", how="left")
+    return both.group_by("account_id").agg(
+        vouched_peer_share=(pl.col("weight") * pl.col("pv").fill_null(0.0)).sum() / pl.col("weight").sum()
+    )

@@ -60,12 +60,18 @@ class ScoreModel:
     #: target precision (as str) -> threshold achieving it on the validation seeds
     thresholds: dict[str, float] = field(default_factory=dict)
     trained_on: str = ""
+    #: precision/recall of ``score >= threshold`` on out-of-fold development scores (see ``train.py``)
+    curve: tuple[dict, ...] = ()
+    #: what the curve was measured on (scenarios and seeds, account counts, how the scores were made)
+    measured_on: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return {
             "intercept": self.intercept,
             "weights": self.weights,
             "thresholds": self.thresholds,
+            "curve": list(self.curve),
+            "measured_on": self.measured_on,
             "trained_on": self.trained_on,
         }
 
@@ -85,6 +91,8 @@ def load_model(path: str | None = None) -> ScoreModel:
         {k: float(v) for k, v in d["weights"].items()},
         {str(k): float(v) for k, v in d.get("thresholds", {}).items()},
         d.get("trained_on", ""),
+        tuple(d.get("curve", ())),
+        dict(d.get("measured_on", {})),
     )
 
 

@@ -1,13 +1,23 @@
-"""The operating point: the score threshold behind the ``flagged`` decision, chosen for precision."""
+"""The operating point: the score threshold behind the ``flagged`` decision, chosen for precision.
+
+The shipped model carries a precision-vs-threshold curve measured on out-of-fold scores of
+development simulator seeds (``scoring/train.py``) and, for a ladder of precision targets, the lowest
+threshold from which the curve stayed at or above the target. ``--target-precision P`` takes the
+threshold of the rung ``P`` (a target between rungs takes the next stricter rung); the decision
+records what precision and recall that threshold reached on the curve, and what it was measured on.
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 from distillguard.errors import UsageError
 from distillguard.scoring.model import ScoreModel
 
-DEFAULT_TARGET_PRECISION = 0.99
+#: a wrongly suspended customer is real harm: the default favours precision
+DEFAULT_TARGET_PRECISION = 0.999
+#: used only when a model ships no validated thresholds
+FALLBACK_THRESHOLD = 0.5
 
 
 @dataclass(frozen=True)
@@ -15,37 +25,70 @@ class OperatingPoint:
     target_precision: float | None
     threshold: float
     how: str
+    #: precision and recall of this threshold on the model's development curve (None when unknown)
+    measured_precision: float | None = None
+    measured_recall: float | None = None
+    measured_on: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
+def curve_point(model: ScoreModel, threshold: float) -> dict | None:
+    """The curve point at the largest recorded threshold not above ``threshold`` (None without a curve)."""
+    below = [p for p in model.curve if p["threshold"] <= threshold + 1e-12]
+    if not below:
+        return None
+    return max(below, key=lambda p: p["threshold"])
+
+
 def choose_operating_point(
     model: ScoreModel, threshold: float | None = None, target_precision: float | None = None
 ) -> OperatingPoint:
-    """An explicit ``threshold`` wins; else the model's validated threshold for ``target_precision``.
-
-    The model records, for a ladder of precision targets, the lowest threshold that reached the
-    target on its validation seeds; a target between rungs takes the next stricter rung.
-    """
+    """An explicit ``threshold`` wins; else the model's validated threshold for ``target_precision``."""
     if threshold is not None and target_precision is not None:
         raise UsageError("give either --threshold or --target-precision, not both")
     if threshold is not None:
         if not 0.0 <= threshold <= 1.0:
             raise UsageError(f"--threshold must be in [0, 1], got {threshold}")
-        return OperatingPoint(None, float(threshold), "threshold given by the user")
+        pt = curve_point(model, threshold)
+        return OperatingPoint(
+            None,
+            float(threshold),
+            "threshold given by the user",
+            pt["precision"] if pt else None,
+            pt["recall"] if pt else None,
+            model.measured_on,
+        )
     tp = DEFAULT_TARGET_PRECISION if target_precision is None else float(target_precision)
     if not 0.0 < tp < 1.0:
         raise UsageError(f"--target-precision must be in (0, 1), got {tp}")
     rungs = sorted((float(k), v) for k, v in model.thresholds.items())
     if not rungs:
-        return OperatingPoint(tp, 0.5, "no validated thresholds in the model; default 0.5")
+        return OperatingPoint(
+            tp, FALLBACK_THRESHOLD, f"no validated thresholds in the model; default {FALLBACK_THRESHOLD}"
+        )
     stricter = [(p, t) for p, t in rungs if p >= tp - 1e-12]
-    p, t = min(stricter) if stricter else max(rungs)
+    if not stricter:
+        best = max(p for p, _ in rungs)
+        raise UsageError(
+            f"--target-precision {tp:g} is stricter than any validated rung of the model (best: {best:g}); "
+            "give --threshold instead"
+        )
+    p, t = min(stricter)
+    if t >= 1.0:
+        raise UsageError(f"no threshold reached precision {p:g} on the model's development curve")
+    pt = curve_point(model, t)
     origin = "default" if target_precision is None else "requested"
+    measured = (
+        f"; precision {pt['precision']:.4f}, recall {pt['recall']:.4f} at this threshold" if pt else ""
+    )
     return OperatingPoint(
         tp,
         float(t),
-        f"{origin} target precision {tp:g}: threshold {t:.3f} reached precision {p:g} on the scorer's "
-        f"validation data ({model.trained_on})",
+        f"{origin} target precision {tp:g}: threshold {t:.2f} is the lowest from which out-of-fold "
+        f"development scores stayed at precision >= {p:g}{measured} ({model.trained_on})",
+        pt["precision"] if pt else None,
+        pt["recall"] if pt else None,
+        model.measured_on,
     )
