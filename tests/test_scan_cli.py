@@ -77,3 +77,39 @@ def test_threshold_and_target_precision_are_exclusive(tmp_path: Path) -> None:
         "scan", str(src), "--out", str(tmp_path / "o"), "--threshold", "0.5", "--target-precision", "0.9"
     )
     assert p.returncode == 2 and "Traceback" not in p.stderr
+
+
+def _campaign(i: int, caps: list[str]) -> dict:
+    return {
+        "campaign_id": f"DG-{i:08x}",
+        "accounts": 25000 // (i + 1),
+        "interactions": 28_800_000 // (i + 1),
+        "capabilities": {c: 0.5 for c in caps},
+        "confidence": 0.97,
+        "summary": "long sentence " * 40,
+    }
+
+
+@pytest.mark.parametrize(
+    "caps",
+    [
+        ["math_reasoning"],
+        ["reasoning_articulation", "agentic_coding", "rubric_grading"],
+        ["a_capability_name_far_longer_than_any_column_could_hold", "tool_use"],
+        [],
+    ],
+)
+@pytest.mark.parametrize("width", [80, 120])
+def test_campaigns_table_fits_the_terminal_one_line_per_campaign(caps: list[str], width: int) -> None:
+    from rich.console import Console
+
+    from distillguard.cli.scan import campaigns_table
+
+    console = Console(width=width, record=True, file=open("/dev/null", "w"))  # noqa: SIM115
+    campaigns = [_campaign(i, caps) for i in range(3)]
+    console.print(campaigns_table(campaigns))
+    lines = console.export_text().rstrip("\n").split("\n")
+    assert max(len(line) for line in lines) <= width
+    body = [line for line in lines if "DG-" in line]
+    assert len(body) == 3 and len(lines) == 3 + 4  # header, rules and one line per campaign
+    assert all("long sentence" not in line for line in lines)  # the summaries are printed below

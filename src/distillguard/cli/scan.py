@@ -55,6 +55,25 @@ def run_scan(
     return result
 
 
+MAX_CAMPAIGNS_SHOWN = 15
+
+
+def campaigns_table(campaigns: list[dict]) -> Table:
+    """The compact campaigns table (fits 80 columns): id, accounts, interactions, capabilities, confidence."""
+    t = Table(show_lines=False, pad_edge=False)
+    t.add_column("campaign", no_wrap=True)
+    t.add_column("accounts", justify="right", no_wrap=True)
+    t.add_column("interactions", justify="right", no_wrap=True)
+    t.add_column("capabilities", overflow="ellipsis", no_wrap=True, max_width=30)
+    t.add_column("confidence", justify="right", no_wrap=True)
+    for c in campaigns:
+        caps = ", ".join(list(c["capabilities"])[:2])
+        t.add_row(
+            c["campaign_id"], f"{c['accounts']:,}", f"{c['interactions']:,}", caps, f"{c['confidence']:.2f}"
+        )
+    return t
+
+
 def print_summary(result: ScanResult, out: Path) -> None:
     s = result.summary
     op = s["operating_point"]
@@ -63,26 +82,25 @@ def print_summary(result: ScanResult, out: Path) -> None:
         f"({s['time_span']['first']} .. {s['time_span']['last']}); {s['rejected_rows']:,} rows set aside"
         + (f" (see {out / 'rejected.csv'})" if s["rejected_rows"] else "")
     )
+    measured = ""
+    if op.get("measured_precision") is not None:
+        measured = (
+            f"; on development data: precision {op['measured_precision']:.3f}, "
+            f"recall {op['measured_recall']:.3f}"
+        )
+    target = f"target precision {op['target_precision']:g}" if op.get("target_precision") else "given"
     console.print(
         f"flagged [bold red]{s['flagged_accounts']:,}[/] accounts in [bold]{s['campaigns']}[/] campaigns "
         f"({100 * s['flagged_traffic_share']:.1f}% of traffic) at threshold "
-        f"{op['threshold']:.3f} ({op['how']})"
+        f"{op['threshold']:.3f} ({target}{measured})"
     )
     if result.campaigns:
-        t = Table(
-            "campaign", "accounts", "requests", "confidence", "top capability", "summary", show_lines=False
-        )
-        for c in result.campaigns[:15]:
-            top = next(iter(c["capabilities"]), "")
-            t.add_row(
-                c["campaign_id"],
-                str(c["accounts"]),
-                f"{c['interactions']:,}",
-                f"{c['confidence']:.2f}",
-                top,
-                c["summary"],
-            )
-        console.print(t)
+        shown = result.campaigns[:MAX_CAMPAIGNS_SHOWN]
+        console.print(campaigns_table(shown))
+        for c in shown:
+            console.print(f"[bold]{c['campaign_id']}[/]: {c['summary']}", overflow="fold")
+        if len(result.campaigns) > len(shown):
+            console.print(f"... {len(result.campaigns) - len(shown)} more in {out / 'campaigns.json'}")
     if s["unavailable_signals"]:
         console.print(f"signals not run (missing columns): {', '.join(sorted(s['unavailable_signals']))}")
     console.print(f"results in {out}/ ({s['seconds']:.1f} s)")
