@@ -1,4 +1,5 @@
-"""Quality floors on simulator seeds never used while tuning (seeds >= 1000), real prompt text.
+"""Quality floors on simulator seeds never used while tuning (seeds >= 1000), real prompt text, on the
+`default` scenario and on `hard-lookalikes` (default traffic plus hard legitimate look-alikes).
 
 Floors from the issue: account precision >= 0.98, recall >= 0.90, every playbook's recall >= 0.80,
 no look-alike archetype with more than 0.5% of its accounts flagged, >= 90% of each campaign's
@@ -14,18 +15,25 @@ import pytest
 
 from distillguard.pipeline import ScanOptions, scan
 
-SEEDS = [1000, 1001]
-#: known detection gaps on a held-out seed (scorer, not attribution): reported, not hidden
-KNOWN_RECALL_GAPS = {1001: "cot_harvest recall 0.64 < 0.80 with the shipped scorer (fitted on seeds 4-11)"}
+#: (scenario, held-out seed): seeds >= 1000, never used while tuning or fitting the scorer
+RUNS = [("default", 1000), ("default", 1001), ("hard-lookalikes", 1002)]
+#: known detection gaps on a held-out run (scorer, not attribution): reported, not hidden. On default-1001
+#: the cot_harvest prompts classify as no harvested capability, its injected instruction is not caught
+#: as a fixed head/tail, and Leiden merges its accounts with benign app/batch/eval accounts, so the
+#: cluster features are diluted; the scorer leans on capability breadth and misses it.
+KNOWN_RECALL_GAPS = {
+    ("default", 1001): "cot_harvest recall 0.18 < 0.80 at the default operating point (target 0.999)"
+}
 SCALE = 0.5
 
 
-@pytest.fixture(scope="module", params=SEEDS)
+@pytest.fixture(scope="module", params=RUNS, ids=[f"{sc}-{seed}" for sc, seed in RUNS])
 def scanned(request: pytest.FixtureRequest, prompts_dir: Path, tmp_path_factory: pytest.TempPathFactory):
     from distillguard.simulate import simulate
 
-    tmp = tmp_path_factory.mktemp(f"quality{request.param}")
-    simulate(tmp / "logs", seed=request.param, scale=SCALE, prompts_dir=prompts_dir)
+    scenario, seed = request.param
+    tmp = tmp_path_factory.mktemp(f"quality-{scenario}-{seed}")
+    simulate(tmp / "logs", scenario=scenario, seed=seed, scale=SCALE, prompts_dir=prompts_dir)
     res = scan(
         [tmp / "logs" / "interactions"],
         [tmp / "logs" / "accounts.parquet"],
@@ -60,9 +68,9 @@ def test_precision_and_recall(scanned) -> None:
 
 @pytest.mark.slow
 def test_every_playbook_recall(scanned, request: pytest.FixtureRequest) -> None:
-    seed = request.node.callspec.params["scanned"]
-    if seed in KNOWN_RECALL_GAPS:
-        request.applymarker(pytest.mark.xfail(reason=KNOWN_RECALL_GAPS[seed], strict=True))
+    run = request.node.callspec.params["scanned"]
+    if run in KNOWN_RECALL_GAPS:
+        request.applymarker(pytest.mark.xfail(reason=KNOWN_RECALL_GAPS[run], strict=True))
     _, a = scanned
     rec = a.filter(POS).group_by("playbook").agg(r=pl.col("flagged").mean())
     assert rec.height >= 5
@@ -103,4 +111,8 @@ def test_every_flagged_account_has_reasons_with_campaign_evidence(scanned) -> No
     assert f.filter(pl.col("reasons").str.len_chars() == 0).height == 0
     in_campaign = f.filter(pl.col("campaign_id").is_not_null())
     assert in_campaign.filter(~pl.col("reasons").str.contains("campaign DG-")).height == 0
-    assert res.summary["operating_point"]["threshold"] > 0
+    op = res.summary["operating_point"]
+    assert op["threshold"] > 0 and op["measured_precision"] >= op["target_precision"]
+    assert op["measured_on"]["scenarios"] and all(
+        s < 100 for seeds in op["measured_on"]["scenarios"].values() for s in seeds
+    )
