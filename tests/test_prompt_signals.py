@@ -592,7 +592,7 @@ SYSTEM_AND_PROMPT = [
     ("", "Translate 'good morning' into Spanish."),
     ("Be terse.", 'Generate 20 examples of customer complaints as JSON with keys "input" and "output".'),
 ]
-PATTERN_COLUMNS = ("cot", "cot_lang", "cot_tagged", "capability", "capability_score", "dataset_shape")
+PATTERN_COLUMNS = ("cot", "cot_lang", "cot_tagged", "capability", "dataset_shape")
 
 
 @pytest.mark.parametrize(("system", "prompt"), SYSTEM_AND_PROMPT)
@@ -600,6 +600,45 @@ def test_system_prompt_read_apart_matches_the_joined_text(system, prompt):
     apart = one(prompt, system=system)
     joined = one(f"{system}\n{prompt}")
     assert {k: apart[k] for k in PATTERN_COLUMNS} == {k: joined[k] for k in PATTERN_COLUMNS}
+    # a system prompt's capability evidence is discounted (see the next test), never inflated
+    assert apart["capability_score"] <= joined["capability_score"] + 1e-6
+
+
+#: a chain-of-thought meta-prompt (its boilerplate says "summarizing" and "solution" on every request)
+COT_META_SYSTEM = (
+    "Your role as an assistant involves thoroughly exploring questions through a systematic long thinking "
+    "process. This requires engaging in a comprehensive cycle of analysis, summarizing, exploration, "
+    "reassessment, reflection. In the Thought section, detail your reasoning, summarizing relevant findings; "
+    "in the Solution section present the final solution. Now, try to solve the following question:"
+)
+
+
+@pytest.mark.parametrize(
+    ("system", "prompt", "capability"),
+    [
+        (
+            COT_META_SYSTEM,
+            "Tom has 12 apples and eats 5. How many apples are left?",
+            "math_reasoning",
+        ),
+        (COT_META_SYSTEM, "Write a python function that reverses a linked list.", "coding"),
+        (COT_META_SYSTEM, "Write a short poem about the sea.", "creative_writing"),
+        # the system prompt still frames a request whose own text says nothing: a grader's rubric
+        (
+            "You grade answers. Use the rubric below and output a score from 1 to 10.",
+            "Answer: Paris.",
+            "rubric_grading",
+        ),
+        # and tools defined in the system prompt count in full
+        (
+            "You are an agent. Tools: search(query), calculator(expr). Use a tool when needed.",
+            "Who won?",
+            "tool_use",
+        ),
+    ],
+)
+def test_capability_is_what_the_user_text_asks_for(system, prompt, capability):
+    assert one(prompt, system=system)["capability"] == capability
 
 
 LONG_TEXT = "The committee reviewed the quarterly report and its appendix in detail. " * 20

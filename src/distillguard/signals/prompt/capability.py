@@ -154,6 +154,12 @@ TASK_CATEGORIES = (
     "summarization",
 )
 TASK_PRECEDENCE = 1.25
+#: The capability of a request is what its user text asks for. A system prompt frames it (a grader's
+#: rubric, a tool list) but also carries boilerplate about *how* to answer (a chain-of-thought
+#: meta-prompt talks of "summarizing findings" on every request): its evidence for a category counts
+#: one hit at most, at this weight, except for agent/tool evidence, which system prompts define.
+SYSTEM_WEIGHT = 0.5
+SYSTEM_FULL = frozenset({"tool_use"})
 #: evidence that tools were offered (``tools > 0``)
 TOOLS_EVIDENCE = 0.8
 
@@ -166,7 +172,8 @@ class Capability(PromptSignal):
     rubric_grading, reasoning_articulation, safe_rewrite, data_generation, translation,
     summarization, creative_writing, general_chat); ``capability_score`` in [0, 1] is the evidence
     for the chosen category (0 for general_chat: no evidence for anything else). Reads the
-    lower-cased system prompt + prompt; the optional ``tools`` column adds agent evidence when present.
+    lower-cased prompt, and the system prompt with less weight (one hit per category at half
+    strength; tool/agent evidence in full); the optional ``tools`` column adds agent evidence.
     """
 
     id = "prompt.capability"
@@ -175,18 +182,30 @@ class Capability(PromptSignal):
 
     def values(self, ctx: PromptContext):
         names = list(PATTERNS)
-        counts = ctx.evaluate([pl.col("text").str.count_matches(rx(PATTERNS[c][0])).alias(c) for c in names])
-        ev = {c: hits_to_score(counts[c].fill_null(0).to_numpy(), PATTERNS[c][1]) for c in names}
-        extra = ctx.evaluate(
+        counts_p, counts_s = ctx.evaluate_apart(
+            [pl.col("text").str.count_matches(rx(PATTERNS[c][0])).alias(c) for c in names]
+        )
+        extra_p, extra_s = ctx.evaluate_apart(
             [
                 pl.col("text").str.contains(rx(p)).alias(f"{c}{i}")
                 for c, groups in EXTRA.items()
                 for i, (p, _) in enumerate(groups)
             ]
         )
+        ev = {}
+        for c in names:
+            own = hits_to_score(counts_p[c].to_numpy(), PATTERNS[c][1])
+            sys_hits = counts_s[c].to_numpy()
+            if c not in SYSTEM_FULL:  # the system prompt frames the request: one hit, discounted
+                sys_ev = SYSTEM_WEIGHT * hits_to_score(np.minimum(sys_hits, 1), PATTERNS[c][1])
+            else:
+                sys_ev = hits_to_score(sys_hits, PATTERNS[c][1])
+            ev[c] = noisy_or(own, sys_ev)
         for c, groups in EXTRA.items():
             ev[c] = noisy_or(
-                ev[c], *[extra[f"{c}{i}"].fill_null(False).to_numpy() * w for i, (_, w) in enumerate(groups)]
+                ev[c],
+                *[extra_p[f"{c}{i}"].to_numpy() * w for i, (_, w) in enumerate(groups)],
+                *[extra_s[f"{c}{i}"].to_numpy() * w * SYSTEM_WEIGHT for i, (_, w) in enumerate(groups)],
             )
         agent = ev.pop("tool_use")
         if ctx.tools is not None:

@@ -356,6 +356,25 @@ class PromptContext:
             out = out + sys_vals if how == "add" else out | sys_vals
         return out
 
+    def split(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per-row (prompt value, system prompt value) from per-unit ``values``; zeros (False) where a
+        row has no system prompt."""
+        n_p = len(self.prompt_u)
+        prompt = values[:n_p][self.prompt_inverse]
+        if self.system_u is None:
+            return prompt, np.zeros_like(prompt)
+        return prompt, values[n_p:][self.system_inverse]
+
+    def evaluate_apart(self, exprs: list[pl.Expr]) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """Like :meth:`evaluate`, but the prompt's and the system prompt's values kept apart."""
+        out = self.units.to_frame("text").select(exprs)
+        prompt, system = {}, {}
+        for name in out.columns:
+            col = out[name]
+            col = col.fill_null(False) if col.dtype == pl.Boolean else col.fill_null(0)
+            prompt[name], system[name] = self.split(col.to_numpy())
+        return pl.DataFrame(prompt), pl.DataFrame(system)
+
     def evaluate(self, exprs: list[pl.Expr]) -> pl.DataFrame:
         """Evaluate expressions over column ``text`` of :attr:`units`; one output row per row, a
         count is the sum of the prompt's and the system prompt's counts, a boolean their OR."""
