@@ -115,47 +115,45 @@ def _default_features() -> FeatureFn:
     return prompt_features
 
 
-def _ip_prefixes(ip: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
-    """(/24 for IPv4 or /48 for IPv6, /16 or /32) as strings, null when no IP."""
-    v4 = ip.str.contains(r"^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$")
-    p4 = ip.str.split(".")
-    p6 = ip.str.to_lowercase().str.split(":")
-    ip24 = (
-        pl.when(v4)
-        .then(
-            pl.concat_str(
-                [
-                    p4.list.get(0, null_on_oob=True),
-                    p4.list.get(1, null_on_oob=True),
-                    p4.list.get(2, null_on_oob=True),
-                ],
-                separator=".",
-            )
-            + ".0/24"
-        )
-        .otherwise(
-            pl.concat_str(
-                [
-                    p6.list.get(0, null_on_oob=True),
-                    p6.list.get(1, null_on_oob=True),
-                    p6.list.get(2, null_on_oob=True),
-                ],
-                separator=":",
-            )
-            + "::/48"
-        )
+def ip_prefix(ip: pl.Series) -> pl.Series:
+    """The /24 (IPv4) or /48 (IPv6) network of each client address, null when absent or not an address.
+
+    Dotted IPv4 is done with string expressions; the other distinct values (IPv6 in any of its
+    spellings, e.g. ``2001:db8::1``, and garbage) go through the standard library's ``ipaddress``:
+    per distinct value, not per row.
+    """
+    groups = ip.str.extract_groups(r"^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$").struct.unnest()
+    in_range = groups.select(
+        pl.all_horizontal([pl.col(c).cast(pl.Int64).is_between(0, 255) for c in groups.columns])
+    ).to_series()
+    v4 = pl.select(pl.when(in_range).then(ip.str.replace(r"\.\d{1,3}$", ".0/24"))).to_series()
+    frame = pl.DataFrame({"ip": ip})
+    rest = ip.filter(v4.is_null() & ip.is_not_null()).unique()
+    if rest.len() == 0:
+        return v4.alias("ip24")
+    import ipaddress
+
+    def network(value: str) -> str | None:
+        try:
+            addr = ipaddress.ip_address(value.strip())
+        except ValueError:
+            return None
+        return str(ipaddress.ip_network(f"{addr}/{24 if addr.version == 4 else 48}", strict=False))
+
+    mapping = pl.DataFrame(
+        {"ip": rest, "net": [network(v) for v in rest.to_list()]}, schema={"ip": pl.String, "net": pl.String}
     )
-    return ip24, ip24  # /16 is not used for links yet (too coarse); kept for a future signal
+    other = frame.join(mapping, on="ip", how="left", maintain_order="left").get_column("net")
+    return v4.fill_null(other).alias("ip24")
 
 
 def stage_batch(batch: pa.RecordBatch, feats: pa.Table) -> pa.Table:
     """The narrow staged rows for one ingest batch: kept columns + features + IP prefix + text heads."""
     df = pl.from_arrow(pa.Table.from_batches([batch]))
     assert isinstance(df, pl.DataFrame)
-    ip24, _ = _ip_prefixes(pl.col("ip"))
     base = df.select(
         *_KEEP,
-        ip24=pl.when(pl.col("ip").is_not_null()).then(ip24),
+        ip24=ip_prefix(df.get_column("ip")),
         prompt_head=pl.col("prompt").str.slice(0, EXAMPLE_CHARS),
         system_head=pl.col("system").str.slice(0, EXAMPLE_CHARS),
     )
