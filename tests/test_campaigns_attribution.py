@@ -47,6 +47,58 @@ def test_network_veto_needs_groups(sizes: list[int], min_size: int, merged: bool
     assert bool(label[0] == label[1]) is merged
 
 
+@pytest.mark.parametrize(
+    ("linked", "config", "merged"),
+    [
+        # two groups tied by shared infrastructure with disjoint ASN mixes: vetoed, as before
+        ([True, True], None, False),
+        # groups gathered from unlinked home accounts (low-and-slow): their ASN mixes are home
+        # networks, not infrastructure, so disjoint mixes do not veto
+        ([False, False], None, True),
+        ([True, False], None, True),
+        # request parameters still veto unlinked groups (config is not an infrastructure facet)
+        ([False, False], [[3, 0], [0, 5]], False),
+        # ... and do not when they agree
+        ([False, False], [[3, 1], [2, 5]], True),
+    ],
+)
+def test_network_veto_needs_linked_groups(linked: list[bool], config, merged: bool) -> None:
+    """Only the ASN mix of a group whose accounts share infrastructure (a Leiden fragment) vetoes."""
+    facets = [_m([[5, 3], [10, 6]]), _m([[4, 0], [0, 7]])] + ([_m(config)] if config is not None else [])
+    label, _ = greedy_merge(
+        facets, 0.6, 0.05, np.array([5, 6]), 3, linked=np.array(linked), infra_facets=(1,)
+    )
+    assert bool(label[0] == label[1]) is merged
+
+
+def test_linked_is_inherited_on_merge() -> None:
+    """A group that absorbed a linked fragment is linked: its ASN mix now vetoes."""
+    content = _m([[5, 3, 0], [5, 3, 0], [5, 3, 1]])
+    network = _m([[4, 0], [4, 0], [0, 7]])
+    # 0 (linked) and 1 (unlinked) merge first (same ASN); the result is linked, as is 2: vetoed
+    label, _ = greedy_merge(
+        [content, network],
+        0.6,
+        0.05,
+        np.array([3, 3, 3]),
+        3,
+        linked=np.array([True, False, True]),
+        infra_facets=(1,),
+    )
+    assert label.tolist() == [0, 0, 2]
+    # had 0 been unlinked, nothing would veto 2 joining
+    label, _ = greedy_merge(
+        [content, network],
+        0.6,
+        0.05,
+        np.array([3, 3, 3]),
+        3,
+        linked=np.array([False, False, True]),
+        infra_facets=(1,),
+    )
+    assert label.tolist() == [0, 0, 0]
+
+
 T0 = dt.datetime(2026, 4, 1, 10, 30, tzinfo=dt.UTC)
 
 
