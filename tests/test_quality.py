@@ -16,14 +16,18 @@ import pytest
 from distillguard.pipeline import ScanOptions, scan
 
 #: (scenario, held-out seed): seeds >= 1000, never used while tuning or fitting the scorer
-RUNS = [("default", 1000), ("default", 1001), ("hard-lookalikes", 1002)]
-#: known detection gaps on a held-out run (scorer, not attribution): reported, not hidden. On default-1001
-#: the cot_harvest prompts classify as no harvested capability, its injected instruction is not caught
-#: as a fixed head/tail, and Leiden merges its accounts with benign app/batch/eval accounts, so the
-#: cluster features are diluted; the scorer leans on capability breadth and misses it.
-KNOWN_RECALL_GAPS = {
-    ("default", 1001): "cot_harvest recall 0.18 < 0.80 at the default operating point (target 0.999)"
-}
+RUNS = [
+    ("default", 1000),
+    ("default", 1001),
+    ("hard-lookalikes", 1002),
+    ("default", 1003),
+    ("hard-lookalikes", 1005),
+]
+#: known detection gaps on a held-out run (scorer, not attribution): reported here, not hidden. None now:
+#: default-1001's cot_harvest gap (recall 0.18) came from the capability signal reading a CoT meta
+#: system prompt's boilerplate ("summarizing findings") as the task; fixed in prompt.capability, and
+#: default-1003 and hard-lookalikes-1005 were added as runs nobody had looked at.
+KNOWN_RECALL_GAPS: dict[tuple[str, int], str] = {}
 SCALE = 0.5
 
 
