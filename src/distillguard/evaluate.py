@@ -117,6 +117,17 @@ class EvaluationReport:
         def num(x: float | None) -> str:
             return "n/a" if x is None else f"{x:.3f}"
 
+        def pct0(x: float | None) -> str:
+            return "n/a" if x is None else f"{100 * x:.0f}%"
+
+        delays = [c.delay_days for c in self.campaigns if c.delay_days is not None]
+        delay = (
+            (f"{min(delays)}" if min(delays) == max(delays) else f"{min(delays)}-{max(delays)}")
+            + " days after a campaign's first request"
+            if delays
+            else self.detection_delay
+        )
+
         head = Table(title="Detector evaluation", show_header=False, title_justify="left")
         head.add_column("measure")
         head.add_column("value", justify="right")
@@ -139,7 +150,7 @@ class EvaluationReport:
             ("campaign cohesion", pct(self.cohesion)),
             (f"purity ({self.predicted_campaigns} predicted campaigns)", pct(self.purity)),
             ("failover relinking", pct(self.failover_relinking)),
-            ("detection delay", self.detection_delay),
+            ("detection delay (daily replay)", delay),
         ]
         for k, v in rows:
             head.add_row(k, v)
@@ -150,35 +161,27 @@ class EvaluationReport:
         for g in self.lookalikes:
             la.add_row(g.group, f"{g.accounts:,}", f"{g.flagged:,}", pct(g.rate))
         console.print(la)
-        ct = Table(title="Campaigns", title_justify="left")
-        for c in (
-            "campaign",
-            "playbook",
-            "accounts",
-            "recall",
-            "harvest caught",
-            "predicted id",
-            "cohesion",
-            "standby relinked",
-            "delay (days)",
-        ):
-            ct.add_column(c, justify="left" if c in ("campaign", "playbook", "predicted id") else "right")
+        from rich import box
+
+        ct = Table(
+            title="Campaigns (the ids found: --json)",
+            title_justify="left",
+            box=box.SIMPLE_HEAD,
+            pad_edge=False,
+        )
+        for c in ("campaign", "playbook", "accts", "recall", "harv.", "cohes.", "standby", "delay"):
+            ct.add_column(c, justify="left" if c in ("campaign", "playbook") else "right", no_wrap=True)
         for c in self.campaigns:
-            relink = (
-                ""
-                if not c.standby_accounts
-                else f"{pct(c.relinked)} ({c.standby_flagged}/{c.standby_accounts})"
-            )
+            relink = "" if not c.standby_accounts else f"{c.standby_flagged}/{c.standby_accounts}"
             ct.add_row(
                 c.campaign_id,
                 c.playbook,
                 f"{c.accounts:,}",
-                pct(c.recall),
-                pct(c.harvest_caught),
-                c.predicted_campaign or "-",
-                pct(c.cohesion),
+                pct0(c.recall),
+                pct0(c.harvest_caught),
+                pct0(c.cohesion),
                 relink,
-                "-" if c.delay_days is None else str(c.delay_days),
+                "-" if c.delay_days is None else f"{c.delay_days} d",
             )
         console.print(ct)
         for note in self.notes:
