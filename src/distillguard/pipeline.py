@@ -12,6 +12,7 @@ module only orchestrates and records what it did.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -31,6 +32,7 @@ from distillguard.accounts.signals import ACCOUNT_SIGNALS
 from distillguard.campaigns import ClusterParams, cluster_features, leiden_clusters
 from distillguard.campaigns.assemble import assemble_campaigns
 from distillguard.campaigns.attribute import AttributionParams
+from distillguard.errors import UsageError
 from distillguard.linking import LINK_SIGNALS, LinkParams, all_keys, candidate_edges, weigh_keys
 from distillguard.linking.edges import content_reach, vouched_peer_share
 from distillguard.linking.evidence import key_evidence_text, popular_keys
@@ -92,7 +94,9 @@ class ScanOptions:
     replay_daily: bool = False
     batch_rows: int = 65536
     model_path: str | None = None
-    memory_limit: str | None = None
+    #: DuckDB's memory for the set-wise stages (it spills to disk beyond it); None = DuckDB's own default
+    #: (80% of RAM). 2GB keeps peak RSS ~2.5 GB from 1M to 2.3M interactions at ~15% more time.
+    memory_limit: str | None = "2GB"
     threads: int | None = None
 
 
@@ -201,7 +205,9 @@ def _connect(work: Path, options: ScanOptions) -> ibis.BaseBackend:
     con.raw_sql(f"SET temp_directory='{tmp.as_posix()}'")
     con.raw_sql("SET preserve_insertion_order=false")
     if options.memory_limit:
-        con.raw_sql(f"SET memory_limit='{options.memory_limit}'")
+        if not re.fullmatch(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", options.memory_limit.strip()):
+            raise UsageError(f"--memory-limit {options.memory_limit!r}: expected a size such as 2GB or 512MB")
+        con.raw_sql(f"SET memory_limit='{options.memory_limit.strip()}'")
     if options.threads:
         con.raw_sql(f"SET threads={int(options.threads)}")
     return con

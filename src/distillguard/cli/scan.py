@@ -122,7 +122,9 @@ def scan_cmd(
     replay_daily: bool = typer.Option(
         False, "--replay-daily", help="also write replay.parquet (daily decisions)"
     ),
-    memory_limit: str = typer.Option(None, "--memory-limit", help="DuckDB memory limit, e.g. 4GB"),
+    memory_limit: str = typer.Option(
+        "2GB", "--memory-limit", help="memory for the set-wise stages (DuckDB spills to disk beyond it)"
+    ),
     as_json: bool = typer.Option(False, "--json", help="print summary.json instead of the table"),
     no_report: bool = typer.Option(False, "--no-report", help="skip report.html"),
 ) -> None:
