@@ -71,11 +71,17 @@ def _merge_groups(fl: pl.DataFrame, edges: pl.DataFrame) -> pl.DataFrame:
 
 
 def _top(frame: pl.DataFrame, by: str, n: int) -> dict[str, list[dict]]:
-    """campaign_id -> top-n rows (as dicts) of ``frame`` ordered by ``by`` descending."""
+    """campaign_id -> top-n rows (as dicts) of ``frame`` ordered by ``by`` descending; ties are broken
+    by the other plain columns, so the choice does not depend on the order rows arrived in."""
     if frame.height == 0:
         return {}
+    ties = [
+        c
+        for c, t in frame.schema.items()
+        if c not in ("campaign_id", by) and not isinstance(t, pl.List | pl.Struct | pl.Array)
+    ]
     f = (
-        frame.sort(["campaign_id", by], descending=[False, True])
+        frame.sort(["campaign_id", by, *ties], descending=[False, True] + [False] * len(ties))
         .group_by("campaign_id", maintain_order=True)
         .head(n)
     )
