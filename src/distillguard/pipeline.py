@@ -63,6 +63,10 @@ class ScanOptions:
     #: (80% of RAM). 2GB keeps peak RSS ~2.5 GB from 1M to 2.3M interactions at ~15% more time.
     memory_limit: str | None = "2GB"
     threads: int | None = None
+    #: processes for the per-prompt features (1 = in this process). More than 1 starts worker processes
+    #: with the "spawn" method, so a script that calls :func:`scan` with it must guard its entry
+    #: point with ``if __name__ == "__main__":``; the CLI does. Inputs of one batch run in-process.
+    workers: int = 1
 
 
 @dataclass
@@ -109,6 +113,7 @@ def scan(
         work_dir,
         seed=options.seed,
         batch_rows=options.batch_rows,
+        workers=options.workers,
         progress=progress,
         feature_fn=feature_fn,
     )

@@ -165,6 +165,7 @@ def stage_inputs(
     *,
     seed: int = 0,
     batch_rows: int = 65536,
+    workers: int = 1,
     progress: Progress | None = None,
     feature_fn: FeatureFn | None = None,
 ) -> Staged:
