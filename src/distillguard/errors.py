@@ -17,6 +17,9 @@ class InputError(DistillguardError):
         self.problem = problem
         super().__init__(f"{self.path}: {problem}")
 
+    def __reduce__(self):  # picklable (raised in a worker process, re-raised in the caller)
+        return (type(self), (self.path, self.problem))
+
 
 class UsageError(DistillguardError):
     """Options that do not make sense together, or a path that does not exist."""

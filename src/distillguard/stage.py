@@ -8,8 +8,14 @@ those parts.
 
 from __future__ import annotations
 
+import itertools
+import multiprocessing as mp
+import os
+import pickle
 import time
-from collections.abc import Callable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -57,6 +63,8 @@ _FEATURES = (
     "prompt_chars",
 )
 EXAMPLE_CHARS = 300
+#: staged columns of (near-)random values: written without compression or dictionary
+_RANDOM = frozenset({"request_id", "skeleton", "head_fp", "tail_fp", "nd_bands", "system_fp"})
 
 
 def _default_features() -> FeatureFn:
@@ -131,17 +139,101 @@ def stage_batch(batch: pa.RecordBatch, feats: pa.Table) -> pa.Table:
     return out.to_arrow()
 
 
-class _Stager:
-    def __init__(self, stage_dir: Path):
+def stage_part(batch: pa.RecordBatch, path: Path, seed: int, feature_fn: FeatureFn | None = None) -> int:
+    """Features + staged columns of one batch written to ``path``; the number of rows staged.
+
+    The unit of work of the feature phase: a pure function of the batch (and the seed), so it runs
+    the same in this process or in a worker process.
+    """
+    fn = feature_fn or _default_features()
+    table = stage_batch(batch, fn(batch, seed=seed))
+    tmp = path.with_suffix(".tmp")
+    names = table.schema.names
+    pq.write_table(
+        table,
+        tmp,
+        # hashes and ids do not compress: stored plain (measured: a third less time, 30% more bytes)
+        compression={c: "none" if c in _RANDOM else "zstd" for c in names},
+        compression_level={c: 1 for c in names if c not in _RANDOM},
+        use_dictionary=[c for c in names if c not in _RANDOM],
+    )
+    tmp.replace(path)  # the analysis phase reads *.parquet: never a half-written part
+    return batch.num_rows
+
+
+def default_workers() -> int:
+    """Worker processes for the feature phase: the CPU cores this process may run on (at most 8)."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, 8))
+
+
+def _picklable(obj: object) -> bool:
+    try:
+        pickle.dumps(obj)
+    except Exception:  # any failure means "run it in this process"
+        return False
+    return True
+
+
+class _Parts:
+    """Runs :func:`stage_part` for a stream of batches, in this process or in a pool of workers.
+
+    Workers are "spawn" processes (fork is unsafe with the thread pools of polars, DuckDB and
+    rensa); they start only when the input has more than one batch, so small inputs never pay for
+    them. At most ``2 x workers`` batches are in flight, which bounds memory. Part files are
+    numbered in input order, so the staged data does not depend on which worker finished first.
+    """
+
+    def __init__(self, stage_dir: Path, seed: int, workers: int, feature_fn: FeatureFn | None) -> None:
         self.dir = stage_dir
         self.dir.mkdir(parents=True, exist_ok=True)
+        self.seed = seed
+        self.workers = max(1, int(workers))
+        self.feature_fn = feature_fn
         self.parts = 0
+        self.rows = 0
+        self._pool: ProcessPoolExecutor | None = None
+        self._pending: deque[Future[int]] = deque()
 
-    def write(self, table: pa.Table) -> None:
-        pq.write_table(
-            table, self.dir / f"part-{self.parts:06d}.parquet", compression="zstd", compression_level=1
-        )
+    def _path(self) -> Path:
+        path = self.dir / f"part-{self.parts:06d}.parquet"
         self.parts += 1
+        return path
+
+    def start_pool(self) -> None:
+        """Start the worker processes (no-op for one worker or a feature function that cannot be sent)."""
+        if self._pool is None and self.workers > 1 and _picklable(self.feature_fn):
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=mp.get_context("spawn"))
+
+    def submit(self, batch: pa.RecordBatch) -> Iterator[int]:
+        """Stage ``batch``; yields the row counts of the parts finished meanwhile."""
+        path = self._path()
+        if self._pool is None:
+            self.rows += stage_part(batch, path, self.seed, self.feature_fn)
+            yield batch.num_rows
+            return
+        self._pending.append(self._pool.submit(stage_part, batch, path, self.seed, self.feature_fn))
+        while len(self._pending) > 2 * self.workers:
+            yield self._collect()
+
+    def _collect(self) -> int:
+        n = self._pending.popleft().result()
+        self.rows += n
+        return n
+
+    def drain(self) -> Iterator[int]:
+        while self._pending:
+            yield self._collect()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            for f in self._pending:
+                f.cancel()
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
 
 
 @dataclass
@@ -174,20 +266,29 @@ def stage_inputs(
 
     t0 = time.perf_counter()
     say = progress or (lambda stage, frac: None)
-    feature_fn = feature_fn or _default_features()
     source = open_interactions(list(paths), batch_rows=batch_rows)
     stats = source.check()
     accounts_read = read_accounts(list(accounts_paths)) if accounts_paths else None
-    stager = _Stager(work_dir / "staged")
+    parts = _Parts(work_dir / "staged", seed, workers, feature_fn)
     say("reading interactions", 0.0)
-    rows = 0
-    for batch in source:
-        if batch.num_rows == 0:
-            continue
-        feats = feature_fn(batch, seed=seed)
-        stager.write(stage_batch(batch, feats))
-        rows += batch.num_rows
-        say("reading interactions", rows)
+    done = 0
+    try:
+        batches = (b for b in source if b.num_rows)
+        first = next(batches, None)
+        second = next(batches, None) if first is not None else None
+        if second is not None:
+            parts.start_pool()  # more than one batch: worth the workers' start-up
+        head = [b for b in (first, second) if b is not None]
+        for batch in itertools.chain(head, batches):
+            for n in parts.submit(batch):
+                done += n
+                say("reading interactions", done)
+        for n in parts.drain():
+            done += n
+            say("reading interactions", done)
+    finally:
+        parts.close()
+    rows = parts.rows
     rejected = source.rejected
     if accounts_read is not None:
         rejected = pa.concat_tables([rejected, accounts_read.rejected.cast(rejected.schema)])
@@ -196,7 +297,7 @@ def stage_inputs(
 
         raise InputError(", ".join(map(str, paths)), "no valid interaction rows to scan")
     return Staged(
-        stager.dir,
+        parts.dir,
         [str(p) for p in paths],
         [str(p) for p in (accounts_paths or [])],
         stats,

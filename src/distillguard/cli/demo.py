@@ -44,7 +44,9 @@ def demo_cmd(
             f"simulated {sim.interactions:,} interactions from {sim.accounts:,} accounts "
             f"({sim.campaign_accounts} in campaigns) in {sim.seconds:.1f} s"
         )
-    options = ScanOptions(seed=seed, replay_daily=replay)
+    from distillguard.stage import default_workers
+
+    options = ScanOptions(seed=seed, replay_daily=replay, workers=default_workers())
     result = run_scan([logs / "interactions"], [logs / "accounts.parquet"], results, options, quiet=as_json)
     report = evaluate(results, logs / "labels")
     seconds = time.perf_counter() - t0

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from distillguard.cli import app, console, err_console
 from distillguard.pipeline import ScanOptions, ScanResult, scan
+from distillguard.stage import default_workers
 
 
 def run_scan(
@@ -125,6 +126,9 @@ def scan_cmd(
     memory_limit: str = typer.Option(
         "2GB", "--memory-limit", help="memory for the set-wise stages (DuckDB spills to disk beyond it)"
     ),
+    workers: int = typer.Option(
+        0, "--workers", min=0, help="processes for the per-prompt features (0: one per CPU core)"
+    ),
     as_json: bool = typer.Option(False, "--json", help="print summary.json instead of the table"),
     no_report: bool = typer.Option(False, "--no-report", help="skip report.html"),
 ) -> None:
@@ -139,6 +143,7 @@ def scan_cmd(
         resolution=resolution,
         replay_daily=replay_daily,
         memory_limit=memory_limit,
+        workers=workers or default_workers(),
     )
     result = run_scan(
         list(paths), list(accounts) if accounts else None, out, opts, quiet=as_json, report=not no_report

@@ -139,6 +139,39 @@ def stem_digests(hashes: np.ndarray, num_perm: int, seed: int) -> np.ndarray:
     return np.array(mat.to_rows(), dtype=np.uint32).reshape(-1, num_perm)
 
 
+#: stems whose digests a process keeps between batches (48 x 4 bytes each: ~38 MB at 200K)
+CACHE_STEMS = 200_000
+_DIGEST_CACHE: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+
+
+def cached_stem_digests(hashes: np.ndarray, num_perm: int, seed: int) -> np.ndarray:
+    """:func:`stem_digests` of distinct stem hashes, remembering digests between batches.
+
+    A pure function memoised per process: the vocabulary of a traffic stream repeats from batch to
+    batch, so after the first batches most stems are known and ``rensa``'s ``to_rows`` export (the
+    costly part, Python lists) runs only over new ones. The memory is bounded by :data:`CACHE_STEMS`
+    (when full it restarts from the current batch's stems).
+    """
+    empty = (np.zeros(0, dtype=np.uint64), np.zeros((0, num_perm), dtype=np.uint32))
+    keys, rows = _DIGEST_CACHE.get((num_perm, seed), empty)
+    out = np.empty((len(hashes), num_perm), dtype=np.uint32)
+    pos = np.minimum(np.searchsorted(keys, hashes), max(len(keys) - 1, 0))
+    found = keys[pos] == hashes if len(keys) else np.zeros(len(hashes), dtype=bool)
+    out[found] = rows[pos[found]]
+    miss = ~found
+    if miss.any():
+        new_keys = hashes[miss]
+        new_rows = stem_digests(new_keys, num_perm, seed)
+        out[miss] = new_rows
+        if len(keys) + len(new_keys) > CACHE_STEMS:
+            keys, rows = empty
+        keys = np.concatenate([keys, new_keys])
+        rows = np.concatenate([rows, new_rows])
+        order = np.argsort(keys, kind="stable")
+        _DIGEST_CACHE[(num_perm, seed)] = (keys[order], rows[order])
+    return out
+
+
 def band_keys(signatures: np.ndarray, params: LshParams, salt: int = 0) -> np.ndarray:
     """``(n, bands)`` uint64 band keys of ``(n, >= bands*rows)`` MinHash signatures.
 
@@ -193,7 +226,7 @@ class NearDuplicate(PromptSignal):
         table = np.full((n_stems + 1, params.num_perm), np.iinfo(np.uint32).max, dtype=np.uint32)
         if n_stems:
             stem_hashes = enc.dictionary.to_numpy().astype(np.uint64)
-            table[:n_stems] = stem_digests(stem_hashes, params.num_perm, ctx.seed)
+            table[:n_stems] = cached_stem_digests(stem_hashes, params.num_perm, ctx.seed)
         # (window, word) matrices of stem codes; each distinct window is sketched once (a linear
         # 64-bit key of its codes: two different windows share a key with probability ~2^-64)
         width = max(HEAD_WORDS, TAIL_WORDS)

@@ -1,0 +1,92 @@
+"""The feature phase: worker processes stage exactly what one process stages; errors come back whole."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from distillguard.errors import InputError
+from distillguard.signals.prompt import near_duplicate as nd
+from distillguard.simulate import simulate
+from distillguard.stage import stage_inputs
+
+
+@pytest.fixture(scope="module")
+def logs(tmp_path_factory):
+    out = tmp_path_factory.mktemp("stage") / "logs"
+    simulate(out, seed=1011, scale=0.02)
+    return out
+
+
+def _parts(stage_dir):
+    return {p.name: pq.read_table(p) for p in sorted(stage_dir.glob("*.parquet"))}
+
+
+def test_workers_stage_the_same_parts(logs, tmp_path):
+    one = stage_inputs(
+        [logs / "interactions"], [logs / "accounts.parquet"], tmp_path / "w1", batch_rows=1_000
+    )
+    two = stage_inputs(
+        [logs / "interactions"], [logs / "accounts.parquet"], tmp_path / "w2", batch_rows=1_000, workers=2
+    )
+    a, b = _parts(one.stage_dir), _parts(two.stage_dir)
+    assert one.rows == two.rows > 4 * 1_000 and len(a) > 4
+    assert list(a) == list(b)
+    for name in a:
+        assert a[name].equals(b[name]), name
+    assert not list(two.stage_dir.glob("*.tmp"))
+
+
+def _bad_features(batch, seed=0):
+    raise InputError("batch", f"feature failure (seed {seed})")
+
+
+def test_worker_error_reaches_the_caller_whole(logs, tmp_path):
+    with pytest.raises(InputError, match=r"batch: feature failure \(seed 5\)") as err:
+        stage_inputs(
+            [logs / "interactions"],
+            None,
+            tmp_path / "w",
+            seed=5,
+            batch_rows=1_000,
+            workers=2,
+            feature_fn=_bad_features,
+        )
+    assert err.value.path == "batch" and err.value.problem == "feature failure (seed 5)"
+
+
+def test_input_error_pickles():
+    e = pickle.loads(pickle.dumps(InputError("f.csv", "row 3: bad ts")))
+    assert (e.path, e.problem, str(e)) == ("f.csv", "row 3: bad ts", "f.csv: row 3: bad ts")
+
+
+def test_unpicklable_feature_function_runs_in_process(logs, tmp_path):
+    from distillguard.features import prompt_features
+
+    calls = []
+
+    def local(batch, seed=0):  # a closure cannot be sent to a worker process
+        calls.append(batch.num_rows)
+        return prompt_features(batch, seed=seed)
+
+    st = stage_inputs(
+        [logs / "interactions"], None, tmp_path / "w", batch_rows=1_000, workers=2, feature_fn=local
+    )
+    assert sum(calls) == st.rows
+
+
+@pytest.mark.parametrize("cache_size", [10, 1_000_000])
+def test_stem_digest_cache_is_exact(monkeypatch, cache_size):
+    monkeypatch.setattr(nd, "_DIGEST_CACHE", {})
+    monkeypatch.setattr(nd, "CACHE_STEMS", cache_size)
+    rng = np.random.default_rng(0)
+    vocab = rng.integers(0, 2**63, 40, dtype=np.uint64)
+    for _ in range(4):  # overlapping batches of distinct stems
+        batch = np.unique(rng.choice(vocab, 15))
+        rng.shuffle(batch)
+        got = nd.cached_stem_digests(batch, 48, 7)
+        assert np.array_equal(got, nd.stem_digests(batch, 48, 7))
+    assert len(nd._DIGEST_CACHE[(48, 7)][0]) <= max(cache_size, 15)
