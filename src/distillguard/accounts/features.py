@@ -14,6 +14,8 @@ import ibis
 import ibis.expr.types as ir
 import polars as pl
 
+from distillguard.accounts.exact import exact_sum
+
 #: Capabilities that distillation campaigns harvest (the rest is ordinary chat traffic).
 TARGET_CAPABILITIES = (
     "math_reasoning",
@@ -76,14 +78,14 @@ def account_features(staged: ir.Table, accounts: ir.Table | None = None) -> pl.D
         ip24s=t.ip24.nunique(),
         countries=t.country.nunique(),
         models=t.model.nunique(),
-        org_id=t.org_id.arbitrary(),
+        org_id=t.org_id.min(),  # one org per account; min() says which if not
     )
 
     # diurnal shape: entropy of the hour-of-day histogram
     hours = t.group_by(["account_id", t.ts.hour().name("h")]).aggregate(c=lambda s: s.count())
     hours = hours.join(totals, "account_id")
     p = hours.c.cast("float64") / hours.n
-    hour_ent = hours.group_by("account_id").aggregate(hour_entropy=(-(p * p.ln())).sum() / math.log(24))
+    hour_ent = hours.group_by("account_id").aggregate(hour_entropy=exact_sum(-(p * p.ln())) / math.log(24))
 
     # timing regularity: coefficient of variation of inter-request gaps
     w = ibis.window(group_by="account_id", order_by="ts")
@@ -99,12 +101,16 @@ def account_features(staged: ir.Table, accounts: ir.Table | None = None) -> pl.D
     cp = caps.c.cast("float64") / caps.n
     is_target = caps.capability.isin(TARGET_CAPABILITIES)
     cap_stats = caps.group_by("account_id").aggregate(
-        target_share=ibis.ifelse(is_target, cp, 0.0).sum(),
+        target_share=ibis.ifelse(is_target, caps.c, 0).sum().cast("float64") / caps.n.max(),
         target_breadth=ibis.ifelse(is_target & (cp >= 0.05), 1, 0).sum(),
-        capability_entropy=(-(cp * cp.ln())).sum() / math.log(12),
+        capability_entropy=exact_sum(-(cp * cp.ln())) / math.log(12),
         top_capability_share=cp.max(),
-        top_capability=caps.capability.argmax(caps.c),
     )
+    # the most used capability; ties go to the first name (nulls last), not to whichever row came first
+    by_count = ibis.window(group_by="account_id", order_by=[ibis.desc(caps.c), caps.capability])
+    top_cap = caps.mutate(r=ibis.row_number().over(by_count))
+    top_cap = top_cap.filter(top_cap.r == 0).select("account_id", top_capability="capability")
+    cap_stats = cap_stats.join(top_cap, "account_id")
 
     # model pivot: traffic on models that first appear after the window opened, and how fast
     start = t.ts.min().as_scalar()

@@ -55,7 +55,7 @@ def _merge_groups(fl: pl.DataFrame, edges: pl.DataFrame) -> pl.DataFrame:
     x = x.filter(pl.col("c1") != pl.col("c2")).with_columns(
         a=pl.min_horizontal("c1", "c2"), b=pl.max_horizontal("c1", "c2")
     )
-    between = x.group_by(["a", "b"]).agg(w=pl.col("weight").sum())
+    between = x.sort(["a", "b", "src", "dst"]).group_by(["a", "b"]).agg(w=pl.col("weight").sum())
     nf = dict(zip(counts["cluster"].to_list(), counts["nf"].to_list(), strict=True))
     ids = sorted(nf)
     pos = {c: i for i, c in enumerate(ids)}
@@ -217,7 +217,7 @@ def _describe(
     sf = s.filter(s.system_fp.notnull())
     sysp = _pl(
         sf.group_by(["campaign_id", fp_hex(sf.system_fp).name("fingerprint")])
-        .aggregate(accounts=sf.account_id.nunique(), example=sf.system_head.arbitrary())
+        .aggregate(accounts=sf.account_id.nunique(), example=sf.system_head.argmin(sf.request_id))
         .filter(lambda t: t.accounts >= 2)
     )
 
@@ -245,6 +245,7 @@ def _describe(
 
     conf = (
         scored.join(account_campaign, on="account_id")
+        .sort("campaign_id", "account_id")  # a fixed order for the float mean
         .group_by("campaign_id")
         .agg(confidence=pl.col("score").mean(), ids=pl.col("account_id").sort())
     )
@@ -262,8 +263,10 @@ def _describe(
     su = _top(signups.with_columns(o=pl.int_range(pl.len()).reverse()), "o", 10_000) if signups.height else {}
     bu: dict[str, list[dict]] = {}
     if bursts.height:
-        b = bursts.group_by(["campaign_id", "start"]).agg(
-            accounts=pl.col("accounts").sum(), tiers=pl.struct("tier", "accounts")
+        b = (
+            bursts.sort("campaign_id", "start", "tier")
+            .group_by(["campaign_id", "start"])
+            .agg(accounts=pl.col("accounts").sum(), tiers=pl.struct("tier", "accounts"))
         )
         b = b.filter(pl.col("accounts") >= 3)
         bu = _top(b, "accounts", 5)
@@ -377,7 +380,7 @@ def _attach_attribution(
     unit_c = attr.groups.join(account_campaign, on="account_id").select("unit", "campaign_id").unique("unit")
     frags = unit_c.group_by("campaign_id").agg(units=pl.len())
     m = attr.merges.join(unit_c.rename({"unit": "into"}), on="into")
-    m = m.sort(["campaign_id", "similarity"], descending=[False, True])
+    m = m.sort(["campaign_id", "similarity", "into", "merged"], descending=[False, True, False, False])
     by_c: dict[str, list[dict]] = {}
     for cid, part in m.group_by("campaign_id", maintain_order=True):  # one group per campaign
         by_c[str(cid[0])] = part.select("similarity", "evidence").head(20).to_dicts()

@@ -287,7 +287,7 @@ def attribute(
         ),
         ClusterParams(resolution=params.resolution, seed=params.seed),
     )
-    units = ids.join(frag, on="account_id", how="left").rename({"cluster": "fragment"})
+    units = ids.join(frag, on="account_id", how="left", maintain_order="left").rename({"cluster": "fragment"})
     n_frag = int(units["fragment"].max() + 1) if units["fragment"].drop_nulls().len() else 0
     # singletons are units of their own, numbered after the fragments (sorted ids: deterministic)
     units = units.with_columns(

@@ -43,8 +43,9 @@ def leiden_clusters(edges: pa.Table, params: ClusterParams = ClusterParams()) ->
     assert isinstance(e, pl.DataFrame)
     nodes = pl.concat([e["src"], e["dst"]]).unique().sort()
     idx = pl.DataFrame({"account_id": nodes, "i": np.arange(len(nodes), dtype=np.int64)})
-    e = e.join(idx.rename({"account_id": "src", "i": "s"}), on="src").join(
-        idx.rename({"account_id": "dst", "i": "d"}), on="dst"
+    # keep the edges' (sorted) order: Leiden's result depends on the order it is given the edges
+    e = e.join(idx.rename({"account_id": "src", "i": "s"}), on="src", maintain_order="left").join(
+        idx.rename({"account_id": "dst", "i": "d"}), on="dst", maintain_order="left"
     )
     g = ig.Graph(n=len(nodes), edges=np.column_stack([e["s"].to_numpy(), e["d"].to_numpy()]), directed=False)
     state = random.getstate()

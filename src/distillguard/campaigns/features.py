@@ -33,7 +33,8 @@ def cluster_features(acc: pl.DataFrame, clusters: pl.DataFrame, edges: pl.DataFr
     ``acc`` has ``account_id``, ``interactions`` and the account signal columns; ``clusters`` maps
     ``account_id -> cluster``; ``edges`` has ``src``, ``dst``, ``weight``, ``kinds`` (list of kinds).
     """
-    m = acc.join(clusters, on="account_id", how="inner")
+    # sorted, so every float sum below adds its terms in the same order whatever order rows came in
+    m = acc.join(clusters, on="account_id", how="inner").sort(["cluster", "account_id"])
     wt = pl.col("interactions").cast(pl.Float64)
 
     def wmean(c: str) -> pl.Expr:

@@ -25,6 +25,7 @@ import ibis.expr.types as ir
 import polars as pl
 import pyarrow as pa
 
+from distillguard.accounts.exact import exact_sum
 from distillguard.linking.keys import KIND_WEIGHT
 
 
@@ -70,19 +71,36 @@ def candidate_edges(weighted: ir.Table, params: LinkParams = LinkParams()) -> pa
         key=e.key,
         ev=ibis.least(e.w, e.b_w),
     ).distinct()
-    per_kind = e.group_by(["src", "dst", "kind"]).aggregate(ev=e.ev.sum(), nkeys=e.count())
+    per_kind = e.group_by(["src", "dst", "kind"]).aggregate(ev=exact_sum(e.ev), nkeys=e.count())
     kw = ibis.memtable({"kind": list(KIND_WEIGHT), "kind_weight": list(KIND_WEIGHT.values())})
     per_kind = per_kind.join(kw, "kind")
     per_kind = per_kind.mutate(contrib=per_kind.ev.clip(upper=params.kind_cap) * per_kind.kind_weight)
+    # one row per (pair, kind): each w_<kind> sum has one term, so it is exact; the pair weight adds
+    # them in a fixed order (kinds by name), so it does not depend on the order rows arrive in
+    kinds = sorted(KIND_WEIGHT)
     pairs = per_kind.group_by(["src", "dst"]).aggregate(
-        weight=per_kind.contrib.sum(),
-        kind=per_kind.kind.argmax(per_kind.contrib),
         kinds=per_kind.kind.collect(order_by=per_kind.kind),
-        **{
-            f"w_{kind}": ibis.ifelse(per_kind.kind == kind, per_kind.contrib, 0.0).sum()
-            for kind in KIND_WEIGHT
-        },
+        **{f"w_{kind}": ibis.ifelse(per_kind.kind == kind, per_kind.contrib, 0.0).sum() for kind in kinds},
     )
+    wcol = [pairs[f"w_{kind}"] for kind in kinds]
+    weight = wcol[0]
+    for c in wcol[1:]:
+        weight = weight + c
+    # the kind contributing most; ties go to the first kind by name
+    top = ibis.cases(
+        *[
+            (
+                ibis.and_(
+                    *[wcol[i] > wcol[j] for j in range(i)],
+                    *[wcol[i] >= wcol[j] for j in range(i + 1, len(kinds))],
+                ),
+                kinds[i],
+            )
+            for i in range(len(kinds))
+        ]
+    )
+    pairs = pairs.mutate(weight=weight, kind=top)
+    pairs = pairs.select("src", "dst", "weight", "kind", "kinds", *[f"w_{kind}" for kind in KIND_WEIGHT])
     pairs = pairs.filter(pairs.weight >= params.min_edge_weight).order_by(["src", "dst"])
     return pairs.to_pyarrow()
 
@@ -103,9 +121,11 @@ def content_reach(weighted: ir.Table) -> pl.DataFrame:
     k = weighted.filter(weighted.kind.isin(CONTENT_KINDS))
     reach = k.share * (k.df.cast("float64").ln() / math.log(REACH_SATURATION)).clip(0.0, 1.0)
     k = k.mutate(reach=reach)
-    out = k.group_by("account_id").aggregate(
-        content_reach=k.reach.max(), content_reach_accounts=(k.df - 1).argmax(k.reach)
-    )
+    # the key of largest reach; ties go to the key shared with most accounts, then by kind and key
+    w = ibis.window(group_by="account_id", order_by=[ibis.desc(k.reach), ibis.desc(k.df), k.kind, k.key])
+    k = k.mutate(r=ibis.row_number().over(w))
+    k = k.filter(k.r == 0)
+    out = k.select("account_id", content_reach=k.reach, content_reach_accounts=k.df - 1)
     df = pl.from_arrow(out.to_pyarrow())
     assert isinstance(df, pl.DataFrame)
     return df.with_columns(
@@ -126,6 +146,8 @@ def vouched_peer_share(edges: pl.DataFrame, feats: pl.DataFrame) -> pl.DataFrame
         ]
     )
     both = both.join(v.rename({"account_id": "peer", "vouched": "pv"}), on="peer", how="left")
+    # summed in a fixed order (by account, then peer), so the result does not depend on row order
+    both = both.sort(["account_id", "peer"])
     return both.group_by("account_id").agg(
         vouched_peer_share=(pl.col("weight") * pl.col("pv").fill_null(0.0)).sum() / pl.col("weight").sum()
     )
