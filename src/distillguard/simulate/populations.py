@@ -398,6 +398,10 @@ class Population:
         st["email_domain"] = c_dom[groups]
         # campus NAT: a handful of egress addresses per campus
         st["ip"] = infra.ipv4(st["asn"], c_salt[groups], rng.integers(0, 6, n))
+        # weekly lab slots per class (indexed by group): weekdays and a local starting hour
+        labs = max(1, int(self.spec["labs_per_week"]))
+        st["lab_wd"] = np.argsort(rng.random((k, 7)), axis=1)[:, :labs]
+        st["lab_hour"] = rng.integers(9, 17, k).astype(np.float64)
         st["signup_ip"] = st["ip"].copy()
         st["created"] = week_start[groups] + (rng.uniform(0, 7, n) * DAY_US).astype(np.int64)
         st["payment"] = np.full(n, None, dtype=object)
@@ -583,6 +587,16 @@ class Population:
             hours = np.where(st["profile_alt"][acct], alt, hours)
         local_us = ((hours + rng.random(s)) * HOUR_US).astype(np.int64)
         start = day0 + local_us - st["tz"][acct].astype(np.int64) * HOUR_US
+        if sp.params.get("hours") == "shifts":  # one orchestrator: sessions start in today's job windows
+            win = rng.uniform(0, 24 - sp["shift_hours"], max(1, sp["shifts_per_day"]))
+            pick = win[rng.integers(0, len(win), s)]
+            start = day0 + ((pick + rng.random(s) * sp["shift_hours"]) * HOUR_US).astype(np.int64)
+        if "lab_wd" in st:  # a class's weekly lab slots (local time), shared by its students
+            g = st["group"][acct]
+            in_lab = (st["lab_wd"][g] == wd).any(axis=1) & (rng.random(s) < sp["lab_share"])
+            lab_local = ((st["lab_hour"][g] + rng.random(s) * 2.0) * HOUR_US).astype(np.int64)
+            lab_start = day0 + lab_local - st["tz"][acct].astype(np.int64) * HOUR_US
+            start = np.where(in_lab, lab_start, start)
         k = 1 + rng.poisson(b.per_session - 1, s) if b.per_session > 1 else np.ones(s, dtype=np.int64)
         if self.arch == "power_user":  # some sessions are small scripts looping a template over a list
             script = rng.random(s) < sp["script_share"] * 0.3

@@ -82,7 +82,16 @@ BENIGN_DEFAULTS: dict[str, dict[str, Any]] = {
     "batch_job": {"accounts": 15, "rate": 350.0, "active": 0.25},
     "eval_harness": {"accounts": 10, "rate": 450.0, "active": 0.2},
     "agent_sdk_user": {"accounts": 600, "rate": 8.0, "active": 0.45},
-    "university_class": {"accounts": 80, "rate": 5.0, "active": 0.45, "group_size": 40, "homework_set": 6},
+    # a class shares its weekly lab slots (labs_per_week two-hour slots; lab_share of sessions in them)
+    "university_class": {
+        "accounts": 80,
+        "rate": 5.0,
+        "active": 0.45,
+        "group_size": 40,
+        "homework_set": 6,
+        "labs_per_week": 2,
+        "lab_share": 0.5,
+    },
     "corporate_team": {"accounts": 80, "rate": 10.0, "active": 0.7, "group_size": 8},
     # an accelerator batch signed up within hours; shared_card_share of it on the accelerator's card,
     # launched_share already serving end users around the clock
@@ -135,7 +144,9 @@ CAMPAIGN_COMMON: dict[str, Any] = {
     "card_group": 1,  # accounts sharing one payment instrument
     "signup_bursts": 0,  # sign-ups in this many bursts (0: spread out)
     "account_age_days": 0,  # accounts created this many days (or more) before start
-    "hours": "flat",  # flat (24/7 scripts) | human (local waking hours)
+    "hours": "flat",  # flat (24/7 scripts) | human (local waking hours) | shifts (shared job windows)
+    "shifts_per_day": 3,  # hours=shifts: the orchestrator runs the pool in this many windows a day
+    "shift_hours": 2.0,  # ... each this long; every active account starts its sessions inside them
     "temperature": 0.6,
     "max_tokens": 8000,
 }
@@ -168,6 +179,7 @@ PLAYBOOK_DEFAULTS: dict[str, dict[str, Any]] = {
         "accounts": 80,
         "rate": 20.0,
         "active": 0.9,
+        "hours": "shifts",
         "card_group": 3,
         "signup_bursts": 2,
         "capabilities": [
@@ -204,7 +216,7 @@ PLAYBOOK_DEFAULTS: dict[str, dict[str, Any]] = {
 }
 ENUM_PARAMS = {
     "network": ("residential_proxy", "datacenter", "home"),
-    "hours": ("flat", "human"),
+    "hours": ("flat", "human", "shifts"),
 }
 TOP_LEVEL: dict[str, Any] = {
     "name": "custom",
