@@ -1,22 +1,60 @@
 """Scan throughput and peak memory on >= 1M simulated interactions.
 
 Simulates once (cached under bench-out/, gitignored), scans it in a child process and reports
-interactions/s and the child's peak RSS, and the analysis stage (everything after the per-prompt
+interactions/s, the peak RSS of the largest process and of the scan with its feature workers
+(sampled every 0.1 s), and the analysis stage (everything after the per-prompt
 features) timed on its own. Usage: ``python benchmarks/bench_scan.py [--scale 5.0]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import resource
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PROMPTS = ROOT.parent / "shared" / "data" / "prompts"
+
+
+def _tree(pid: int) -> list[int]:
+    """``pid`` and all its descendants (Linux /proc)."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        for task in Path(f"/proc/{p}/task").glob("*"):
+            with contextlib.suppress(OSError):
+                todo.extend(int(c) for c in (task / "children").read_text().split())
+    return out
+
+
+def _rss_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+class TreeMemory(threading.Thread):
+    """Samples the summed resident memory of a process and its descendants (workers included)."""
+
+    def __init__(self, pid: int, every: float = 0.1):
+        super().__init__(daemon=True)
+        self.pid, self.every, self.peak_mb, self.done = pid, every, 0.0, False
+
+    def run(self) -> None:
+        while not self.done:
+            self.peak_mb = max(self.peak_mb, sum(_rss_mb(p) for p in _tree(self.pid)))
+            time.sleep(self.every)
 
 
 def main() -> None:
@@ -33,7 +71,7 @@ def main() -> None:
         print(f"simulated {r.interactions:,} interactions in {r.seconds:.1f} s", file=sys.stderr)
     res_dir = Path(a.out) / "scan"
     t0 = time.perf_counter()
-    p = subprocess.run(
+    proc = subprocess.Popen(
         [
             sys.executable,
             "-c",
@@ -47,12 +85,17 @@ def main() -> None:
             "--json",
             "--no-report",
         ],
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
     )
+    mem = TreeMemory(proc.pid)
+    mem.start()
+    _, err = proc.communicate()
     wall = time.perf_counter() - t0
-    if p.returncode:
-        sys.exit(p.stderr)
+    mem.done = True
+    if proc.returncode:
+        sys.exit(err)
     peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     s = json.loads((res_dir / "summary.json").read_text())
     print(
@@ -69,7 +112,9 @@ def main() -> None:
                 else None,
                 "wall_seconds": round(wall, 1),
                 "interactions_per_s": round(s["interactions"] / wall),
+                # largest single process (getrusage) and the sampled sum over the scan and its workers
                 "peak_rss_mb": round(peak_mb),
+                "peak_tree_rss_mb": round(mem.peak_mb),
                 "flagged": s["flagged_accounts"],
                 "campaigns": s["campaigns"],
             },
