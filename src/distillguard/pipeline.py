@@ -35,6 +35,7 @@ from distillguard.errors import UsageError
 from distillguard.linking import LINK_SIGNALS, LinkParams, all_keys, candidate_edges, weigh_keys
 from distillguard.linking.edges import content_reach, vouched_peer_share
 from distillguard.linking.evidence import key_evidence_text, popular_keys
+from distillguard.linking.keys import account_totals
 from distillguard.scoring import ScoreModel, choose_operating_point, load_model, score_accounts
 from distillguard.scoring.reasons import account_reasons
 from distillguard.signals.base import unavailable_signals
@@ -148,7 +149,8 @@ def _detect(
     feats = account_features(staged, acc_t)
 
     say("linking accounts", 0.0)
-    keys = weigh_keys(all_keys(staged, acc_t, skip=set(unavailable)), feats.height)
+    totals = con.create_table(f"account_totals{tag}", account_totals(staged))
+    keys = weigh_keys(all_keys(staged, acc_t, skip=set(unavailable), totals=totals), feats.height)
     keys = con.create_table(f"weighted_keys{tag}", keys)
     feats = feats.join(content_reach(keys), on="account_id", how="left").with_columns(
         pl.col("content_reach").fill_null(0.0), pl.col("content_reach_accounts").fill_null(0)

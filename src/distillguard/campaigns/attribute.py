@@ -116,7 +116,7 @@ def _profile_counts(staged: ir.Table, units: pl.DataFrame, keys: ir.Table) -> pl
         }
     )
     u = ibis.memtable(units.select("account_id", "unit").to_arrow())
-    s = staged.semi_join(u, "account_id")
+    s = staged.join(u, "account_id")
     kinds_present = set(keys.select("kind").distinct().to_pyarrow().column(0).to_pylist())
     parts = []
     for sig in PROFILE_SIGNALS:
@@ -124,14 +124,21 @@ def _profile_counts(staged: ir.Table, units: pl.DataFrame, keys: ir.Table) -> pl
         if facet is None or (facet == "content" and sig.kind not in kinds_present):
             continue
         try:
-            rows = sig.key_rows(s)
+            rows = sig.key_rows(s, by="unit")
         except AttributeError:  # a column this signal needs is not in the logs
             continue
-        rows = rows.join(u, "account_id")
-        c = rows.group_by(["unit", "key"]).aggregate(n=rows.count())
-        c = c.mutate(kind=ibis.literal(sig.kind), facet=ibis.literal(facet))
         if facet == "content":
-            idf = keys.filter(keys.kind == sig.kind).group_by("key").aggregate(idf=lambda t: t.idf.max())
+            known = keys.filter(keys.kind == sig.kind)
+            fps = known.filter(known.fp.notnull()).select("fp").distinct()
+            if rows.raw.type().is_integer() and sig.hex_key:
+                # only fingerprints of shared keys can match below: drop the rest before counting
+                rows = rows.semi_join(fps, rows.raw.cast("uint64") == fps.fp)
+        c = rows.group_by(["unit", *sig.key_columns]).aggregate(n=lambda t: t.count())
+        c = c.select(
+            "unit", key=sig.key_text(c), n="n", kind=ibis.literal(sig.kind), facet=ibis.literal(facet)
+        )
+        if facet == "content":
+            idf = known.group_by("key").aggregate(idf=lambda t: t.idf.max())
             c = c.join(idf, "key")
         else:
             c = c.mutate(idf=ibis.literal(1.0))

@@ -41,27 +41,52 @@ class LinkSignal(Signal):
     hex_key: ClassVar[bool] = True
     #: how the reasons name a key of this kind
     noun: ClassVar[str] = "key"
+    #: the columns :meth:`key_rows` returns beside ``by``: together they are the key
+    key_columns: ClassVar[tuple[str, ...]] = ("raw",)
 
     @classmethod
-    def key_rows(cls, staged: ir.Table) -> ir.Table:
-        """``(account_id, key)`` per interaction carrying a key (several rows when it carries several)."""
+    def key_rows(cls, staged: ir.Table, by: str = "account_id") -> ir.Table:
+        """``(by, *key_columns)`` per interaction carrying a key (several rows when it carries several).
+
+        The key is in its own type (a fingerprint stays an integer: counting on integers is much
+        cheaper than on their text); :meth:`key_text` writes it once the rows are counted. ``by`` is
+        the staged column that says whose key it is (an account id, an account index, a group)."""
         assert cls.column is not None
         t = staged.filter(staged[cls.column].notnull())
-        v = t[cls.column]
-        return t.select(
-            "account_id", key=fp_hex(v) if v.type().is_integer() and cls.hex_key else v.cast("string")
-        )
+        return t.select(by, raw=t[cls.column])
+
+    @classmethod
+    def key_text(cls, t: ir.Table) -> ir.StringValue:
+        """The key as text (hex for fingerprints) from the :attr:`key_columns` of ``t``."""
+        v = t.raw
+        return fp_hex(v) if v.type().is_integer() and cls.hex_key else v.cast("string")
+
+    @classmethod
+    def key_fp(cls, t: ir.Table) -> ir.Value:
+        """The fingerprint behind a hex key (unsigned 64-bit), or null when the key is not one."""
+        v = t.raw
+        return v.cast("uint64") if v.type().is_integer() and cls.hex_key else ibis.null("uint64")
 
     @classmethod
     def keys(cls, staged: ir.Table, accounts: ir.Table | None, totals: ir.Table) -> ir.Table | None:
-        """``(account_id, kind, key, n, share)`` rows, or None when the columns are missing."""
-        t = cls.key_rows(staged)
-        c = t.group_by(["account_id", "key"]).aggregate(n=lambda s: s.count())
-        c = c.join(totals, "account_id")
-        c = c.select(
-            "account_id", kind=ibis.literal(cls.kind), key="key", n="n", share=c.n.cast("float64") / c.total
+        """``(account_id, kind, key, n, share, fp)`` rows, or None when the columns are missing.
+
+        ``staged`` carries ``aidx`` and ``totals`` is ``(account_id, aidx, total)``: the rows are
+        counted per account index and key, and only the few that pass are joined back and written
+        as text."""
+        t = cls.key_rows(staged, by="aidx")
+        c = t.group_by(["aidx", *cls.key_columns]).aggregate(n=lambda s: s.count())
+        c = c.join(totals, "aidx")
+        c = c.mutate(share=c.n.cast("float64") / c.total)
+        c = c.filter((c.share >= cls.min_share) & (c.n >= 2))
+        return c.select(
+            "account_id",
+            kind=ibis.literal(cls.kind),
+            key=cls.key_text(c),
+            n="n",
+            share="share",
+            fp=cls.key_fp(c),
         )
-        return c.filter((c.share >= cls.min_share) & (c.n >= 2))
 
 
 @register
@@ -87,9 +112,9 @@ class SharedNearDuplicate(LinkSignal):
     min_share = 0.08
 
     @classmethod
-    def key_rows(cls, staged: ir.Table) -> ir.Table:
-        t = staged.select("account_id", key=staged.nd_bands.unnest())
-        return t.filter(t.key.notnull()).select("account_id", key=fp_hex(t.key))
+    def key_rows(cls, staged: ir.Table, by: str = "account_id") -> ir.Table:
+        t = staged.select(by, raw=staged.nd_bands.unnest())
+        return t.filter(t.raw.notnull())
 
 
 @register
@@ -104,13 +129,19 @@ class SharedInstruction(LinkSignal):
     noun = "fixed instruction"
     min_share = 0.2
 
+    key_columns = ("side", "raw")
+
     @classmethod
-    def key_rows(cls, staged: ir.Table) -> ir.Table:
+    def key_rows(cls, staged: ir.Table, by: str = "account_id") -> ir.Table:
         h = staged.filter(staged.head_fp.notnull())
-        h = h.select("account_id", key=ibis.literal("h").concat(fp_hex(h.head_fp)))
+        h = h.select(by, side=ibis.literal("h"), raw=h.head_fp)
         t = staged.filter(staged.tail_fp.notnull())
-        t = t.select("account_id", key=ibis.literal("t").concat(fp_hex(t.tail_fp)))
+        t = t.select(by, side=ibis.literal("t"), raw=t.tail_fp)
         return h.union(t)
+
+    @classmethod
+    def key_text(cls, t: ir.Table) -> ir.StringValue:
+        return t.side.concat(fp_hex(t.raw))
 
 
 @register
@@ -181,7 +212,7 @@ class SharedClientConfig(LinkSignal):
     min_share = 0.2
 
     @classmethod
-    def key_rows(cls, staged: ir.Table) -> ir.Table:
+    def key_rows(cls, staged: ir.Table, by: str = "account_id") -> ir.Table:
         t = staged.filter(staged.max_tokens.notnull() | staged.tools.notnull() | staged.temperature.notnull())
         key = (
             ibis.literal("max_tokens=")
@@ -189,7 +220,7 @@ class SharedClientConfig(LinkSignal):
             .concat(" tools=", t.tools.cast("string").fill_null("-"))
             .concat(" temperature=", t.temperature.round(3).cast("string").fill_null("-"))
         )
-        return t.select("account_id", key=key)
+        return t.select(by, raw=key)
 
 
 class _AccountKey(LinkSignal):
@@ -207,7 +238,14 @@ class _AccountKey(LinkSignal):
             return None
         a = accounts.join(totals, "account_id")  # only accounts that have traffic
         k = cls.key_expr(a)
-        out = a.select("account_id", kind=ibis.literal(cls.kind), key=k, n=a.total, share=ibis.literal(1.0))
+        out = a.select(
+            "account_id",
+            kind=ibis.literal(cls.kind),
+            key=k,
+            n=a.total,
+            share=ibis.literal(1.0),
+            fp=ibis.null("uint64"),
+        )
         return out.filter(out.key.notnull())
 
 
@@ -257,14 +295,29 @@ KIND_WEIGHT = {s.kind: s.kind_weight for s in LINK_SIGNALS}
 KIND_NOUN = {s.kind: s.noun for s in PROFILE_SIGNALS}
 
 
-def all_keys(staged: ir.Table, accounts: ir.Table | None, skip: set[str] = frozenset()) -> ir.Table:
-    """Union of every available link signal's keys (skipping signal ids in ``skip``)."""
+def account_totals(staged: ir.Table) -> ir.Table:
+    """``(account_id, aidx, total)``: each account's requests and a dense integer index (by id)."""
     totals = staged.group_by("account_id").aggregate(total=lambda s: s.count())
+    return totals.mutate(aidx=(ibis.row_number().over(order_by="account_id")).cast("int32"))
+
+
+def all_keys(
+    staged: ir.Table,
+    accounts: ir.Table | None,
+    skip: set[str] = frozenset(),
+    totals: ir.Table | None = None,
+) -> ir.Table:
+    """Union of every available link signal's keys (skipping signal ids in ``skip``).
+
+    ``totals``: :func:`account_totals` of ``staged``, when the caller has it (materialised)."""
+    if totals is None:
+        totals = account_totals(staged)
+    indexed = staged.join(totals.select("account_id", "aidx"), "account_id")
     parts = []
     for s in LINK_SIGNALS:
         if s.id in skip:
             continue
-        k = s.keys(staged, accounts, totals)
+        k = s.keys(indexed, accounts, totals)
         if k is not None:
             parts.append(
                 k.cast(
@@ -274,6 +327,7 @@ def all_keys(staged: ir.Table, accounts: ir.Table | None, skip: set[str] = froze
                         "key": "string",
                         "n": "int64",
                         "share": "float64",
+                        "fp": "uint64",
                     }
                 )
             )
