@@ -145,6 +145,27 @@ def assemble_campaigns(
     return Assembled(campaigns, account_campaign, evidence, lookalikes, edges_out, attr)
 
 
+#: the staged columns that :func:`_describe` reads
+_DESCRIBED = (
+    "account_id",
+    "request_id",
+    "ts",
+    "input_tokens",
+    "output_tokens",
+    "cot",
+    "capability",
+    "model",
+    "country",
+    "skeleton",
+    "prompt_head",
+    "ip24",
+    "asn",
+    "user_agent",
+    "system_fp",
+    "system_head",
+)
+
+
 def _describe(
     con: ibis.BaseBackend,
     staged: ir.Table,
@@ -154,7 +175,8 @@ def _describe(
     feats: pl.DataFrame,
 ) -> tuple[list[dict], pl.DataFrame]:
     members = con.create_table("campaign_members", ibis.memtable(account_campaign.to_arrow()))
-    s = con.create_table("campaign_staged", staged.join(members, "account_id"))
+    # only the columns described below (not the near-duplicate bands: 32 integers per request)
+    s = con.create_table("campaign_staged", staged.select(*_DESCRIBED).join(members, "account_id"))
     day = s.ts.date().cast("string")
 
     base = _pl(

@@ -57,18 +57,29 @@ def candidate_edges(weighted: ir.Table, params: LinkParams = LinkParams()) -> pa
     contribution (``kind_weight x capped evidence``), so later stages can re-weigh the evidence.
     """
     k = weighted.filter(weighted.df <= params.max_bucket)
-    bucket = ibis.window(group_by=["kind", "key"], order_by=[k.account_id.hash(), k.account_id])
-    k = k.mutate(rank=ibis.row_number().over(bucket)).select("account_id", "kind", "key", "w", "df", "rank")
+    # integer ids, so the self-join and the grouping below run on integers: accounts are numbered in
+    # id order (``src < dst`` holds for the numbers as for the ids) and get their place ``o`` in the
+    # bucket order (by hash, then id: the same order in every bucket); keys are numbered by (kind, key)
+    acc = k.select("account_id").distinct()
+    acc = acc.mutate(
+        a=ibis.row_number().over(order_by="account_id"),
+        o=ibis.row_number().over(order_by=[acc.account_id.hash(), acc.account_id]),
+    )
+    kid = k.select("kind", "key").distinct()
+    kid = kid.mutate(kid=ibis.row_number().over(order_by=["kind", "key"]))
+    k = k.join(acc, "account_id").join(kid, ["kind", "key"])
+    bucket = ibis.window(group_by="kid", order_by="o")
+    k = k.mutate(rank=ibis.row_number().over(bucket)).select("a", "kind", "kid", "w", "df", "rank")
     offs = ibis.memtable({"j": list(range(1, params.neighbours + 1))})
     a = k.cross_join(offs)
     a = a.filter(a.j < a.df).mutate(target=(a.rank + a.j) % a.df)
-    b = k.select(b_account="account_id", b_kind="kind", b_key="key", b_w="w", b_rank="rank")
-    e = a.join(b, [a.kind == b.b_kind, a.key == b.b_key, a.target == b.b_rank])
+    b = k.select(b_a="a", b_kid="kid", b_w="w", b_rank="rank")
+    e = a.join(b, [a.kid == b.b_kid, a.target == b.b_rank])
     e = e.select(
-        src=ibis.least(e.account_id, e.b_account),
-        dst=ibis.greatest(e.account_id, e.b_account),
+        src=ibis.least(e.a, e.b_a),
+        dst=ibis.greatest(e.a, e.b_a),
         kind=e.kind,
-        key=e.key,
+        kid=e.kid,
         ev=ibis.least(e.w, e.b_w),
     ).distinct()
     per_kind = e.group_by(["src", "dst", "kind"]).aggregate(ev=exact_sum(e.ev), nkeys=e.count())
@@ -101,7 +112,13 @@ def candidate_edges(weighted: ir.Table, params: LinkParams = LinkParams()) -> pa
     )
     pairs = pairs.mutate(weight=weight, kind=top)
     pairs = pairs.select("src", "dst", "weight", "kind", "kinds", *[f"w_{kind}" for kind in KIND_WEIGHT])
-    pairs = pairs.filter(pairs.weight >= params.min_edge_weight).order_by(["src", "dst"])
+    pairs = pairs.filter(pairs.weight >= params.min_edge_weight)
+    names = acc.select("a", "account_id")
+    pairs = pairs.join(names.rename(src_id="account_id"), pairs.src == names.a).drop("src", "a")
+    pairs = pairs.join(names.rename(dst_id="account_id"), pairs.dst == names.a).drop("dst", "a")
+    pairs = pairs.rename(src="src_id", dst="dst_id")
+    pairs = pairs.select("src", "dst", "weight", "kind", "kinds", *[f"w_{kind}" for kind in KIND_WEIGHT])
+    pairs = pairs.order_by(["src", "dst"])
     return pairs.to_pyarrow()
 
 

@@ -43,6 +43,9 @@ class LinkSignal(Signal):
     noun: ClassVar[str] = "key"
     #: the columns :meth:`key_rows` returns beside ``by``: together they are the key
     key_columns: ClassVar[tuple[str, ...]] = ("raw",)
+    #: count per account index (an integer) rather than per account id: for kinds with many keys per
+    #: request, where the grouping dominates and integers group much faster than text
+    per_index: ClassVar[bool] = False
 
     @classmethod
     def key_rows(cls, staged: ir.Table, by: str = "account_id") -> ir.Table:
@@ -71,12 +74,15 @@ class LinkSignal(Signal):
     def keys(cls, staged: ir.Table, accounts: ir.Table | None, totals: ir.Table) -> ir.Table | None:
         """``(account_id, kind, key, n, share, fp)`` rows, or None when the columns are missing.
 
-        ``staged`` carries ``aidx`` and ``totals`` is ``(account_id, aidx, total)``: the rows are
-        counted per account index and key, and only the few that pass are joined back and written
-        as text."""
-        t = cls.key_rows(staged, by="aidx")
-        c = t.group_by(["aidx", *cls.key_columns]).aggregate(n=lambda s: s.count())
-        c = c.join(totals, "aidx")
+        ``totals`` is ``(account_id, aidx, total)`` (:func:`account_totals`). Rows are counted per
+        account and key in the key's own type; only the rows that pass are written as text."""
+        by = "account_id"
+        if cls.per_index:
+            staged = staged.join(totals.select("account_id", "aidx"), "account_id")
+            by = "aidx"
+        t = cls.key_rows(staged, by=by)
+        c = t.group_by([by, *cls.key_columns]).aggregate(n=lambda s: s.count())
+        c = c.join(totals, by)
         c = c.mutate(share=c.n.cast("float64") / c.total)
         c = c.filter((c.share >= cls.min_share) & (c.n >= 2))
         return c.select(
@@ -98,6 +104,7 @@ class SharedTemplate(LinkSignal):
     kind = "template"
     column = "skeleton"
     noun = "template"
+    per_index = True  # nearly one template per request: many (account, template) groups
 
 
 @register
@@ -110,6 +117,7 @@ class SharedNearDuplicate(LinkSignal):
     column = "nd_band"
     noun = "near-duplicate prompt family"
     min_share = 0.08
+    per_index = True  # 32 LSH bands per request
 
     @classmethod
     def key_rows(cls, staged: ir.Table, by: str = "account_id") -> ir.Table:
@@ -134,14 +142,14 @@ class SharedInstruction(LinkSignal):
     @classmethod
     def key_rows(cls, staged: ir.Table, by: str = "account_id") -> ir.Table:
         h = staged.filter(staged.head_fp.notnull())
-        h = h.select(by, side=ibis.literal("h"), raw=h.head_fp)
+        h = h.select(by, side=ibis.literal(0, "int8"), raw=h.head_fp)
         t = staged.filter(staged.tail_fp.notnull())
-        t = t.select(by, side=ibis.literal("t"), raw=t.tail_fp)
+        t = t.select(by, side=ibis.literal(1, "int8"), raw=t.tail_fp)
         return h.union(t)
 
     @classmethod
     def key_text(cls, t: ir.Table) -> ir.StringValue:
-        return t.side.concat(fp_hex(t.raw))
+        return ibis.ifelse(t.side == 0, "h", "t").concat(fp_hex(t.raw))
 
 
 @register
@@ -312,12 +320,11 @@ def all_keys(
     ``totals``: :func:`account_totals` of ``staged``, when the caller has it (materialised)."""
     if totals is None:
         totals = account_totals(staged)
-    indexed = staged.join(totals.select("account_id", "aidx"), "account_id")
     parts = []
     for s in LINK_SIGNALS:
         if s.id in skip:
             continue
-        k = s.keys(indexed, accounts, totals)
+        k = s.keys(staged, accounts, totals)
         if k is not None:
             parts.append(
                 k.cast(
