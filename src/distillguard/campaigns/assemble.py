@@ -21,7 +21,7 @@ import xxhash
 from distillguard.campaigns.attribute import Attribution, AttributionParams, attribute
 from distillguard.campaigns.cluster import campaign_id
 from distillguard.campaigns.features import CONTENT_KINDS
-from distillguard.linking.keys import KIND_NOUN
+from distillguard.linking.keys import KIND_NOUN, fp_hex
 
 MAX_EDGES_OUT = 50_000
 #: merge two campaign clusters when their content links per flagged account of the smaller reach this
@@ -70,21 +70,26 @@ def _merge_groups(fl: pl.DataFrame, edges: pl.DataFrame) -> pl.DataFrame:
     return cl.join(cmap, on="cluster").select("account_id", "group")
 
 
-def _top(frame: pl.DataFrame, by: str, n: int) -> dict[str, list[dict]]:
-    """campaign_id -> top-n rows (as dicts) of ``frame`` ordered by ``by`` descending; ties are broken
-    by the other plain columns, so the choice does not depend on the order rows arrived in."""
-    if frame.height == 0:
-        return {}
+def _top_rows(frame: pl.DataFrame, by: str, n: int) -> pl.DataFrame:
+    """The top-n rows of each campaign in ``frame`` by ``by`` descending; ties are broken by the other
+    plain columns (in the frame's order), so the choice does not depend on the order rows arrived in."""
     ties = [
         c
         for c, t in frame.schema.items()
         if c not in ("campaign_id", by) and not isinstance(t, pl.List | pl.Struct | pl.Array)
     ]
-    f = (
+    return (
         frame.sort(["campaign_id", by, *ties], descending=[False, True] + [False] * len(ties))
         .group_by("campaign_id", maintain_order=True)
         .head(n)
     )
+
+
+def _top(frame: pl.DataFrame, by: str, n: int) -> dict[str, list[dict]]:
+    """campaign_id -> top-n rows (as dicts) of ``frame``, chosen by :func:`_top_rows`."""
+    if frame.height == 0:
+        return {}
+    f = _top_rows(frame, by, n)
     out: dict[str, list[dict]] = {}
     for cid, part in f.group_by("campaign_id", maintain_order=True):
         out[str(cid[0])] = part.drop("campaign_id").to_dicts()
@@ -157,13 +162,27 @@ _DESCRIBED = (
     "model",
     "country",
     "skeleton",
-    "prompt_head",
     "ip24",
     "asn",
     "user_agent",
     "system_fp",
-    "system_head",
 )
+
+
+def _examples(
+    staged: ir.Table, members: ir.Table, key: str, text: str, picked: pl.DataFrame, ids: tuple[str, ...]
+) -> pl.DataFrame:
+    """``campaign_id, <key>, request_id, text``: the ``text`` column of the requests named in the
+    ``ids`` columns of ``picked`` (rows ``campaign_id, <key>, ...``), read from the staged rows only
+    for those few requests (the lowest text when a request id repeats)."""
+    want = pl.concat([picked.select(pl.col(c).alias("request_id")) for c in ids]).drop_nulls().unique()
+    if want.height == 0:
+        return pl.DataFrame(
+            schema={"campaign_id": pl.Utf8, key: picked.schema[key], "request_id": pl.Utf8, "text": pl.Utf8}
+        )
+    t = staged.filter(staged.request_id.isin(want["request_id"].to_list()) & staged[text].notnull())
+    t = t.join(members, "account_id")
+    return _pl(t.group_by(["campaign_id", key, "request_id"]).aggregate(text=t[text].min()))
 
 
 def _describe(
@@ -176,7 +195,13 @@ def _describe(
 ) -> tuple[list[dict], pl.DataFrame]:
     members = con.create_table("campaign_members", ibis.memtable(account_campaign.to_arrow()))
     # only the columns described below (not the near-duplicate bands: 32 integers per request)
-    s = con.create_table("campaign_staged", staged.select(*_DESCRIBED).join(members, "account_id"))
+    # example texts are read later, for the few requests reported
+    s = staged.select(
+        *_DESCRIBED,
+        has_prompt=staged.prompt_head.notnull(),
+        has_system=staged.system_head.notnull(),
+    )
+    s = con.create_table("campaign_staged", s.join(members, "account_id"))
     day = s.ts.date().cast("string")
 
     base = _pl(
@@ -203,21 +228,40 @@ def _describe(
         .order_by(["campaign_id", "day", "model"])
     )
 
+    # shared templates: counts first, then the example texts of the five reported per campaign only
+    # (ex1/ex2: the text of the lowest/highest request id that has one, as arg_min/arg_max would give)
     tf = s.filter(s.skeleton.notnull())
-    from distillguard.linking.keys import fp_hex
-
-    templates = _pl(
-        tf.group_by(["campaign_id", fp_hex(tf.skeleton).name("fingerprint")])
+    stats = _pl(
+        tf.group_by(["campaign_id", "skeleton"])
         .aggregate(
             interactions=tf.count(),
             accounts=tf.account_id.nunique(),
             ex1_id=tf.request_id.min(),
-            ex1=tf.prompt_head.argmin(tf.request_id),
             ex2_id=tf.request_id.max(),
-            ex2=tf.prompt_head.argmax(tf.request_id),
+            t1=tf.request_id.min(where=tf.has_prompt),
+            t2=tf.request_id.max(where=tf.has_prompt),
         )
         .filter(lambda t: t.accounts >= 2)
+        .mutate(fingerprint=lambda t: fp_hex(t.skeleton))
     )
+    templates = pl.DataFrame()
+    if stats.height:
+        # fingerprint (unique in a campaign) first among the tie-breakers, as in the reported rows
+        picked = _top_rows(
+            stats.select("campaign_id", "fingerprint", "interactions", "accounts", "skeleton", "t1", "t2"),
+            "interactions",
+            5,
+        ).join(stats.select("campaign_id", "skeleton", "ex1_id", "ex2_id"), on=["campaign_id", "skeleton"])
+        texts = _examples(staged, members, "skeleton", "prompt_head", picked, ("t1", "t2"))
+        for i in (1, 2):
+            picked = picked.join(
+                texts.rename({"request_id": f"t{i}", "text": f"ex{i}"}),
+                on=["campaign_id", "skeleton", f"t{i}"],
+                how="left",
+            )
+        templates = picked.select(
+            "campaign_id", "fingerprint", "interactions", "accounts", "ex1_id", "ex1", "ex2_id", "ex2"
+        )
     ipf = s.filter(s.ip24.notnull())
     ips = _pl(
         ipf.group_by(["campaign_id", ipf.ip24.name("value")])
@@ -237,11 +281,24 @@ def _describe(
         .filter(lambda t: t.accounts >= 2)
     )
     sf = s.filter(s.system_fp.notnull())
-    sysp = _pl(
-        sf.group_by(["campaign_id", fp_hex(sf.system_fp).name("fingerprint")])
-        .aggregate(accounts=sf.account_id.nunique(), example=sf.system_head.argmin(sf.request_id))
+    sstats = _pl(
+        sf.group_by(["campaign_id", "system_fp"])
+        .aggregate(accounts=sf.account_id.nunique(), t1=sf.request_id.min(where=sf.has_system))
         .filter(lambda t: t.accounts >= 2)
+        .mutate(fingerprint=lambda t: fp_hex(t.system_fp))
     )
+    sysp = pl.DataFrame()
+    if sstats.height:
+        picked = _top_rows(
+            sstats.select("campaign_id", "fingerprint", "accounts", "system_fp", "t1"), "accounts", 3
+        )
+        texts = _examples(staged, members, "system_fp", "system_head", picked, ("t1",))
+        picked = picked.join(
+            texts.rename({"request_id": "t1", "text": "example"}),
+            on=["campaign_id", "system_fp", "t1"],
+            how="left",
+        )
+        sysp = picked.select("campaign_id", "fingerprint", "accounts", "example")
 
     pay = signups = bursts = pl.DataFrame()
     if accounts is not None:
@@ -275,11 +332,11 @@ def _describe(
     top_caps = _top(caps, "n", 20)
     top_models = _top(models, "n", 20)
     top_countries = _top(countries, "n", 20)
-    top_templates = _top(templates, "interactions", 5)
+    top_templates = _top(templates, "interactions", 5) if templates.height else {}
     top_ips = _top(ips, "accounts", 5)
     top_asns = _top(asns, "accounts", 5)
     top_uas = _top(uas, "accounts", 3)
-    top_sys = _top(sysp, "accounts", 3)
+    top_sys = _top(sysp, "accounts", 3) if sysp.height else {}
     top_pay = _top(pay, "accounts", 5) if pay.height else {}
     tl = _top(timeline.with_columns(o=pl.int_range(pl.len()).reverse()), "o", 10_000)
     su = _top(signups.with_columns(o=pl.int_range(pl.len()).reverse()), "o", 10_000) if signups.height else {}

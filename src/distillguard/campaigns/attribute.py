@@ -198,7 +198,14 @@ def greedy_merge(
         return label, merges
     xs = [sp.csr_matrix(f, dtype=np.float64) for f in facets]
     grams = [(x @ x.T).toarray() for x in xs]
-    rows0 = [xs[0][i] for i in range(n)]  # the deciding facet's rows, kept for the evidence
+    # the deciding facet's rows, for the evidence: read (dense) when a unit first merges, then summed
+    rows0: dict[int, np.ndarray] = {}
+
+    def row0(i: int) -> np.ndarray:
+        if i not in rows0:
+            rows0[i] = xs[0].getrow(i).toarray().ravel()
+        return rows0[i]
+
     size = np.ones(n, dtype=np.int64) if sizes is None else np.asarray(sizes, dtype=np.int64).copy()
     alive = np.ones(n, dtype=bool)
     link = np.ones(n, dtype=bool) if linked is None else np.asarray(linked, dtype=bool).copy()
@@ -247,11 +254,12 @@ def greedy_merge(
         if best < threshold:
             break
         i, j = min(i, j), max(i, j)
-        ri, rj = rows0[i], rows0[j]
+        ri, rj = row0(i), row0(j)
         ni, nj = np.sqrt(grams[0][i, i]), np.sqrt(grams[0][j, j])
-        contrib = np.asarray(ri.multiply(rj).todense()).ravel() / ((ni * nj) or 1.0)
+        contrib = ri * rj / ((ni * nj) or 1.0)
         merges.append((i, j, best, contrib))
         rows0[i] = ri + rj
+        del rows0[j]
         alive[j] = False
         label[label == j] = i
         size[i] += size[j]
