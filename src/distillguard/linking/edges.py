@@ -98,18 +98,8 @@ def candidate_edges(weighted: ir.Table, params: LinkParams = LinkParams()) -> pa
     for c in wcol[1:]:
         weight = weight + c
     # the kind contributing most; ties go to the first kind by name
-    top = ibis.cases(
-        *[
-            (
-                ibis.and_(
-                    *[wcol[i] > wcol[j] for j in range(i)],
-                    *[wcol[i] >= wcol[j] for j in range(i + 1, len(kinds))],
-                ),
-                kinds[i],
-            )
-            for i in range(len(kinds))
-        ]
-    )
+    top_w = ibis.greatest(*wcol)
+    top = ibis.cases(*[(wcol[i] == top_w, kinds[i]) for i in range(len(kinds))])
     pairs = pairs.mutate(weight=weight, kind=top)
     pairs = pairs.select("src", "dst", "weight", "kind", "kinds", *[f"w_{kind}" for kind in KIND_WEIGHT])
     pairs = pairs.filter(pairs.weight >= params.min_edge_weight)

@@ -1,0 +1,57 @@
+"""Per-account aggregates: the descriptive extras are optional and change no other column."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import ibis
+import polars as pl
+
+from distillguard.accounts.features import account_features
+
+
+def _staged() -> ibis.Table:
+    t0 = dt.datetime(2025, 3, 1, tzinfo=dt.UTC)
+    rows = []
+    for i in range(12):
+        acc = "a" if i % 3 else "b"
+        rows.append(
+            {
+                "account_id": acc,
+                "org_id": None,
+                "ts": t0 + dt.timedelta(hours=5 * i),
+                "turn": 0,
+                "model": "m1" if i < 6 else "m2",
+                "country": "US" if i % 2 else "NL",
+                "ip24": f"10.0.{i % 4}.0/24",
+                "cot": 0.9 if i % 2 else 0.0,
+                "cot_tagged": False,
+                "tools": 0,
+                "dataset_shape": 0.5,
+                "max_tokens": 1024,
+                "output_tokens": 100,
+                "input_tokens": 50,
+                "prompt_chars": 200,
+                "capability": "coding" if i % 4 else "math_reasoning",
+                "skeleton": 7 if i % 2 else 8,
+                "head_fp": 1,
+                "tail_fp": None,
+            }
+        )
+    df = pl.DataFrame(rows).with_columns(
+        pl.col("skeleton", "head_fp", "tail_fp").cast(pl.UInt64), pl.col("org_id").cast(pl.Utf8)
+    )
+    return ibis.memtable(df)
+
+
+def test_descriptive_columns_are_extra_and_change_nothing_else() -> None:
+    t = _staged()
+    plain = account_features(t)
+    full = account_features(t, descriptive=True)
+    extra = {"gap_cv", "countries", "models"}
+    assert extra.isdisjoint(plain.columns)
+    assert extra <= set(full.columns)
+    assert full.select(plain.columns).equals(plain)
+    b = full.filter(pl.col("account_id") == "b").row(0, named=True)
+    assert b["countries"] == 2 and b["models"] == 2 and b["active_days"] == 2
+    assert abs(b["gap_cv"]) < 1e-12  # one request every 15 hours: no variation
