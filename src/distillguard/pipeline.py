@@ -26,6 +26,7 @@ import pyarrow as pa
 
 from distillguard import __version__, schema
 from distillguard.accounts import account_features, account_signal_values
+from distillguard.accounts.counts import AccountCounts
 from distillguard.accounts.dormant import EXTRA, dormant_accounts
 from distillguard.accounts.signals import ACCOUNT_SIGNALS
 from distillguard.campaigns import ClusterParams, cluster_features, leiden_clusters
@@ -35,7 +36,6 @@ from distillguard.errors import UsageError
 from distillguard.linking import LINK_SIGNALS, LinkParams, all_keys, candidate_edges, weigh_keys
 from distillguard.linking.edges import content_reach, vouched_peer_share
 from distillguard.linking.evidence import key_evidence_text, popular_keys
-from distillguard.linking.keys import account_totals
 from distillguard.scoring import ScoreModel, choose_operating_point, load_model, score_accounts
 from distillguard.scoring.reasons import account_reasons
 from distillguard.signals.base import unavailable_signals
@@ -146,11 +146,12 @@ def _detect(
 ) -> _Detection:
     """Account aggregates and signals, links, clusters, cluster features and scores over ``staged``."""
     say("account aggregates", 0.0)
-    feats = account_features(staged, acc_t)
+    # per-account totals and fingerprint counts, read by the account features and by the link keys
+    counts = AccountCounts.materialised(con, staged, tag)
+    feats = account_features(staged, acc_t, counts=counts)
 
     say("linking accounts", 0.0)
-    totals = con.create_table(f"account_totals{tag}", account_totals(staged))
-    keys = weigh_keys(all_keys(staged, acc_t, skip=set(unavailable), totals=totals), feats.height)
+    keys = weigh_keys(all_keys(staged, acc_t, skip=set(unavailable), counts=counts), feats.height)
     keys = con.create_table(f"weighted_keys{tag}", keys)
     feats = feats.join(content_reach(keys), on="account_id", how="left").with_columns(
         pl.col("content_reach").fill_null(0.0), pl.col("content_reach_accounts").fill_null(0)

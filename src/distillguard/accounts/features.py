@@ -14,6 +14,7 @@ import ibis
 import ibis.expr.types as ir
 import polars as pl
 
+from distillguard.accounts.counts import AccountCounts
 from distillguard.accounts.exact import exact_sum
 
 #: Capabilities that distillation campaigns harvest (the rest is ordinary chat traffic).
@@ -33,14 +34,15 @@ def _share(cond: ir.BooleanValue) -> ir.FloatingScalar:
     return ibis.ifelse(cond, 1.0, 0.0).mean()
 
 
-def _top_share(t: ir.Table, col: str, totals: ir.Table, name: str) -> ir.Table:
-    """Per account: share of its interactions carrying its most frequent non-null value of ``col``."""
-    c = t.filter(t[col].notnull()).group_by(["account_id", col]).aggregate(c=lambda s: s.count())
-    top = c.group_by("account_id").aggregate(top=c.c.max(), ndistinct=c.count())
-    j = top.join(totals, "account_id")
+def _top_share(counts: AccountCounts, col: str, name: str) -> ir.Table:
+    """Per account: share of its interactions carrying its most frequent non-null value of ``col``
+    (one of the counted fingerprint columns), and how many distinct values it sends per request."""
+    c = counts.of_column(col)
+    top = c.group_by("aidx").aggregate(top=c.n.max(), ndistinct=c.count())
+    j = top.join(counts.totals, "aidx")
     return j.select(
         "account_id",
-        **{name: j.top.cast("float64") / j.n, f"{name}_distinct": j.ndistinct.cast("float64") / j.n},
+        **{name: j.top.cast("float64") / j.total, f"{name}_distinct": j.ndistinct.cast("float64") / j.total},
     )
 
 
@@ -53,7 +55,11 @@ def _distinct_count(t: ir.Table, value: ir.Value, name: str) -> ir.Table:
 
 
 def account_features(
-    staged: ir.Table, accounts: ir.Table | None = None, *, descriptive: bool = False
+    staged: ir.Table,
+    accounts: ir.Table | None = None,
+    *,
+    descriptive: bool = False,
+    counts: AccountCounts | None = None,
 ) -> pl.DataFrame:
     """One row per account seen in ``staged``: volume, velocity, timing, content and account facts.
 
@@ -73,8 +79,13 @@ def account_features(
     ``countries`` and ``models`` (distinct counts). No signal reads them and they cost a sort of every
     request by account and time plus two distinct counts (about a third of this function's time), so
     the scan leaves them out.
+
+    ``counts``: :class:`AccountCounts` of ``staged`` when the caller has them (materialised once for
+    this function and the link keys); by default they are computed here.
     """
     t = staged
+    if counts is None:
+        counts = AccountCounts.of(staged)
     totals = t.group_by("account_id").aggregate(n=t.count())
     base = t.group_by("account_id").aggregate(
         interactions=t.count(),
@@ -159,7 +170,7 @@ def account_features(
         ("head_fp", "top_head_share"),
         ("tail_fp", "top_tail_share"),
     ):
-        feats = feats.left_join(_top_share(t, col, totals, name), "account_id").select(
+        feats = feats.left_join(_top_share(counts, col, name), "account_id").select(
             ~ibis.selectors.endswith("_right")
         )
     if accounts is not None:

@@ -13,7 +13,10 @@ from typing import ClassVar
 import ibis
 import ibis.expr.types as ir
 
+from distillguard.accounts.counts import AccountCounts, account_totals
 from distillguard.signals.base import Signal, register
+
+__all__ = ["LINK_SIGNALS", "PROFILE_SIGNALS", "LinkSignal", "account_totals", "all_keys", "fp_hex"]
 
 
 @ibis.udf.scalar.builtin(name="hex")
@@ -71,18 +74,24 @@ class LinkSignal(Signal):
         return v.cast("uint64") if v.type().is_integer() and cls.hex_key else ibis.null("uint64")
 
     @classmethod
-    def keys(cls, staged: ir.Table, accounts: ir.Table | None, totals: ir.Table) -> ir.Table | None:
-        """``(account_id, kind, key, n, share, fp)`` rows, or None when the columns are missing.
-
-        ``totals`` is ``(account_id, aidx, total)`` (:func:`account_totals`). Rows are counted per
-        account and key in the key's own type; only the rows that pass are written as text."""
+    def counted(cls, staged: ir.Table, counts: AccountCounts) -> tuple[str, ir.Table]:
+        """``(by, table)``: the table has ``by`` (``account_id`` or ``aidx``), the key columns and ``n``,
+        the requests of the account carrying the key."""
         by = "account_id"
         if cls.per_index:
-            staged = staged.join(totals.select("account_id", "aidx"), "account_id")
+            staged = staged.join(counts.totals.select("account_id", "aidx"), "account_id")
             by = "aidx"
         t = cls.key_rows(staged, by=by)
-        c = t.group_by([by, *cls.key_columns]).aggregate(n=lambda s: s.count())
-        c = c.join(totals, by)
+        return by, t.group_by([by, *cls.key_columns]).aggregate(n=lambda s: s.count())
+
+    @classmethod
+    def keys(cls, staged: ir.Table, accounts: ir.Table | None, counts: AccountCounts) -> ir.Table | None:
+        """``(account_id, kind, key, n, share, fp)`` rows, or None when the columns are missing.
+
+        Rows are counted per account and key in the key's own type (:meth:`counted`); only the rows
+        that pass are joined to the account ids and written as text."""
+        by, c = cls.counted(staged, counts)
+        c = c.join(counts.totals, by)
         c = c.mutate(share=c.n.cast("float64") / c.total)
         c = c.filter((c.share >= cls.min_share) & (c.n >= 2))
         return c.select(
@@ -104,7 +113,10 @@ class SharedTemplate(LinkSignal):
     kind = "template"
     column = "skeleton"
     noun = "template"
-    per_index = True  # nearly one template per request: many (account, template) groups
+
+    @classmethod
+    def counted(cls, staged: ir.Table, counts: AccountCounts) -> tuple[str, ir.Table]:
+        return "aidx", counts.of_column("skeleton").rename(raw="fp")
 
 
 @register
@@ -150,6 +162,14 @@ class SharedInstruction(LinkSignal):
     @classmethod
     def key_text(cls, t: ir.Table) -> ir.StringValue:
         return ibis.ifelse(t.side == 0, "h", "t").concat(fp_hex(t.raw))
+
+    @classmethod
+    def counted(cls, staged: ir.Table, counts: AccountCounts) -> tuple[str, ir.Table]:
+        parts = [
+            counts.of_column(col).select("aidx", side=ibis.literal(side, "int8"), raw="fp", n="n")
+            for side, col in enumerate(("head_fp", "tail_fp"))
+        ]
+        return "aidx", ibis.union(*parts)
 
 
 @register
@@ -241,10 +261,10 @@ class _AccountKey(LinkSignal):
         return a[cls.expr_name].cast("string")
 
     @classmethod
-    def keys(cls, staged: ir.Table, accounts: ir.Table | None, totals: ir.Table) -> ir.Table | None:
+    def keys(cls, staged: ir.Table, accounts: ir.Table | None, counts: AccountCounts) -> ir.Table | None:
         if accounts is None:
             return None
-        a = accounts.join(totals, "account_id")  # only accounts that have traffic
+        a = accounts.join(counts.totals, "account_id")  # only accounts that have traffic
         k = cls.key_expr(a)
         out = a.select(
             "account_id",
@@ -303,28 +323,23 @@ KIND_WEIGHT = {s.kind: s.kind_weight for s in LINK_SIGNALS}
 KIND_NOUN = {s.kind: s.noun for s in PROFILE_SIGNALS}
 
 
-def account_totals(staged: ir.Table) -> ir.Table:
-    """``(account_id, aidx, total)``: each account's requests and a dense integer index (by id)."""
-    totals = staged.group_by("account_id").aggregate(total=lambda s: s.count())
-    return totals.mutate(aidx=(ibis.row_number().over(order_by="account_id")).cast("int32"))
-
-
 def all_keys(
     staged: ir.Table,
     accounts: ir.Table | None,
     skip: set[str] = frozenset(),
-    totals: ir.Table | None = None,
+    counts: AccountCounts | None = None,
 ) -> ir.Table:
     """Union of every available link signal's keys (skipping signal ids in ``skip``).
 
-    ``totals``: :func:`account_totals` of ``staged``, when the caller has it (materialised)."""
-    if totals is None:
-        totals = account_totals(staged)
+    ``counts``: :class:`AccountCounts` of ``staged`` when the caller has them (materialised); by
+    default they are computed here."""
+    if counts is None:
+        counts = AccountCounts.of(staged)
     parts = []
     for s in LINK_SIGNALS:
         if s.id in skip:
             continue
-        k = s.keys(staged, accounts, totals)
+        k = s.keys(staged, accounts, counts)
         if k is not None:
             parts.append(
                 k.cast(
