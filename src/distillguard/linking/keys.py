@@ -16,7 +16,16 @@ import ibis.expr.types as ir
 from distillguard.accounts.counts import AccountCounts, account_totals
 from distillguard.signals.base import Signal, register
 
-__all__ = ["LINK_SIGNALS", "PROFILE_SIGNALS", "LinkSignal", "account_totals", "all_keys", "fp_hex"]
+__all__ = [
+    "KEY_SCHEMA",
+    "LINK_SIGNALS",
+    "PROFILE_SIGNALS",
+    "LinkSignal",
+    "account_totals",
+    "all_keys",
+    "fp_hex",
+    "signal_keys",
+]
 
 
 @ibis.udf.scalar.builtin(name="hex")
@@ -46,8 +55,8 @@ class LinkSignal(Signal):
     noun: ClassVar[str] = "key"
     #: the columns :meth:`key_rows` returns beside ``by``: together they are the key
     key_columns: ClassVar[tuple[str, ...]] = ("raw",)
-    #: count per account index (an integer) rather than per account id: for kinds with many keys per
-    #: request, where the grouping dominates and integers group much faster than text
+    #: many keys per request: counted per account index (an integer: it groups much faster than the
+    #: account id), and materialised on their own (see :func:`distillguard.pipeline._detect`)
     per_index: ClassVar[bool] = False
 
     @classmethod
@@ -323,34 +332,44 @@ KIND_WEIGHT = {s.kind: s.kind_weight for s in LINK_SIGNALS}
 KIND_NOUN = {s.kind: s.noun for s in PROFILE_SIGNALS}
 
 
+#: the columns (and types) of every link signal's key rows
+KEY_SCHEMA = {
+    "account_id": "string",
+    "kind": "string",
+    "key": "string",
+    "n": "int64",
+    "share": "float64",
+    "fp": "uint64",
+}
+
+
+def signal_keys(
+    signal: type[LinkSignal], staged: ir.Table, accounts: ir.Table | None, counts: AccountCounts
+) -> ir.Table | None:
+    """One signal's key rows in :data:`KEY_SCHEMA`, or None when its columns are missing."""
+    k = signal.keys(staged, accounts, counts)
+    return None if k is None else k.cast(KEY_SCHEMA)
+
+
 def all_keys(
     staged: ir.Table,
     accounts: ir.Table | None,
     skip: set[str] = frozenset(),
     counts: AccountCounts | None = None,
-) -> ir.Table:
-    """Union of every available link signal's keys (skipping signal ids in ``skip``).
+) -> ir.Table | None:
+    """Union of every available link signal's keys (skipping signal ids in ``skip``), or None when
+    no signal has keys.
 
     ``counts``: :class:`AccountCounts` of ``staged`` when the caller has them (materialised); by
     default they are computed here."""
     if counts is None:
         counts = AccountCounts.of(staged)
-    parts = []
-    for s in LINK_SIGNALS:
-        if s.id in skip:
-            continue
-        k = s.keys(staged, accounts, counts)
-        if k is not None:
-            parts.append(
-                k.cast(
-                    {
-                        "account_id": "string",
-                        "kind": "string",
-                        "key": "string",
-                        "n": "int64",
-                        "share": "float64",
-                        "fp": "uint64",
-                    }
-                )
-            )
+    parts = [
+        k
+        for s in LINK_SIGNALS
+        if s.id not in skip
+        if (k := signal_keys(s, staged, accounts, counts)) is not None
+    ]
+    if not parts:
+        return None
     return ibis.union(*parts) if len(parts) > 1 else parts[0]
