@@ -72,7 +72,11 @@ def candidate_edges(weighted: ir.Table, params: LinkParams = LinkParams()) -> pa
     k = k.mutate(rank=ibis.row_number().over(bucket)).select("a", "kind", "kid", "w", "df", "rank")
     offs = ibis.memtable({"j": list(range(1, params.neighbours + 1))})
     a = k.cross_join(offs)
-    a = a.filter(a.j < a.df).mutate(target=(a.rank + a.j) % a.df)
+    a = a.filter(a.j < a.df).mutate(target=(a.rank + a.j) % a.df, back=a.df - a.j)
+    # the pair (rank, target) is also made from target with offset ``back`` when that is within
+    # ``neighbours``: keep the smaller offset (the lower rank when both are equal), so every pair of
+    # a bucket is made once and no DISTINCT over all candidate rows is needed
+    a = a.filter((a.back > params.neighbours) | (a.j < a.back) | ((a.j == a.back) & (a.rank < a.target)))
     b = k.select(b_a="a", b_kid="kid", b_w="w", b_rank="rank")
     e = a.join(b, [a.kid == b.b_kid, a.target == b.b_rank])
     e = e.select(
@@ -81,7 +85,7 @@ def candidate_edges(weighted: ir.Table, params: LinkParams = LinkParams()) -> pa
         kind=e.kind,
         kid=e.kid,
         ev=ibis.least(e.w, e.b_w),
-    ).distinct()
+    )
     per_kind = e.group_by(["src", "dst", "kind"]).aggregate(ev=exact_sum(e.ev), nkeys=e.count())
     kw = ibis.memtable({"kind": list(KIND_WEIGHT), "kind_weight": list(KIND_WEIGHT.values())})
     per_kind = per_kind.join(kw, "kind")
