@@ -58,3 +58,16 @@ def test_more_kinds_of_evidence_weigh_more() -> None:
     w1 = _edges(one, 1000)["weight"][0]
     w2 = _edges(two, 1000)["weight"][0]
     assert w2 > w1
+
+
+@pytest.mark.parametrize("bucket", [2, 3, 6, 7, 12, 13, 14, 30])
+def test_every_pair_of_a_bucket_is_made_once(bucket: int) -> None:
+    """Members link to their next ``neighbours`` (cyclically): small buckets become complete graphs,
+    larger ones ``bucket x neighbours`` edges; a pair reached from both ends counts its key once."""
+    rows = [(f"a{i:03d}", "template", "k1", 1.0) for i in range(bucket)]
+    e = _edges(rows, 5000)
+    k = LinkParams().neighbours
+    expected = bucket * (bucket - 1) // 2 if bucket <= 2 * k + 1 else bucket * k
+    assert e.height == expected
+    assert e.select("src", "dst").unique().height == e.height
+    assert e["weight"].n_unique() == 1  # one shared key's evidence, never twice
