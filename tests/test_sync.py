@@ -6,10 +6,11 @@ import datetime as dt
 
 import ibis
 import numpy as np
+import polars as pl
 import pyarrow as pa
 import pytest
 
-from distillguard.linking.sync import SyncParams, sync_evidence
+from distillguard.linking.sync import SyncParams, account_sync_text, campaign_sync, reinforce, sync_evidence
 
 T0 = dt.datetime(2026, 4, 22, tzinfo=dt.UTC)
 DAYS = 21
@@ -112,3 +113,71 @@ def test_no_edges_no_rows():
         con, staged, pa.table({"src": pa.array([], pa.string()), "dst": pa.array([], pa.string())})
     )
     assert out.height == 0 and "sync" in out.columns
+
+
+def _edges(pairs, weight=0.5, kinds=("template",)):
+    return pa.table(
+        {
+            "src": [a for a, _ in pairs],
+            "dst": [b for _, b in pairs],
+            "weight": [weight] * len(pairs),
+            "kind": [kinds[0]] * len(pairs),
+            "kinds": [list(kinds)] * len(pairs),
+        }
+    )
+
+
+def _ev(rows):
+    return pl.DataFrame(
+        rows,
+        schema={"src": pl.Utf8, "dst": pl.Utf8, "sync_lift": pl.Float64, "sync": pl.Float64},
+        orient="row",
+    )
+
+
+@pytest.mark.parametrize(
+    "sync, kind_weight, weight, kinds",
+    [
+        (1.0, 0.5, 1.0, ["template", "sync"]),  # full evidence adds kind_weight
+        (0.4, 0.5, 0.7, ["template", "sync"]),
+        (0.0, 0.5, 0.5, ["template"]),  # no evidence: the link is untouched
+        (1.0, 0.0, 0.5, ["template"]),  # sync turned off
+        (None, 0.5, 0.5, ["template"]),  # not measured
+    ],
+)
+def test_reinforce_adds_weight_and_kind_only_with_evidence(sync, kind_weight, weight, kinds):
+    edges = _edges([("a", "b")])
+    ev = _ev([] if sync is None else [("a", "b", 5.0, sync)])
+    out = pl.from_arrow(reinforce(edges, ev, SyncParams(kind_weight=kind_weight))).to_dicts()[0]
+    assert out["weight"] == pytest.approx(weight)
+    assert out["kinds"] == kinds
+    assert out["w_sync"] == pytest.approx(weight - 0.5)
+
+
+def test_reinforce_keeps_rows_order_and_columns():
+    edges = _edges([("a", "b"), ("a", "c"), ("b", "c")])
+    ev = _ev([("b", "c", 3.0, 1.0), ("a", "b", 1.0, 0.0)])
+    out = reinforce(edges, ev)
+    assert out.column("src").to_pylist() == ["a", "a", "b"]
+    assert out.column("dst").to_pylist() == ["b", "c", "c"]
+    assert set(edges.schema.names) < set(out.schema.names)
+    assert out.column("sync_lift").to_pylist() == [1.0, None, 3.0]
+
+
+def test_account_text_and_campaign_indicator():
+    edges = pl.from_arrow(
+        reinforce(
+            _edges([("a", "b"), ("a", "c"), ("b", "c"), ("c", "d")]),
+            _ev([("a", "b", 4.0, 1.0), ("a", "c", 6.0, 1.0), ("b", "c", 1.0, 0.0), ("c", "d", 2.5, 0.2)]),
+        )
+    )
+    text = dict(account_sync_text(edges).iter_rows())
+    want = "active in the same clock hours as 2 linked accounts (median 5.0x what their daily rhythms"
+    want += " predict)"
+    assert text["a"] == want
+    assert "1 linked account (" in text["b"]
+    assert "c" in text and "d" in text
+    camp = campaign_sync(
+        edges, pl.DataFrame({"account_id": ["a", "b", "c", "d"], "campaign_id": ["X", "X", "X", "Y"]})
+    )
+    assert camp == {"X": {"links": 3, "synchronized_links": 2, "share": 0.6667, "median_lift": 5.0}}

@@ -39,6 +39,7 @@ from distillguard.linking import LINK_SIGNALS, LinkParams, all_keys, candidate_e
 from distillguard.linking.edges import content_reach, vouched_peer_share
 from distillguard.linking.evidence import key_evidence_text, popular_keys
 from distillguard.linking.keys import signal_keys
+from distillguard.linking.sync import SyncParams, account_sync_text, campaign_sync, reinforce, sync_evidence
 from distillguard.scoring import ScoreModel, choose_operating_point, load_model, score_accounts
 from distillguard.scoring.reasons import account_reasons
 from distillguard.signals.base import unavailable_signals
@@ -60,6 +61,8 @@ class ScanOptions:
     resolution: float = 0.01
     link: LinkParams = field(default_factory=LinkParams)
     attribution: AttributionParams = field(default_factory=AttributionParams)
+    #: synchronized activity: reinforces candidate links (``kind_weight=0`` turns it off)
+    sync: SyncParams = field(default_factory=SyncParams)
     replay_daily: bool = False
     batch_rows: int = 65536
     model_path: str | None = None
@@ -196,6 +199,9 @@ def _detect(
         pl.col("content_reach").fill_null(0.0), pl.col("content_reach_accounts").fill_null(0)
     )
     edges = candidate_edges(keys, options.link)
+    if options.sync.kind_weight > 0 and "link.sync" not in skip:
+        # co-activity beyond the pair's daily rhythms reinforces links the keys proposed
+        edges = reinforce(edges, sync_evidence(con, staged, edges, options.sync, tag), options.sync)
     edges_pl = pl.from_arrow(edges)
     assert isinstance(edges_pl, pl.DataFrame)
     feats = feats.join(vouched_peer_share(edges_pl, feats), on="account_id", how="left")
@@ -293,7 +299,14 @@ def analyse(
         params=replace(options.attribution, seed=options.seed),
     )
     key_text = key_evidence_text(keys)
-    reasons = account_reasons(scored, feats, cfeats, clusters, key_text, assembled.campaign_evidence)
+    reasons = account_reasons(
+        scored, feats, cfeats, clusters, key_text, assembled.campaign_evidence, account_sync_text(edges_pl)
+    )
+    sync_by_campaign = campaign_sync(edges_pl, assembled.account_campaign)
+    for c in assembled.campaigns:
+        c["indicators"]["synchronized_activity"] = sync_by_campaign.get(
+            c["campaign_id"], {"links": 0, "synchronized_links": 0, "share": 0.0, "median_lift": None}
+        )
 
     # --- results table --------------------------------------------------------------------------
     res = (
@@ -359,6 +372,7 @@ def analyse(
         "signals": sorted(
             [s.id for s in ACCOUNT_SIGNALS if s.id not in unavailable]
             + [s.id for s in LINK_SIGNALS if s.id not in unavailable]
+            + (["link.sync"] if options.sync.kind_weight > 0 and "link.sync" not in unavailable else [])
         ),
         "unavailable_signals": unavailable,
         "ingest": {

@@ -24,6 +24,7 @@ CLUSTER_FEATURES: dict[str, str] = {
     "cluster.template_reuse": "{value} of the group's traffic is on its most used template, on average",
     "cluster.content_reach": "the group's accounts send content shared across many accounts ({value} reach)",
     "cluster.vouched": "{value} of the group's accounts are verified contract-tier accounts",
+    "cluster.synchronized": "{value} of the group's links are active in the same hours beyond their rhythms",
 }
 
 
@@ -67,6 +68,7 @@ def cluster_features(acc: pl.DataFrame, clusters: pl.DataFrame, edges: pl.DataFr
             **{"cluster.content_sharing": has(CONTENT_KINDS).mean()},
             **{"cluster.infra_sharing": has(INFRA_KINDS).mean()},
             **{"cluster.signup_burst": has(("signup_burst",)).mean()},
+            **{"cluster.synchronized": has(("sync",)).mean()},
         )
         .rename({"c1": "cluster"})
     )

@@ -46,12 +46,14 @@ def account_reasons(
     clusters: pl.DataFrame,
     key_evidence: pl.DataFrame,
     campaign_evidence: pl.DataFrame,
+    sync_evidence: pl.DataFrame | None = None,
     top: int = 3,
 ) -> pl.DataFrame:
     """``account_id, reasons`` ("; "-joined, strongest first).
 
     ``key_evidence``: ``account_id, text`` (its strongest shared key, already in words);
-    ``campaign_evidence``: ``account_id, text`` (its campaign's shared evidence).
+    ``campaign_evidence``: ``account_id, text`` (its campaign's shared evidence);
+    ``sync_evidence``: ``account_id, text`` (its synchronized links, when it has any).
     """
     contrib_cols = [c for c in scored.columns if c.startswith("contrib:")]
     long = scored.select("account_id", *contrib_cols).unpivot(
@@ -84,5 +86,10 @@ def account_reasons(
     out = scored.select("account_id").join(ranked, on="account_id", how="left")
     out = out.join(key_evidence.rename({"text": "key_text"}), on="account_id", how="left")
     out = out.join(campaign_evidence.rename({"text": "camp_text"}), on="account_id", how="left")
-    parts = pl.concat_list([pl.col("sig").fill_null(pl.lit([], pl.List(pl.Utf8))), "key_text", "camp_text"])
+    if sync_evidence is None:
+        sync_evidence = pl.DataFrame(schema={"account_id": pl.Utf8, "text": pl.Utf8})
+    out = out.join(sync_evidence.rename({"text": "sync_text"}), on="account_id", how="left")
+    parts = pl.concat_list(
+        [pl.col("sig").fill_null(pl.lit([], pl.List(pl.Utf8))), "key_text", "sync_text", "camp_text"]
+    )
     return out.select("account_id", reasons=parts.list.drop_nulls().list.join("; "))
