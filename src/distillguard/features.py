@@ -36,12 +36,16 @@ there is no system prompt (or no ``system`` column). Scores are evidence, never 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection, Sequence
+
+import numpy as np
+import polars as pl
 import pyarrow as pa
 
 from distillguard.errors import InputError, UsageError
 from distillguard.signals.prompt.base import prompt_signals
 from distillguard.signals.prompt.capability import CAPABILITIES
-from distillguard.signals.prompt.context import PromptContext
+from distillguard.signals.prompt.context import GOLD, PromptContext, hash_series, mix64
 from distillguard.signals.prompt.dataset_shape import DATASET_KINDS
 from distillguard.signals.prompt.near_duplicate import lsh_params
 
@@ -77,8 +81,16 @@ PROMPT_FEATURES: pa.Schema = pa.schema(
 )
 
 
+def _is_text(typ: pa.DataType) -> bool:
+    return pa.types.is_string(typ) or pa.types.is_large_string(typ) or pa.types.is_null(typ)
+
+
 def prompt_features(
-    batch: pa.RecordBatch | pa.Table, *, seed: int = 0, similarity_threshold: float | None = None
+    batch: pa.RecordBatch | pa.Table,
+    *,
+    seed: int = 0,
+    similarity_threshold: float | None = None,
+    columns: Collection[str] | None = None,
 ) -> pa.Table:
     """One output row per input row, same order. Input has the columns of schema.INTERACTIONS
     (optional ones may be all-null). Pure function of the batch + seed; deterministic.
@@ -88,7 +100,14 @@ def prompt_features(
     (0, 1), default 0.3) is the Jaccard similarity at which two prompt windows should share an
     ``nd_bands`` key; the derived bands and rows are recorded in the result's schema metadata
     (``nd_lsh``). Band keys are only comparable between results with the same seed and threshold.
+
+    ``columns`` (default: all) picks the feature columns wanted: the result has ``request_id`` and
+    those, in schema order, with the same values as in the full result; a signal that produces none
+    of them is not run (and a signal may skip an unwanted output's work).
     """
+    wanted = None if columns is None else frozenset(columns)
+    if wanted is not None and (unknown := wanted - set(PROMPT_FEATURES.names)):
+        raise UsageError(f"unknown prompt feature columns: {sorted(unknown)}")
     if similarity_threshold is not None and not 0.0 < similarity_threshold < 1.0:
         raise UsageError(
             f"similarity_threshold must be between 0 and 1 (exclusive), got {similarity_threshold}"
@@ -97,32 +116,197 @@ def prompt_features(
     if "request_id" not in names:
         raise InputError("prompt_features batch", "no 'request_id' column")
     for col in ("prompt", "system"):
-        if col in names and not (
-            pa.types.is_string(batch.schema.field(col).type)
-            or pa.types.is_large_string(batch.schema.field(col).type)
-            or pa.types.is_null(batch.schema.field(col).type)
-        ):
-            typ = batch.schema.field(col).type
+        if col in names and not _is_text(typ := batch.schema.field(col).type):
             raise InputError("prompt_features batch", f"column {col!r} must be text, got {typ}")
-    ctx = PromptContext(batch, seed=seed, similarity_threshold=similarity_threshold)
-    columns: dict[str, pa.Array] = {}
+    ctx = PromptContext(batch, seed=seed, similarity_threshold=similarity_threshold, outputs=wanted)
+    produced: dict[str, pa.Array] = {}
     for cls in prompt_signals():
+        if wanted is not None and wanted.isdisjoint(cls.outputs):
+            continue
         for name, arr in cls().compute(ctx).items():
-            if name in columns:
+            if name in produced:
                 raise RuntimeError(f"{cls.id}: column {name!r} is produced by two signals")
-            columns[name] = arr
+            produced[name] = arr
     rid = ctx.table.column("request_id").combine_chunks().cast(pa.string())
-    arrays = []
+    fields, arrays = [], []
     for field in PROMPT_FEATURES:
         if field.name == "request_id":
             arrays.append(rid)
-        elif field.name in columns:
-            arrays.append(columns[field.name])
+        elif wanted is not None and field.name not in wanted:
+            continue
+        elif field.name in produced:
+            arrays.append(produced[field.name])
         else:
             raise RuntimeError(f"no registered prompt signal produces {field.name!r}")
-    table = pa.Table.from_arrays(arrays, schema=PROMPT_FEATURES)
+        fields.append(field)
+    table = pa.Table.from_arrays(arrays, schema=pa.schema(fields, metadata=PROMPT_FEATURES.metadata))
     if similarity_threshold is not None:
         meta = dict(PROMPT_FEATURES.metadata)
         meta[b"nd_lsh"] = lsh_params(similarity_threshold).describe().encode()
         table = table.replace_schema_metadata(meta)
     return table
+
+
+#: the input columns :func:`prompt_features` reads besides ``request_id`` (which it only copies)
+FEATURE_INPUTS: tuple[str, ...] = ("prompt", "system", "tools")
+#: feature rows a :class:`FeatureCache` keeps between batches by default (about 350 bytes each)
+CACHE_ROWS = 131_072
+_KEY_SEEDS = (0x5EED_0001, 0x5EED_0002)
+
+
+def row_keys(table: pa.Table, columns: Sequence[str] = FEATURE_INPUTS) -> tuple[np.ndarray, np.ndarray]:
+    """A 128-bit key per row (two uint64 halves) of the values in ``columns``.
+
+    Each half is an independent 64-bit hash (xxhash64 under its own seed, mixed per column with
+    splitmix64) of every column's value, a null kept apart from any value (``""`` and null differ);
+    an absent column counts as all-null. Rows with equal values have equal keys; two rows with
+    different values share one with probability about 2^-128.
+    """
+    n = table.num_rows
+    halves = []
+    for lane, key_seed in enumerate(_KEY_SEEDS):
+        acc = np.full(n, np.uint64(key_seed), dtype=np.uint64)
+        for i, name in enumerate(columns):
+            salt = np.uint64((lane + 1) * 1_000_003 + i * 7_919)
+            if name not in table.column_names:
+                h = np.zeros(n, dtype=np.uint64)
+                null = np.ones(n, dtype=bool)
+            else:
+                col = table.column(name)
+                s = pl.Series(name, col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col)
+                null = s.is_null().to_numpy()
+                if s.dtype.is_integer():
+                    h = s.fill_null(0).cast(pl.Int64).to_numpy().view(np.uint64)
+                else:
+                    text = s.cast(pl.String).fill_null("")
+                    h = hash_series(text, key_seed + i).to_numpy().astype(np.uint64)
+                h = np.where(null, np.uint64(0), h)  # a null is the same with or without the column
+            with np.errstate(over="ignore"):
+                acc = mix64(acc * GOLD + (h ^ salt))
+                acc = mix64(acc + np.where(null, salt, np.uint64(0)) + np.uint64(1))
+        halves.append(acc)
+    return halves[0], halves[1]
+
+
+class FeatureCache:
+    """:func:`prompt_features` (or another pure feature function) remembering rows between batches.
+
+    Features are a pure function of a row's :data:`FEATURE_INPUTS` and the seed, and template
+    traffic repeats exactly (retries, evaluation harnesses, application back ends), so a row whose
+    inputs were seen in an earlier batch takes the remembered feature row; only the distinct unseen
+    rows of a batch are computed (in one call of the wrapped function, which still shares its text
+    work per distinct prompt). The result is the wrapped function's result for the whole batch.
+
+    Memory is bounded: after a call at most ``max_rows`` rows are kept (about 350 bytes each with
+    the default feature columns: ~45 MB at :data:`CACHE_ROWS`). When a call takes it over, the
+    least recently used rows are dropped until ``3/4 * max_rows`` remain (so eviction runs every
+    few batches, not every batch). A call with another seed starts afresh. ``hits`` counts the rows
+    whose inputs were remembered from an earlier batch, ``misses`` the others, ``computed`` the
+    distinct rows computed.
+    """
+
+    def __init__(self, max_rows: int = CACHE_ROWS, feature_fn: Callable[..., pa.Table] | None = None) -> None:
+        self.max_rows = int(max_rows)
+        self.feature_fn = feature_fn or prompt_features
+        self.hits = 0
+        self.misses = 0
+        self.computed = 0
+        self.seed: int | None = None
+        self._clear()
+
+    def _clear(self) -> None:
+        self._k1 = np.zeros(0, dtype=np.uint64)  # slot -> key halves
+        self._k2 = np.zeros(0, dtype=np.uint64)
+        self._sorted = np.zeros(0, dtype=np.int64)  # slots in k1 order
+        self._last = np.zeros(0, dtype=np.int64)  # slot -> tick of its last use
+        self._rows: pl.DataFrame | None = None  # slot -> feature row (without request_id)
+        self._schema: pa.Schema | None = None
+        self._tick = 0
+
+    def __len__(self) -> int:
+        return len(self._k1)
+
+    def _lookup(self, k1: np.ndarray, k2: np.ndarray) -> np.ndarray:
+        """Slot of each key, -1 where it is not kept."""
+        slots = np.full(len(k1), -1, dtype=np.int64)
+        if not len(self._k1):
+            return slots
+        sorted_k1 = self._k1[self._sorted]
+        pos = np.minimum(np.searchsorted(sorted_k1, k1), len(sorted_k1) - 1)
+        cand = self._sorted[pos]
+        hit = (self._k1[cand] == k1) & (self._k2[cand] == k2)
+        slots[hit] = cand[hit]
+        return slots
+
+    def __call__(self, batch: pa.RecordBatch | pa.Table, *, seed: int = 0) -> pa.Table:
+        """The wrapped function's result for ``batch`` (same schema, same values)."""
+        table = pa.Table.from_batches([batch]) if isinstance(batch, pa.RecordBatch) else batch
+        if not self._cacheable(table):
+            return self.feature_fn(table, seed=seed)
+        out = self.frame(table, seed=seed).to_arrow()
+        assert self._schema is not None
+        return out.cast(self._schema)
+
+    def _cacheable(self, table: pa.Table) -> bool:
+        names = table.column_names
+        types = [table.schema.field(c).type for c in ("prompt", "system") if c in names]
+        # (anything else goes to the wrapped function whole: its errors are its own to raise)
+        usable = self.max_rows > 0 and table.num_rows > 0 and "request_id" in names
+        return usable and all(map(_is_text, types))
+
+    def frame(self, batch: pa.RecordBatch | pa.Table, *, seed: int = 0) -> pl.DataFrame:
+        """The wrapped function's result for ``batch`` as a polars frame (what staging reads)."""
+        table = pa.Table.from_batches([batch]) if isinstance(batch, pa.RecordBatch) else batch
+        if not self._cacheable(table):
+            out = pl.from_arrow(self.feature_fn(table, seed=seed))
+            assert isinstance(out, pl.DataFrame)
+            return out
+        if seed != self.seed:
+            self._clear()
+            self.seed = seed
+        self._tick += 1
+        k1, k2 = row_keys(table)
+        # distinct keys of the batch: by the first half, the second half checked
+        _, first, inverse = np.unique(k1, return_index=True, return_inverse=True)
+        inverse = inverse.reshape(-1)
+        if not np.array_equal(k2[first][inverse], k2):  # a 64-bit collision: distinct on both halves
+            pairs = np.rec.fromarrays([k1, k2])
+            _, first, inverse = np.unique(pairs, return_index=True, return_inverse=True)
+            inverse = inverse.reshape(-1)
+        uk1, uk2 = k1[first], k2[first]
+        slots = self._lookup(uk1, uk2)
+        miss = np.flatnonzero(slots < 0)
+        remembered = int(np.count_nonzero(slots[inverse] >= 0))
+        self.hits += remembered
+        self.misses += table.num_rows - remembered
+        self.computed += len(miss)
+        if len(miss):
+            inputs = ["request_id", *(c for c in FEATURE_INPUTS if c in table.column_names)]
+            computed = self.feature_fn(table.select(inputs).take(pa.array(first[miss])), seed=seed)
+            if self._schema is None:
+                self._schema = computed.schema
+            new = pl.from_arrow(computed.drop_columns(["request_id"]))
+            assert isinstance(new, pl.DataFrame)
+            slots[miss] = len(self._k1) + np.arange(len(miss))
+            # one chunk: gathers from it are twice as fast as from a chunked frame
+            self._rows = new if self._rows is None else pl.concat([self._rows, new], rechunk=True)
+            self._k1 = np.concatenate([self._k1, uk1[miss]])
+            self._k2 = np.concatenate([self._k2, uk2[miss]])
+            self._last = np.concatenate([self._last, np.zeros(len(miss), dtype=np.int64)])
+            self._sorted = np.argsort(self._k1, kind="stable")
+        self._last[slots] = self._tick
+        assert self._rows is not None
+        rid = pl.Series("request_id", table.column("request_id").combine_chunks().cast(pa.string()))
+        out = self._rows[slots[inverse]].insert_column(0, rid)
+        if len(self._k1) > self.max_rows:
+            self._evict(self.max_rows * 3 // 4)
+        return out
+
+    def _evict(self, keep: int) -> None:
+        """Keep the ``keep`` most recently used rows."""
+        order = np.argsort(-self._last, kind="stable")[:keep]
+        order.sort()  # (older slots first: the store keeps its insertion order)
+        assert self._rows is not None
+        self._rows = self._rows[order].rechunk()
+        self._k1, self._k2, self._last = self._k1[order], self._k2[order], self._last[order]
+        self._sorted = np.argsort(self._k1, kind="stable")

@@ -35,6 +35,7 @@ to the rows, for callers that want them; the signals of this package do not use 
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
@@ -198,18 +199,29 @@ class PromptContext:
 
     ``batch`` has the columns of :data:`distillguard.schema.INTERACTIONS` (optional ones may be
     absent or all-null); ``seed`` seeds every hash and sketch; ``similarity_threshold`` is the
-    near-duplicate intent (None for the default).
+    near-duplicate intent (None for the default); ``outputs`` the feature columns the caller
+    wants (None: all), see :meth:`wants`.
     """
 
     def __init__(
-        self, batch: pa.RecordBatch | pa.Table, *, seed: int = 0, similarity_threshold: float | None = None
+        self,
+        batch: pa.RecordBatch | pa.Table,
+        *,
+        seed: int = 0,
+        similarity_threshold: float | None = None,
+        outputs: Collection[str] | None = None,
     ) -> None:
         table = pa.Table.from_batches([batch]) if isinstance(batch, pa.RecordBatch) else batch
         self.table: pa.Table = table
         self.seed = int(seed)
         #: near-duplicate intent (None: the signal's default, ``near_duplicate.SIMILARITY_THRESHOLD``)
         self.similarity_threshold = similarity_threshold
+        self.outputs = None if outputs is None else frozenset(outputs)
         self.n = table.num_rows
+
+    def wants(self, column: str) -> bool:
+        """Whether the caller wants output ``column`` (a signal may skip the work of one it does not)."""
+        return self.outputs is None or column in self.outputs
 
     # --- columns ------------------------------------------------------------------------------
     def has(self, column: str) -> bool:

@@ -69,6 +69,9 @@ class PromptBasics(PromptSignal):
     outputs = ("prompt_chars", "prompt_lang")
 
     def values(self, ctx: PromptContext):
+        chars = pa.array(ctx.prompt_chars.to_numpy(), type=pa.int32())
+        if not ctx.wants("prompt_lang"):  # (the language guess is most of the cost)
+            return {"prompt_chars": chars, "prompt_lang": pa.nulls(ctx.n, pa.string())}
         # once per distinct prompt, scattered back to the rows at the end
         head = ctx.lower_u.str.head(LANG_CHARS)
         n = len(head)
@@ -117,8 +120,7 @@ class PromptBasics(PromptSignal):
                 lang[unsure] = np.array(codes, dtype=object)[np.argmax(mat, axis=0)]
         lang[(head == "").to_numpy()] = None
         lang = lang[ctx.prompt_inverse]
-        chars = ctx.prompt_chars.to_numpy()
         return {
-            "prompt_chars": pa.array(chars, type=pa.int32()),
+            "prompt_chars": chars,
             "prompt_lang": pa.array(lang, type=pa.string()),
         }
