@@ -90,3 +90,33 @@ def test_stem_digest_cache_is_exact(monkeypatch, cache_size):
         got = nd.cached_stem_digests(batch, 48, 7)
         assert np.array_equal(got, nd.stem_digests(batch, 48, 7))
     assert len(nd._DIGEST_CACHE[(48, 7)][0]) <= max(cache_size, 15)
+
+
+def test_ip_prefix_per_distinct_address_is_ip_prefix():
+    import polars as pl
+
+    from distillguard.stage import _ip_prefix_distinct, ip_prefix
+
+    ip = pl.Series(
+        "ip", ["1.2.3.4", None, "1.2.3.4", "2001:db8::1", "garbage", "", "300.1.1.1", " 10.0.0.1 ", "1.2.3.9"]
+    )
+    assert _ip_prefix_distinct(ip).equals(ip_prefix(ip))
+    assert _ip_prefix_distinct(ip.head(0)).len() == 0
+    assert _ip_prefix_distinct(pl.Series("ip", [None, None], dtype=pl.String)).to_list() == [None, None]
+
+
+def test_workers_leave_no_batch_files_and_restore_the_environment(logs, tmp_path, monkeypatch):
+    import os
+    from pathlib import Path
+
+    from distillguard.stage import THREADS_ENV
+
+    monkeypatch.delenv(THREADS_ENV, raising=False)
+    shm = Path("/dev/shm")
+    before = set(shm.glob("distillguard-batches-*")) if shm.is_dir() else set()
+    st = stage_inputs([logs / "interactions"], None, tmp_path / "w", batch_rows=1_000, workers=2)
+    assert st.rows > 4 * 1_000
+    assert THREADS_ENV not in os.environ
+    after = set(shm.glob("distillguard-batches-*")) if shm.is_dir() else set()
+    assert after <= before
+    assert not list((tmp_path / "w").glob("distillguard-batches-*"))
