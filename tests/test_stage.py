@@ -107,16 +107,26 @@ def test_ip_prefix_per_distinct_address_is_ip_prefix():
 
 def test_workers_leave_no_batch_files_and_restore_the_environment(logs, tmp_path, monkeypatch):
     import os
-    from pathlib import Path
 
+    from distillguard import stage
     from distillguard.stage import THREADS_ENV
 
     monkeypatch.delenv(THREADS_ENV, raising=False)
-    shm = Path("/dev/shm")
-    before = set(shm.glob("distillguard-batches-*")) if shm.is_dir() else set()
+    shm = tmp_path / "shm"
+    shm.mkdir()
+    monkeypatch.setattr(stage, "SHARED_ROOT", shm)
     st = stage_inputs([logs / "interactions"], None, tmp_path / "w", batch_rows=1_000, workers=2)
     assert st.rows > 4 * 1_000
     assert THREADS_ENV not in os.environ
-    after = set(shm.glob("distillguard-batches-*")) if shm.is_dir() else set()
-    assert after <= before
-    assert not list((tmp_path / "w").glob("distillguard-batches-*"))
+    assert not list(shm.iterdir())
+    # a failing part: its batches are removed too
+    with pytest.raises(InputError):
+        stage_inputs(
+            [logs / "interactions"],
+            None,
+            tmp_path / "x",
+            batch_rows=1_000,
+            workers=2,
+            feature_fn=_bad_features,
+        )
+    assert not list(shm.iterdir()) and THREADS_ENV not in os.environ

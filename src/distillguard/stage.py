@@ -219,9 +219,13 @@ def _stage_shared(src: Path, path: Path, seed: int, feature_fn: FeatureFn | None
         src.unlink(missing_ok=True)
 
 
+#: where the batches for the workers are written (shared memory, on Linux), else the work directory
+SHARED_ROOT = Path("/dev/shm")
+
+
 def _shared_dir(fallback: Path) -> Path:
     """A fresh folder for the batches handed to the workers: in shared memory where there is some."""
-    shm = Path("/dev/shm")
+    shm = SHARED_ROOT
     base = shm if shm.is_dir() and os.access(shm, os.W_OK) else fallback
     return Path(tempfile.mkdtemp(prefix="distillguard-batches-", dir=base))
 

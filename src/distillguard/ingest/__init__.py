@@ -53,12 +53,21 @@ class _SeenKeys:
         """For each hash: (file index, row) of an earlier occurrence, or -1."""
         fi = np.full(len(h), -1, np.int64)
         rows = np.full(len(h), -1, np.int64)
+        if not self._runs:
+            return fi, rows
+        # looked up in sorted order: the binary searches then walk each run from left to right
+        # (cache-friendly: measured 2x faster than looking up in arrival order)
+        order = np.argsort(h, kind="stable")
+        hs = h[order]
+        fs = np.full(len(h), -1, np.int64)
+        rs = np.full(len(h), -1, np.int64)
         for hashes, files, rws in self._runs:
-            pos = np.searchsorted(hashes, h)
+            pos = np.searchsorted(hashes, hs)
             pos_c = np.minimum(pos, len(hashes) - 1)
-            hit = (hashes[pos_c] == h) & (fi < 0)
-            fi[hit] = files[pos_c[hit]]
-            rows[hit] = rws[pos_c[hit]]
+            hit = (hashes[pos_c] == hs) & (fs < 0)
+            fs[hit] = files[pos_c[hit]]
+            rs[hit] = rws[pos_c[hit]]
+        fi[order], rows[order] = fs, rs
         return fi, rows
 
     def add(self, h: np.ndarray, file_index: int, rows: np.ndarray) -> None:
