@@ -130,3 +130,15 @@ def test_workers_leave_no_batch_files_and_restore_the_environment(logs, tmp_path
             feature_fn=_bad_features,
         )
     assert not list(shm.iterdir()) and THREADS_ENV not in os.environ
+
+
+def test_rows_hint_counts_parquet_rows_and_knows_nothing_of_text(logs, tmp_path):
+
+    from distillguard.ingest import open_interactions
+
+    src = open_interactions([logs / "interactions"])
+    n = sum(pq.ParquetFile(p).metadata.num_rows for p in (logs / "interactions").glob("*.parquet"))
+    assert src.rows_hint() == n > 0
+    csv = tmp_path / "x.csv"
+    csv.write_text("request_id,ts,account_id,prompt\nr1,2024-01-01T00:00:00Z,a,hi\n")
+    assert open_interactions([csv]).rows_hint() is None

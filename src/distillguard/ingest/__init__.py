@@ -107,6 +107,21 @@ class LogSource:
         self._checked = True
         return self.stats
 
+    def rows_hint(self) -> int | None:
+        """The number of rows in the files, where that is known without reading them (Parquet
+        footers), else None. Before validation: an upper bound of the rows the stream yields."""
+        import pyarrow.parquet as pq
+
+        total = 0
+        for f in self.files:
+            if f.format != "parquet":
+                return None
+            try:
+                total += pq.ParquetFile(f.path).metadata.num_rows
+            except (OSError, pa.ArrowException):
+                return None  # (reading it says what is wrong)
+        return total
+
     # -- streaming ------------------------------------------------------------------------------------
     def __iter__(self) -> Iterator[pa.RecordBatch]:
         if not self._checked:
