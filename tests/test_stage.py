@@ -142,3 +142,28 @@ def test_rows_hint_counts_parquet_rows_and_knows_nothing_of_text(logs, tmp_path)
     csv = tmp_path / "x.csv"
     csv.write_text("request_id,ts,account_id,prompt\nr1,2024-01-01T00:00:00Z,a,hi\n")
     assert open_interactions([csv]).rows_hint() is None
+
+
+def test_batches_go_to_the_work_dir_when_shared_memory_is_full(logs, tmp_path, monkeypatch):
+    from distillguard import stage
+
+    shm = tmp_path / "shm"
+    shm.mkdir()
+    monkeypatch.setattr(stage, "SHARED_ROOT", shm)
+    real = stage._write_batch
+    written = []
+
+    def full(batch, path):  # no space left in "shared memory"
+        if path.parent.parent == shm:
+            path.write_bytes(b"partial")
+            raise OSError(28, "No space left on device")
+        written.append(path)
+        real(batch, path)
+
+    monkeypatch.setattr(stage, "_write_batch", full)
+    one = stage_inputs([logs / "interactions"], None, tmp_path / "a", batch_rows=1_000)
+    two = stage_inputs([logs / "interactions"], None, tmp_path / "b", batch_rows=1_000, workers=2)
+    assert written and all(p.parent.parent == tmp_path / "b" for p in written)
+    a, b = _parts(one.stage_dir), _parts(two.stage_dir)
+    assert list(a) == list(b) and all(a[n].equals(b[n]) for n in a)
+    assert not list(shm.iterdir()) and not list((tmp_path / "b").glob("distillguard-batches-*"))
