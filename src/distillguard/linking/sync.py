@@ -22,8 +22,12 @@ otherwise (small counts say little). Two office workers of one time zone have a 
 shared holiday or a busy week can double it, hence the floor); a pool driven by one scheduler in
 changing daily windows has a lift of several times.
 
-Set-wise work in ibis (DuckDB here): one pass over the staged rows for the active hours, then joins
-over the candidate edges (about 50 rows per edge per side), never over all pairs.
+Set-wise work in ibis (DuckDB here): one pass over the staged rows for the active hours of the
+accounts on a candidate edge, aggregated to a 48-slot weekly profile and bitmask words of active
+hours per account; then, per candidate edge (never over all pairs), a dot product of profiles and a
+popcount of ANDed words in numpy, in bounded chunks of edges. (A join of edges to active hours in the
+engine was tried first: its planner joined the two sides' profiles on the hour before the edge,
+which took 84 s on a 2.3M-row, 45-day log.)
 """
 
 from __future__ import annotations
@@ -33,14 +37,25 @@ from dataclasses import dataclass
 
 import ibis
 import ibis.expr.types as ir
+import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from distillguard.accounts.exact import exact_sum
 from distillguard.signals.base import Signal, register
 
 KIND = "sync"
 NOUN = "synchronized activity"
+
+
+#: edges per chunk of the per-edge arithmetic (bounds its memory: ~2 x 48 floats and 2 x words per edge)
+EDGE_CHUNK = 65536
+#: hours per bitmask word of the overlap count (63: the shifted bit stays a positive int64)
+WORD_HOURS = 63
+
+
+@ibis.udf.scalar.builtin(name="bit_count")
+def _bit_count(x: int) -> int:  # type: ignore[empty-body]
+    """Number of set bits of an integer (DuckDB and Spark both have ``bit_count``)."""
 
 
 @dataclass(frozen=True)
@@ -93,43 +108,60 @@ def sync_evidence(
     }
     if edges.num_rows == 0:
         return pl.DataFrame(schema=schema)
-    hours = con.create_table(f"sync_hours{tag}", active_hours(staged))
+    # accounts numbered (only those on an edge): every join and grouping below runs on integers
+    e_pl = pl.from_arrow(edges.select(["src", "dst"]))
+    assert isinstance(e_pl, pl.DataFrame)
+    ids = pl.concat([e_pl["src"], e_pl["dst"]]).unique().sort().to_frame("account_id")
+    ids = ids.with_columns(a=pl.int_range(pl.len(), dtype=pl.Int64))
+    e_pl = e_pl.join(ids.rename({"account_id": "src", "a": "sa"}), on="src").join(
+        ids.rename({"account_id": "dst", "a": "da"}), on="dst"
+    )
+    id_t = con.create_table(f"sync_ids{tag}", ibis.memtable(ids.to_arrow()))
+    hours = con.create_table(
+        f"sync_hours{tag}", active_hours(staged).join(id_t, "account_id").select("a", "hour")
+    )
     span = hours.aggregate(lo=hours.hour.min(), hi=hours.hour.max()).to_pyarrow().to_pylist()[0]
+    if span["lo"] is None:
+        return pl.DataFrame(schema=schema)
     first, last = span["lo"] // 24, span["hi"] // 24  # epoch days (1970-01-01 was a Thursday)
     weekend = [(d + 3) % 7 >= 5 for d in range(first, last + 1)]
-    days = ibis.memtable({"p": [0, 1], "days": [max(1, weekend.count(False)), max(1, weekend.count(True))]})
-    n = hours.group_by("account_id").aggregate(n=lambda t: t.count())
+    n_acc = ids.height
     week = (((hours.hour // 24) + 3) % 7 >= 5).cast("int64")
-    hod = (
-        hours.mutate(h=hours.hour % 24 + 24 * week)
-        .group_by(["account_id", "h"])
-        .aggregate(c=lambda t: t.count())
+    hod = hours.mutate(h=hours.hour % 24 + 24 * week).group_by(["a", "h"]).aggregate(c=lambda t: t.count())
+    bit = ibis.literal(1, "int64") << (hours.hour % WORD_HOURS)
+    words = (
+        hours.mutate(w=hours.hour // WORD_HOURS - span["lo"] // WORD_HOURS, bit=bit)
+        .group_by(["a", "w"])
+        .aggregate(m=lambda t: t.bit.bit_or())
     )
-    hod = hod.mutate(p=hod.h // 24).join(days, "p").drop("p")
-    e = con.create_table(f"sync_edges{tag}", ibis.memtable(edges.select(["src", "dst"])))
-    # overlap: the src's hours joined to the dst's hours on (dst, hour)
-    hs = hours.select(src="account_id", hour="hour")
-    hd = hours.select(dst="account_id", d_hour="hour")
-    o = e.join(hs, "src")
-    o = o.join(hd, [o.dst == hd.dst, o.hour == hd.d_hour]).select("src", "dst")
-    overlap = o.group_by(["src", "dst"]).aggregate(sync_overlap=lambda t: t.count())
-    # expected overlap from the two hour-of-day profiles
-    ps = hod.select(src="account_id", h="h", cs="c", days="days")
-    pd_ = hod.select(dst="account_id", dh="h", cd="c")
-    x = e.join(ps, "src")
-    x = x.join(pd_, [x.dst == pd_.dst, x.h == pd_.dh])
-    expected = x.group_by(["src", "dst"]).aggregate(
-        # order-independent sum: the same lift (and link weight) whatever the engine's row order
-        sync_expected=exact_sum(x.cs.cast("float64") * x.cd.cast("float64") / x.days.cast("float64"))
+    # per account (only those on an edge): the weekday/weekend hour-of-day profile (48 counts, the
+    # weekday half divided by the weekdays of the span, the weekend half by its weekend days) and the
+    # active hours as bitmask words; then per edge, in bounded chunks of edges: the expected overlap
+    # is the dot product of the two profiles, the overlap the set bits of the ANDed words. Row sums
+    # in a fixed order: the same result whatever order the engine returned rows in.
+    prof = np.zeros((n_acc, 48), dtype=np.float64)
+    h = hod.to_pyarrow()
+    prof[h.column("a").to_numpy(), h.column("h").to_numpy()] = h.column("c").to_numpy()
+    n_hours = prof.sum(axis=1).astype(np.int64)
+    d = np.array([max(1, weekend.count(False))] * 24 + [max(1, weekend.count(True))] * 24, np.float64)
+    scaled = prof / d
+    n_words = int(span["hi"] // WORD_HOURS - span["lo"] // WORD_HOURS + 1)
+    bits = np.zeros((n_acc, n_words), dtype=np.int64)
+    wt = words.to_pyarrow()
+    bits[wt.column("a").to_numpy(), wt.column("w").to_numpy()] = wt.column("m").to_numpy()
+    sa, da = e_pl["sa"].to_numpy(), e_pl["da"].to_numpy()
+    overlap = np.empty(len(sa), np.int64)
+    expected = np.empty(len(sa), np.float64)
+    for lo in range(0, len(sa), EDGE_CHUNK):
+        i, j = sa[lo : lo + EDGE_CHUNK], da[lo : lo + EDGE_CHUNK]
+        overlap[lo : lo + EDGE_CHUNK] = np.bitwise_count(bits[i] & bits[j]).sum(axis=1, dtype=np.int64)
+        expected[lo : lo + EDGE_CHUNK] = (prof[i] * scaled[j]).sum(axis=1)
+    df = e_pl.with_columns(
+        n_src=pl.Series(n_hours[sa]),
+        n_dst=pl.Series(n_hours[da]),
+        sync_overlap=pl.Series(overlap),
+        sync_expected=pl.Series(expected),
     )
-    ns = n.select(src="account_id", n_src="n")
-    nd = n.select(dst="account_id", n_dst="n")
-    out = e.left_join(ns, "src").drop("src_right")
-    out = out.left_join(nd, "dst").drop("dst_right")
-    out = out.left_join(overlap, ["src", "dst"]).drop("src_right", "dst_right")
-    out = out.left_join(expected, ["src", "dst"]).drop("src_right", "dst_right")
-    df = pl.from_arrow(out.to_pyarrow())
-    assert isinstance(df, pl.DataFrame)
     ok = (
         (pl.col("n_src").fill_null(0) >= params.min_hours)
         & (pl.col("n_dst").fill_null(0) >= params.min_hours)
