@@ -3,7 +3,8 @@
 Simulates once (cached under bench-out/, gitignored), scans it in a child process and reports
 interactions/s, the peak RSS of the largest process and of the scan with its feature workers
 (sampled every 0.1 s), and the analysis stage (everything after the per-prompt
-features) timed on its own. Usage: ``python benchmarks/bench_scan.py [--scale 5.0]``.
+features) timed on its own. Usage: ``python benchmarks/bench_scan.py [--scale 5.0]``, or
+``--logs SIM_DIR`` to scan an existing ``distillguard simulate`` output instead.
 """
 
 from __future__ import annotations
@@ -62,9 +63,14 @@ def main() -> None:
     ap.add_argument("--scale", type=float, default=5.0, help="default scenario scale (5.0 ~ 1M rows)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default=str(ROOT / "bench-out"))
+    ap.add_argument(
+        "--logs",
+        default=None,
+        help="scan this simulate output folder instead (e.g. a hydra-reseller simulation)",
+    )
     a = ap.parse_args()
-    logs = Path(a.out) / f"logs-s{a.scale}-seed{a.seed}"
-    if not (logs / "accounts.parquet").exists():
+    logs = Path(a.logs) if a.logs else Path(a.out) / f"logs-s{a.scale}-seed{a.seed}"
+    if a.logs is None and not (logs / "accounts.parquet").exists():
         from distillguard.simulate import simulate
 
         r = simulate(logs, seed=a.seed, scale=a.scale, prompts_dir=PROMPTS if PROMPTS.is_dir() else None)
