@@ -180,4 +180,6 @@ def test_account_text_and_campaign_indicator():
     camp = campaign_sync(
         edges, pl.DataFrame({"account_id": ["a", "b", "c", "d"], "campaign_id": ["X", "X", "X", "Y"]})
     )
-    assert camp == {"X": {"links": 3, "synchronized_links": 2, "share": 0.6667, "median_lift": 5.0}}
+    assert camp["X"] == {"links": 3, "synchronized_links": 2, "share": 0.6667, "median_lift": 5.0}
+    # a campaign with no link inside it still gets its entry
+    assert camp["Y"] == {"links": 0, "synchronized_links": 0, "share": 0.0, "median_lift": None}

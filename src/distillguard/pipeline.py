@@ -304,9 +304,7 @@ def analyse(
     )
     sync_by_campaign = campaign_sync(edges_pl, assembled.account_campaign)
     for c in assembled.campaigns:
-        c["indicators"]["synchronized_activity"] = sync_by_campaign.get(
-            c["campaign_id"], {"links": 0, "synchronized_links": 0, "share": 0.0, "median_lift": None}
-        )
+        c["indicators"]["synchronized_activity"] = sync_by_campaign[c["campaign_id"]]
 
     # --- results table --------------------------------------------------------------------------
     res = (

@@ -121,8 +121,8 @@ def sync_evidence(
         f"sync_hours{tag}", active_hours(staged).join(id_t, "account_id").select("a", "hour")
     )
     span = hours.aggregate(lo=hours.hour.min(), hi=hours.hour.max()).to_pyarrow().to_pylist()[0]
-    if span["lo"] is None:
-        return pl.DataFrame(schema=schema)
+    if span["lo"] is None:  # no timestamps: every edge gets its row, without evidence
+        span = {"lo": 0, "hi": 0}
     first, last = span["lo"] // 24, span["hi"] // 24  # epoch days (1970-01-01 was a Thursday)
     weekend = [(d + 3) % 7 >= 5 for d in range(first, last + 1)]
     n_acc = ids.height
@@ -163,14 +163,12 @@ def sync_evidence(
         sync_expected=pl.Series(expected),
     )
     ok = (
-        (pl.col("n_src").fill_null(0) >= params.min_hours)
-        & (pl.col("n_dst").fill_null(0) >= params.min_hours)
-        & (pl.col("sync_overlap").fill_null(0) >= params.min_hours)
+        (pl.col("n_src") >= params.min_hours)
+        & (pl.col("n_dst") >= params.min_hours)
+        & (pl.col("sync_overlap") >= params.min_hours)
     )
     lift = pl.col("sync_overlap").cast(pl.Float64) / pl.col("sync_expected")
     df = df.with_columns(
-        sync_overlap=pl.col("sync_overlap").fill_null(0),
-        sync_expected=pl.col("sync_expected").fill_null(0.0),
         sync_lift=pl.when(pl.col("sync_expected") > 0).then(lift).otherwise(None),
     ).with_columns(
         sync=pl.when(ok & pl.col("sync_lift").is_not_null())
@@ -235,8 +233,10 @@ def account_sync_text(edges: pl.DataFrame) -> pl.DataFrame:
 def campaign_sync(edges: pl.DataFrame, account_campaign: pl.DataFrame) -> dict[str, dict]:
     """Per campaign id: how many of the links inside it show synchronized activity, and how strongly
     (``links``, ``synchronized_links``, ``share``, ``median_lift``)."""
-    if edges.height == 0 or f"w_{KIND}" not in edges.columns or account_campaign.height == 0:
+    if account_campaign.height == 0:
         return {}
+    if f"w_{KIND}" not in edges.columns:
+        edges = edges.with_columns(**{f"w_{KIND}": pl.lit(0.0)}, sync_lift=pl.lit(None, pl.Float64))
     ac = account_campaign.select("account_id", "campaign_id")
     e = edges.join(ac.rename({"account_id": "src", "campaign_id": "c1"}), on="src").join(
         ac.rename({"account_id": "dst", "campaign_id": "c2"}), on="dst"
@@ -247,6 +247,13 @@ def campaign_sync(edges: pl.DataFrame, account_campaign: pl.DataFrame) -> dict[s
         links=pl.len(),
         synchronized_links=on.sum(),
         median_lift=pl.col("sync_lift").filter(on).median(),
+    )
+    # every campaign gets an entry (no links inside it: zeros)
+    agg = (
+        ac.select(c1="campaign_id")
+        .unique()
+        .join(agg, on="c1", how="left")
+        .with_columns(pl.col("links", "synchronized_links").fill_null(0))
     )
     out = {}
     for r in agg.sort("c1").iter_rows(named=True):  # one row per campaign
