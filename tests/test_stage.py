@@ -5,6 +5,7 @@ from __future__ import annotations
 import pickle
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -25,19 +26,45 @@ def _parts(stage_dir):
     return {p.name: pq.read_table(p) for p in sorted(stage_dir.glob("*.parquet"))}
 
 
-def test_workers_stage_the_same_parts(logs, tmp_path):
+def _rows(stage_dir):
+    """All staged rows, in request-id order (workers split the rows into parts their own way)."""
+    return pa.concat_tables(_parts(stage_dir).values()).sort_by("request_id")
+
+
+def test_workers_stage_the_same_rows_deterministically(logs, tmp_path):
     one = stage_inputs(
         [logs / "interactions"], [logs / "accounts.parquet"], tmp_path / "w1", batch_rows=1_000
     )
-    two = stage_inputs(
-        [logs / "interactions"], [logs / "accounts.parquet"], tmp_path / "w2", batch_rows=1_000, workers=2
+    two, again = (
+        stage_inputs(
+            [logs / "interactions"], [logs / "accounts.parquet"], tmp_path / d, batch_rows=1_000, workers=2
+        )
+        for d in ("w2", "w3")
     )
-    a, b = _parts(one.stage_dir), _parts(two.stage_dir)
-    assert one.rows == two.rows > 4 * 1_000 and len(a) > 4
-    assert list(a) == list(b)
-    for name in a:
-        assert a[name].equals(b[name]), name
+    assert one.rows == two.rows > 4 * 1_000 and len(_parts(one.stage_dir)) > 4
+    assert _rows(one.stage_dir).equals(_rows(two.stage_dir))
+    # the same parts, whichever worker finished first
+    a, b = _parts(two.stage_dir), _parts(again.stage_dir)
+    assert list(a) == list(b) and all(a[n].equals(b[n]) for n in a)
     assert not list(two.stage_dir.glob("*.tmp"))
+
+
+def test_rows_go_to_the_worker_of_their_prompt():
+    from distillguard.stage import routes
+
+    prompts = [f"prompt {i % 37}" for i in range(2_000)] + [None] * 10
+    batch = pa.record_batch({"request_id": [str(i) for i in range(len(prompts))], "prompt": prompts})
+    r = routes(batch, 3)
+    assert set(r.tolist()) == {0, 1, 2}
+    by_prompt: dict = {}
+    for p, w in zip(prompts, r.tolist(), strict=True):
+        by_prompt.setdefault(p, set()).add(w)
+    assert all(len(ws) == 1 for ws in by_prompt.values())
+    # a pure function of the row: the same prompt routes the same in any batch
+    rev = pa.record_batch({"request_id": ["x"] * len(prompts), "prompt": prompts[::-1]})
+    assert np.array_equal(routes(rev, 3), r[::-1])
+    # no prompt column: dealt round-robin
+    assert routes(pa.record_batch({"request_id": ["a", "b", "c"]}), 2).tolist() == [0, 1, 0]
 
 
 def _bad_features(batch, seed=0):
@@ -150,20 +177,19 @@ def test_batches_go_to_the_work_dir_when_shared_memory_is_full(logs, tmp_path, m
     shm = tmp_path / "shm"
     shm.mkdir()
     monkeypatch.setattr(stage, "SHARED_ROOT", shm)
-    real = stage._write_batch
+    real = stage._write_batches
     written = []
 
-    def full(batch, path):  # no space left in "shared memory"
+    def full(batches, path):  # no space left in "shared memory"
         if path.parent.parent == shm:
             path.write_bytes(b"partial")
             raise OSError(28, "No space left on device")
         written.append(path)
-        real(batch, path)
+        real(batches, path)
 
-    monkeypatch.setattr(stage, "_write_batch", full)
+    monkeypatch.setattr(stage, "_write_batches", full)
     one = stage_inputs([logs / "interactions"], None, tmp_path / "a", batch_rows=1_000)
     two = stage_inputs([logs / "interactions"], None, tmp_path / "b", batch_rows=1_000, workers=2)
     assert written and all(p.parent.parent == tmp_path / "b" for p in written)
-    a, b = _parts(one.stage_dir), _parts(two.stage_dir)
-    assert list(a) == list(b) and all(a[n].equals(b[n]) for n in a)
+    assert _rows(one.stage_dir).equals(_rows(two.stage_dir))
     assert not list(shm.iterdir()) and not list((tmp_path / "b").glob("distillguard-batches-*"))

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -220,10 +221,16 @@ def _warm_up(seed: int, default: bool) -> None:
 
 
 def _stage_shared(src: Path, path: Path, seed: int, feature_fn: FeatureFn | None) -> int:
-    """:func:`stage_part` of the batch in the Arrow IPC file ``src`` (memory-mapped, removed after)."""
+    """:func:`stage_part` of the rows in the Arrow IPC file ``src`` (memory-mapped, removed after;
+    several record batches in it are staged as one part)."""
     try:
         with pa.memory_map(str(src)) as mm:
-            return stage_part(pa.ipc.open_file(mm).get_batch(0), path, seed, feature_fn)
+            reader = pa.ipc.open_file(mm)
+            if reader.num_record_batches == 1:
+                batch = reader.get_batch(0)
+            else:
+                batch = reader.read_all().combine_chunks().to_batches()[0]
+            return stage_part(batch, path, seed, feature_fn)
     finally:
         src.unlink(missing_ok=True)
 
@@ -232,9 +239,25 @@ def _stage_shared(src: Path, path: Path, seed: int, feature_fn: FeatureFn | None
 SHARED_ROOT = Path("/dev/shm")
 
 
-def _write_batch(batch: pa.RecordBatch, path: Path) -> None:
-    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, batch.schema) as writer:
-        writer.write_batch(batch)
+def _write_batches(batches: Sequence[pa.RecordBatch], path: Path) -> None:
+    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, batches[0].schema) as writer:
+        for batch in batches:
+            writer.write_batch(batch)
+
+
+def routes(batch: pa.RecordBatch, workers: int) -> np.ndarray:
+    """The worker (``0 .. workers-1``) of each row: a hash of its prompt, so that every repeat of a
+    prompt goes to the same worker (whose feature cache has seen it; rows without a prompt column
+    are dealt round-robin). A pure function of the row."""
+    n = batch.num_rows
+    if "prompt" not in batch.schema.names:
+        return (np.arange(n) % workers).astype(np.int64)
+    h = pl.Series("p", batch.column("prompt")).cast(pl.String).hash(_ROUTE_SEED).to_numpy()
+    return (h % np.uint64(workers)).astype(np.int64)
+
+
+#: the seed of the prompt hash that routes rows to workers
+_ROUTE_SEED = 0x0D15_7111
 
 
 def _shared_dir(fallback: Path) -> Path:
@@ -262,29 +285,44 @@ def _picklable(obj: object) -> bool:
 
 
 class _Parts:
-    """Runs :func:`stage_part` for a stream of batches, in this process or in a pool of workers.
+    """Runs :func:`stage_part` for a stream of batches, in this process or in worker processes.
 
     Workers are "spawn" processes (fork is unsafe with the thread pools of polars, DuckDB and
     rensa); they start only when the input has more than one batch, so small inputs never pay for
-    them. At most ``2 x workers`` batches are in flight, which bounds memory. Part files are
-    numbered in input order, so the staged data does not depend on which worker finished first.
+    them. Each worker has its own queue and feature cache, and every row goes to the worker its
+    prompt hashes to (:func:`routes`): all repeats of a prompt meet the same cache (measured on the
+    1.1M-row bench: 286K distinct rows per worker of two instead of 333K with whole batches dealt
+    out). A worker's rows are buffered until they make a batch of ``batch_rows``. At most ``2 x
+    workers`` batches are in flight, which bounds memory. Part files are numbered in the order the
+    buffered batches are sent, which depends only on the input, so the staged data does not depend
+    on which worker finished first.
     """
 
-    def __init__(self, stage_dir: Path, seed: int, workers: int, feature_fn: FeatureFn | None) -> None:
+    def __init__(
+        self,
+        stage_dir: Path,
+        seed: int,
+        workers: int,
+        feature_fn: FeatureFn | None,
+        batch_rows: int = 65536,
+    ) -> None:
         self.dir = stage_dir
         self.dir.mkdir(parents=True, exist_ok=True)
         self.seed = seed
         self.workers = max(1, int(workers))
         self.feature_fn = feature_fn
+        self.batch_rows = max(1, int(batch_rows))
         # in this process: a cache that lives as long as this run (workers keep one per process)
         self._local_fn: FeatureFn = feature_fn or staged_features()
         self.parts = 0
         self.rows = 0
-        self._pool: ProcessPoolExecutor | None = None
+        self._pools: list[ProcessPoolExecutor] = []
         self._set_env = False
         self._shared: list[Path] = []  # folders of the batches handed to the workers
         self._warming: list[Future[None]] = []
         self._pending: deque[Future[int]] = deque()
+        self._buffers: list[list[pa.RecordBatch]] = []
+        self._buffered: list[int] = []
 
     def _path(self) -> Path:
         path = self.dir / f"part-{self.parts:06d}.parquet"
@@ -302,39 +340,56 @@ class _Parts:
         polars' default of one thread per core, mostly time the threads spent handing work over).
         A ``POLARS_MAX_THREADS`` set by the caller is left as it is.
         """
-        if self._pool is None and self.workers > 1 and _picklable(self.feature_fn):
+        if not self._pools and self.workers > 1 and _picklable(self.feature_fn):
             if THREADS_ENV not in os.environ:  # read by a spawned worker when it imports polars
                 os.environ[THREADS_ENV] = str(max(1, default_workers() // self.workers))
                 self._set_env = True
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=mp.get_context("spawn"))
-            if warm:  # (a pool starts a process per task while none is idle: one task per worker)
+            ctx = mp.get_context("spawn")
+            self._pools = [ProcessPoolExecutor(1, mp_context=ctx) for _ in range(self.workers)]
+            self._buffers = [[] for _ in range(self.workers)]
+            self._buffered = [0] * self.workers
+            if warm:
                 default = self.feature_fn is None
-                self._warming = [self._pool.submit(_warm_up, self.seed, default) for _ in range(self.workers)]
+                self._warming = [pool.submit(_warm_up, self.seed, default) for pool in self._pools]
 
     def submit(self, batch: pa.RecordBatch) -> Iterator[int]:
         """Stage ``batch``; yields the row counts of the parts finished meanwhile."""
-        path = self._path()
-        if self._pool is None:
-            self.rows += stage_part(batch, path, self.seed, self._local_fn)
+        if not self._pools:
+            self.rows += stage_part(batch, self._path(), self.seed, self._local_fn)
             yield batch.num_rows
             return
         if self.feature_fn is None:  # the default reads only these: the rest is not sent
             batch = batch.select([c for c in _READ if c in batch.schema.names])
+        route = routes(batch, self.workers)
+        for w in range(self.workers):
+            rows = batch.filter(pa.array(route == w)) if self.workers > 1 else batch
+            if rows.num_rows:
+                self._buffers[w].append(rows)
+                self._buffered[w] += rows.num_rows
+            if self._buffered[w] >= self.batch_rows:
+                yield from self._send(w)
+
+    def _send(self, w: int) -> Iterator[int]:
+        """Hand worker ``w`` its buffered rows as one part; yields the parts finished meanwhile."""
+        batches, self._buffers[w], self._buffered[w] = self._buffers[w], [], 0
+        if not batches:
+            return
+        path = self._path()
         # handed over as an Arrow file in shared memory, mapped by the worker (measured: 8 batches
         # of the bench cost 0.3 CPU-s to write and map, 0.8 s to pickle through the pool's pipe)
         if not self._shared:
             self._shared.append(_shared_dir(self.dir.parent))
         src = self._shared[-1] / path.with_suffix(".arrow").name
         try:
-            _write_batch(batch, src)
+            _write_batches(batches, src)
         except OSError:  # shared memory full (a container's /dev/shm is often 64 MB): the work dir
             src.unlink(missing_ok=True)
             if self._shared[-1].parent == self.dir.parent:
                 raise
             self._shared.append(Path(tempfile.mkdtemp(prefix="distillguard-batches-", dir=self.dir.parent)))
             src = self._shared[-1] / src.name
-            _write_batch(batch, src)
-        self._pending.append(self._pool.submit(_stage_shared, src, path, self.seed, self.feature_fn))
+            _write_batches(batches, src)
+        self._pending.append(self._pools[w].submit(_stage_shared, src, path, self.seed, self.feature_fn))
         while len(self._pending) > 2 * self.workers:
             yield self._collect()
 
@@ -344,15 +399,17 @@ class _Parts:
         return n
 
     def drain(self) -> Iterator[int]:
+        for w in range(len(self._buffers)):
+            yield from self._send(w)
         while self._pending:
             yield self._collect()
 
     def close(self) -> None:
-        if self._pool is not None:
-            for f in self._pending:
-                f.cancel()
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+        for f in self._pending:
+            f.cancel()
+        for pool in self._pools:
+            pool.shutdown(wait=True, cancel_futures=True)
+        self._pools = []
         for folder in self._shared:  # (batches of cancelled or failed parts)
             shutil.rmtree(folder, ignore_errors=True)
         self._shared = []
@@ -393,7 +450,7 @@ def stage_inputs(
     say = progress or (lambda stage, frac: None)
     source = open_interactions(list(paths), batch_rows=batch_rows)
     stats = source.check()
-    parts = _Parts(work_dir / "staged", seed, workers, feature_fn)
+    parts = _Parts(work_dir / "staged", seed, workers, feature_fn, batch_rows)
     done = 0
     try:
         hint = source.rows_hint()
