@@ -141,3 +141,70 @@ def test_dormant_accounts(dormant, flagged: bool, campaign: str | None, reason: 
     assert row["flagged"] is flagged and row["campaign_id"] == campaign
     assert row["interactions"] == 0 and 0.0 <= row["score"] <= 1.0
     assert (reason in row["reasons"]) if reason else row["reasons"] == ""
+
+
+def _reference_merge(facets, threshold, veto, sizes, veto_min_size, linked, infra_facets):
+    """greedy_merge written plainly: the whole similarity matrix again before every merge."""
+    from distillguard.campaigns.attribute import _gram
+
+    n = facets[0].shape[0]
+    grams = [_gram(sp.csr_matrix(f, dtype=np.float64)) for f in facets]
+    label, size, link = np.arange(n), sizes.astype(np.int64).copy(), linked.copy()
+    alive = np.ones(n, dtype=bool)
+    merges = []
+    while True:
+        sim = None
+        for f, g in enumerate(grams):
+            d = np.sqrt(np.clip(np.diag(g), 0.0, None))
+            with np.errstate(divide="ignore", invalid="ignore"):
+                c = np.nan_to_num(g / np.outer(d, d), nan=0.0, posinf=0.0)
+            if f == 0:
+                sim = c
+                continue
+            known = (d > 0) & (size >= veto_min_size) & (link | (f not in infra_facets))
+            sim = np.where((c >= veto) | ~known[:, None] | ~known[None, :], sim, -1.0)
+        sim[~alive, :] = sim[:, ~alive] = -1.0
+        np.fill_diagonal(sim, -1.0)
+        i, j = divmod(int(np.argmax(sim)), n)
+        if sim[i, j] < threshold:
+            return label, merges
+        i, j = min(i, j), max(i, j)
+        merges.append((i, j))
+        alive[j] = False
+        label[label == j] = i
+        size[i] += size[j]
+        link[i] |= link[j]
+        for g in grams:
+            g[i, :] += g[j, :]
+            g[:, i] += g[:, j]
+            g[j, :] = g[:, j] = 0.0
+
+
+@pytest.mark.parametrize("seed", range(12))
+@pytest.mark.parametrize("dense_cells", [0, 10**9])  # the sparse and the dense Gram matrix
+def test_greedy_merge_matches_the_plain_algorithm(seed, dense_cells, monkeypatch) -> None:
+    """The incremental bookkeeping (row maxima, one row of similarities per merge) merges the same
+    pairs in the same order as recomputing everything, ties included (small integer profiles repeat)."""
+    from distillguard.campaigns import attribute
+
+    monkeypatch.setattr(attribute, "DENSE_GRAM_CELLS", dense_cells)
+    rng = np.random.default_rng(seed)
+    n = 40
+    base = rng.integers(0, 3, (6, 12)) * (rng.random((6, 12)) < 0.4)
+    content = base[rng.integers(0, 6, n)] + (rng.random((n, 12)) < 0.1) * rng.integers(0, 2, (n, 12))
+    network = rng.integers(0, 3, (n, 4)) * (rng.random((n, 4)) < 0.5)
+    sizes = rng.integers(1, 4, n)
+    linked = rng.random(n) < 0.7
+    facets = [sp.csr_matrix(content.astype(float)), sp.csr_matrix(network.astype(float))]
+    args = (0.5, 0.2, sizes, 2, linked, (1,))
+    label, merges = greedy_merge(facets, *args[:2], args[2], args[3], linked=args[4], infra_facets=args[5])
+    ref_label, ref_merges = _reference_merge(facets, *args)
+    assert [(i, j) for i, j, _, _ in merges] == ref_merges and len(ref_merges) > 5
+    assert label.tolist() == ref_label.tolist()
+
+
+def test_dense_and_sparse_gram_agree() -> None:
+    from distillguard.campaigns.attribute import _gram
+
+    x = sp.random(50, 80, density=0.3, random_state=np.random.default_rng(1), format="csr") * 100
+    np.testing.assert_allclose(_gram(x), (x @ x.T).toarray(), rtol=1e-12, atol=1e-9)

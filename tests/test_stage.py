@@ -193,3 +193,13 @@ def test_batches_go_to_the_work_dir_when_shared_memory_is_full(logs, tmp_path, m
     assert written and all(p.parent.parent == tmp_path / "b" for p in written)
     assert _rows(one.stage_dir).equals(_rows(two.stage_dir))
     assert not list(shm.iterdir()) and not list((tmp_path / "b").glob("distillguard-batches-*"))
+
+
+def test_the_modules_preloaded_for_the_analysis_exist():
+    """The scan imports these in a thread during the feature phase; a renamed module would be
+    skipped silently there (an ImportError is left to the place that uses it)."""
+    import importlib.util
+
+    from distillguard.pipeline import _ANALYSIS_MODULES
+
+    assert all(importlib.util.find_spec(name) is not None for name in _ANALYSIS_MODULES)
