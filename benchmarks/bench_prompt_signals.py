@@ -115,10 +115,14 @@ def main() -> None:
     for batch in table.to_batches(max_chunksize=args.batch):
         staged.frame(batch)
     wall, cpu = time.perf_counter() - w0, time.process_time() - c0
+    caches = "; ".join(
+        f"keyed on {'+'.join(c.key_columns)}: {c.hits / max(n, 1):.0%} of rows remembered from an "
+        f"earlier batch, {c.computed:,} distinct rows computed, {len(c):,} kept"
+        for c in staged.caches
+    )
     print(
         f"staged features (cached, staged columns): {n / wall:,.0f} prompts/s wall, "
-        f"{n / cpu:,.0f} per CPU-second; {staged.hits / max(n, 1):.0%} of rows remembered from an "
-        f"earlier batch, {staged.computed:,} distinct rows computed, {len(staged):,} kept"
+        f"{n / cpu:,.0f} per CPU-second; {caches}"
     )
     # where the time goes (CPU seconds per signal, shared context work counted where first used)
     per: dict[str, float] = defaultdict(float)

@@ -72,6 +72,48 @@ def test_cached_stream_of_staged_columns(stream):
         assert frame.to_arrow().cast(fn(batch, seed=0).schema).equals(fn(batch, seed=0))
 
 
+def test_staged_feature_caches_give_the_staged_columns(stream):
+    """What staging runs (prompt-only features keyed on the prompt, the rest on all inputs) gives
+    what prompt_features gives for the staged columns, batch after batch."""
+    from distillguard.stage import _FEATURES, staged_features
+
+    fn = functools.partial(prompt_features, columns=_FEATURES[1:])
+    caches = staged_features()
+    for batch in stream[:8]:
+        want = fn(batch, seed=2)
+        got = caches.frame(batch, seed=2)
+        assert got.columns == want.column_names
+        assert got.to_arrow().cast(want.schema).equals(want)
+    by_prompt, by_row = caches.caches
+    assert by_prompt.key_columns == ("prompt",) and by_prompt.computed < by_row.computed
+
+
+def test_a_prompt_keyed_cache_sees_only_the_prompt():
+    seen = []
+
+    def fn(batch, seed=0):
+        seen.append(batch.column_names)
+        return prompt_features(batch, seed=seed, columns=("skeleton", "nd_bands"))
+
+    cache = FeatureCache(feature_fn=fn, key_columns=("prompt",))
+    t = _table(["Solve 2+2.", "Solve 2+2.", "Other"], ["You are a tutor.", None, "x"], [1, 2, None])
+    got = cache(t, seed=0)
+    assert seen == [["request_id", "prompt"]]  # one call, the distinct prompts only
+    assert cache.computed == 2 and got.num_rows == 3
+    assert got.column("nd_bands")[0] == got.column("nd_bands")[1]
+    with pytest.raises(UsageError, match="key_columns"):
+        FeatureCache(key_columns=("prompt", "ip"))
+
+
+def test_feature_caches_refuse_a_column_from_two_caches():
+    from distillguard.features import FeatureCaches
+
+    a = FeatureCache(feature_fn=functools.partial(prompt_features, columns=("cot",)))
+    b = FeatureCache(feature_fn=functools.partial(prompt_features, columns=("cot", "skeleton")))
+    with pytest.raises(RuntimeError, match="two feature caches"):
+        FeatureCaches([a, b]).frame(_table(["Solve 2+2."]))
+
+
 # (batches fed in order to one cache; every row's inputs appear again later with another request_id)
 EDGE_BATCHES = [
     _table(["Solve 2+2.", "", None, "Solve 2+2."], ["You are a tutor.", None, "", ""], [None, 0, 2, 1]),

@@ -29,7 +29,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 if TYPE_CHECKING:
-    from distillguard.features import FeatureCache
+    from distillguard.features import FeatureCaches
     from distillguard.ingest import AccountsRead, IngestStats
 
 Progress = Callable[[str, float], None]
@@ -82,20 +82,34 @@ _RANDOM = frozenset({"request_id", "skeleton", "head_fp", "tail_fp", "nd_bands",
 
 #: columns of a batch the default feature phase reads (kept columns, IP, texts): the rest is not sent
 _READ = (*_KEEP, "prompt", "system")
-_CACHE: FeatureCache | None = None
+_CACHE: FeatureCaches | None = None
 
 
-def staged_features() -> FeatureCache:
-    """A fresh :class:`~distillguard.features.FeatureCache` of the staged feature columns.
+#: staged features that read the prompt alone (the costly text work); the others also read the
+#: system prompt and the tools
+_PROMPT_ONLY = ("skeleton", "head_fp", "tail_fp", "nd_bands", "prompt_chars")
+
+
+def staged_features() -> FeatureCaches:
+    """Fresh feature caches of the staged feature columns.
 
     :func:`~distillguard.features.prompt_features` limited to the columns staged here (so the
     unstaged ``prompt_lang`` is not computed), remembering feature rows between batches (at most
-    ``features.CACHE_ROWS``): a row whose prompt, system prompt and tools were seen in an earlier
-    batch of the same process is not computed again. Same values as without the cache.
+    ``features.CACHE_ROWS`` per cache): the features of the prompt alone (:data:`_PROMPT_ONLY`) are
+    not computed again for a prompt seen in an earlier batch of the same process, the others not for
+    a row whose prompt, system prompt and tools were. Same values as without the caches.
     """
-    from distillguard.features import FeatureCache, prompt_features
+    from distillguard.features import FeatureCache, FeatureCaches, prompt_features
 
-    return FeatureCache(feature_fn=functools.partial(prompt_features, columns=_FEATURES[1:]))
+    rest = tuple(c for c in _FEATURES[1:] if c not in _PROMPT_ONLY)
+    return FeatureCaches(
+        [
+            FeatureCache(
+                feature_fn=functools.partial(prompt_features, columns=_PROMPT_ONLY), key_columns=("prompt",)
+            ),
+            FeatureCache(feature_fn=functools.partial(prompt_features, columns=rest)),
+        ]
+    )
 
 
 def _default_features() -> FeatureFn:
@@ -188,10 +202,11 @@ def stage_part(batch: pa.RecordBatch, path: Path, seed: int, feature_fn: Feature
     The unit of work of the feature phase: a pure function of the batch (and the seed), so it runs
     the same in this process or in a worker process.
     """
-    from distillguard.features import FeatureCache
+    from distillguard.features import FeatureCache, FeatureCaches
 
     fn = feature_fn or _default_features()
-    feats = fn.frame(batch, seed=seed) if isinstance(fn, FeatureCache) else fn(batch, seed=seed)
+    cached = isinstance(fn, FeatureCache | FeatureCaches)
+    feats = fn.frame(batch, seed=seed) if cached else fn(batch, seed=seed)
     table = stage_batch(batch, feats)
     tmp = path.with_suffix(".tmp")
     names = table.schema.names
