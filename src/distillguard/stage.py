@@ -299,6 +299,11 @@ def _picklable(obj: object) -> bool:
     return True
 
 
+#: parts queued or running per worker: one staged while the next waits (memory: about
+#: ``workers x PARTS_IN_FLIGHT`` batches in flight)
+PARTS_IN_FLIGHT = 2
+
+
 class _Parts:
     """Runs :func:`stage_part` for a stream of batches, in this process or in worker processes.
 
@@ -307,10 +312,11 @@ class _Parts:
     them. Each worker has its own queue and feature cache, and every row goes to the worker its
     prompt hashes to (:func:`routes`): all repeats of a prompt meet the same cache (measured on the
     1.1M-row bench: 286K distinct rows per worker of two instead of 333K with whole batches dealt
-    out). A worker's rows are buffered until they make a batch of ``batch_rows``. At most ``2 x
-    workers`` batches are in flight, which bounds memory. Part files are numbered in the order the
-    buffered batches are sent, which depends only on the input, so the staged data does not depend
-    on which worker finished first.
+    out). A worker's rows are buffered until they make a batch of ``batch_rows``. At most
+    :data:`PARTS_IN_FLIGHT` batches per worker are in flight, which bounds memory; when a worker's
+    queue is full only that worker is waited for (a slower worker does not leave the others idle).
+    Part files are numbered in the order the buffered batches are sent, which depends only on the
+    input, so the staged data does not depend on which worker finished first.
     """
 
     def __init__(
@@ -335,7 +341,7 @@ class _Parts:
         self._set_env = False
         self._shared: list[Path] = []  # folders of the batches handed to the workers
         self._warming: list[Future[None]] = []
-        self._pending: deque[Future[int]] = deque()
+        self._pending: list[deque[Future[int]]] = []  # per worker, in the order sent
         self._buffers: list[list[pa.RecordBatch]] = []
         self._buffered: list[int] = []
 
@@ -363,6 +369,7 @@ class _Parts:
             self._pools = [ProcessPoolExecutor(1, mp_context=ctx) for _ in range(self.workers)]
             self._buffers = [[] for _ in range(self.workers)]
             self._buffered = [0] * self.workers
+            self._pending = [deque() for _ in range(self.workers)]
             if warm:
                 default = self.feature_fn is None
                 self._warming = [pool.submit(_warm_up, self.seed, default) for pool in self._pools]
@@ -404,24 +411,34 @@ class _Parts:
             self._shared.append(Path(tempfile.mkdtemp(prefix="distillguard-batches-", dir=self.dir.parent)))
             src = self._shared[-1] / src.name
             _write_batches(batches, src)
-        self._pending.append(self._pools[w].submit(_stage_shared, src, path, self.seed, self.feature_fn))
-        while len(self._pending) > 2 * self.workers:
-            yield self._collect()
+        # (finished parts of the other workers are collected first: their counts feed the progress)
+        yield from self._collect_done()
+        while len(self._pending[w]) >= PARTS_IN_FLIGHT:
+            # wait for this worker only: the others keep working through their own queues
+            yield self._collect(self._pending[w].popleft())
+        self._pending[w].append(self._pools[w].submit(_stage_shared, src, path, self.seed, self.feature_fn))
 
-    def _collect(self) -> int:
-        n = self._pending.popleft().result()
+    def _collect_done(self) -> Iterator[int]:
+        for queue in self._pending:
+            while queue and queue[0].done():
+                yield self._collect(queue.popleft())
+
+    def _collect(self, future: Future[int]) -> int:
+        n = future.result()
         self.rows += n
         return n
 
     def drain(self) -> Iterator[int]:
         for w in range(len(self._buffers)):
             yield from self._send(w)
-        while self._pending:
-            yield self._collect()
+        for queue in self._pending:
+            while queue:
+                yield self._collect(queue.popleft())
 
     def close(self) -> None:
-        for f in self._pending:
-            f.cancel()
+        for queue in self._pending:
+            for f in queue:
+                f.cancel()
         for pool in self._pools:
             pool.shutdown(wait=True, cancel_futures=True)
         self._pools = []
