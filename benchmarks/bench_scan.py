@@ -1,9 +1,9 @@
 """Scan throughput and peak memory on >= 1M simulated interactions.
 
 Simulates once (cached under bench-out/, gitignored), scans it in a child process and reports
-interactions/s, the peak RSS of the largest process and of the scan with its feature workers
-(sampled every 0.1 s), and the analysis stage (everything after the per-prompt
-features) timed on its own. Usage: ``python benchmarks/bench_scan.py [--scale 5.0]``, or
+interactions/s, the CPU time of the scan and its workers, the peak RSS of the largest process and
+of the scan with its feature workers (sampled every 0.1 s), and the analysis stage (everything
+after the per-prompt features) timed on its own. Usage: ``python benchmarks/bench_scan.py [--scale 5.0]``, or
 ``--logs SIM_DIR`` to scan an existing ``distillguard simulate`` output instead.
 """
 
@@ -76,6 +76,7 @@ def main() -> None:
         r = simulate(logs, seed=a.seed, scale=a.scale, prompts_dir=PROMPTS if PROMPTS.is_dir() else None)
         print(f"simulated {r.interactions:,} interactions in {r.seconds:.1f} s", file=sys.stderr)
     res_dir = Path(a.out) / "scan"
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     proc = subprocess.Popen(
         [
@@ -102,7 +103,14 @@ def main() -> None:
     mem.done = True
     if proc.returncode:
         sys.exit(err)
-    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    peak_mb = after.ru_maxrss / 1024
+    # CPU time of the scan and its workers (reaped children count): steadier than wall time on a
+    # shared machine, whose speed here varied by a third between days
+    cpu = {
+        "user": round(after.ru_utime - before.ru_utime, 1),
+        "system": round(after.ru_stime - before.ru_stime, 1),
+    }
     s = json.loads((res_dir / "summary.json").read_text())
     print(
         json.dumps(
@@ -118,6 +126,7 @@ def main() -> None:
                 else None,
                 "wall_seconds": round(wall, 1),
                 "interactions_per_s": round(s["interactions"] / wall),
+                "cpu_seconds": cpu,
                 # largest single process (getrusage) and the sampled sum over the scan and its workers
                 "peak_rss_mb": round(peak_mb),
                 "peak_tree_rss_mb": round(mem.peak_mb),
