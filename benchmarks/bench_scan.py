@@ -82,7 +82,7 @@ def main() -> None:
         [
             sys.executable,
             "-c",
-            "from distillguard.cli import main; main()",
+            "from distillguard.cli import run; run()",  # what the distillguard command runs
             "scan",
             str(logs / "interactions"),
             "--accounts",

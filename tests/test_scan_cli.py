@@ -22,7 +22,7 @@ ROWS = [
 
 def _run(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-c", "from distillguard.cli import main; main()", *args],
+        [sys.executable, "-c", "from distillguard.cli import run; run()", *args],  # the console command
         capture_output=True,
         text=True,
         timeout=120,
@@ -113,3 +113,21 @@ def test_campaigns_table_fits_the_terminal_one_line_per_campaign(caps: list[str]
     body = [line for line in lines if "DG-" in line]
     assert len(body) == 3 and len(lines) == 3 + 4  # header, rules and one line per campaign
     assert all("long sentence" not in line for line in lines)  # the summaries are printed below
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "printed"), [(None, 0, ""), (0, 0, ""), (3, 3, ""), ("bye", 1, "bye")]
+)
+def test_the_console_command_exits_with_the_status_of_systemexit(code, status, printed, capsys) -> None:
+    from distillguard.cli import _exit_status
+
+    assert _exit_status(SystemExit(code)) == status
+    assert capsys.readouterr().err.strip() == printed
+
+
+def test_the_console_command_flushes_its_output_before_leaving(tmp_path) -> None:
+    """run() leaves without the interpreter's teardown: what it printed must all be there."""
+    r = _run("--help")
+    assert r.returncode == 0 and "scan" in r.stdout and r.stdout.rstrip().endswith("─╯")
+    r = _run("scan", str(tmp_path / "missing"), "--out", str(tmp_path / "out"))
+    assert r.returncode == 2 and "no such file" in r.stderr and not (tmp_path / "out").exists()
