@@ -129,9 +129,10 @@ def _aggregation_threads(con: ibis.BaseBackend, options: ScanOptions) -> Iterato
         con.raw_sql("RESET threads")
 
 
-#: modules the analysis phase imports on first use (DuckDB, ibis's DuckDB backend and SQL dialect, and
-#: pandas, which pyarrow and ibis load on demand): measured 0.7 s on the 2-core machine
-_ANALYSIS_MODULES = ("duckdb", "ibis.backends.duckdb", "sqlglot.dialects.duckdb", "pandas")
+#: modules the analysis phase imports on first use (DuckDB, ibis's DuckDB backend and SQL dialect,
+#: pandas, which pyarrow and ibis load on demand, and scipy for attribution): measured 0.9 s on the
+#: 2-core machine
+_ANALYSIS_MODULES = ("duckdb", "ibis.backends.duckdb", "sqlglot.dialects.duckdb", "pandas", "scipy.sparse")
 
 
 def _preload_analysis() -> None:

@@ -37,16 +37,19 @@ was 0.6-0.9 but always with disjoint ASN mixes or request parameters.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import ibis
 import ibis.expr.types as ir
 import numpy as np
 import polars as pl
 import pyarrow as pa
-import scipy.sparse as sp
 
 from distillguard.campaigns.cluster import ClusterParams, leiden_clusters
 from distillguard.linking.keys import KIND_NOUN, PROFILE_SIGNALS
+
+if TYPE_CHECKING:  # (scipy is imported where it is used: it is not needed to start a scan)
+    import scipy.sparse as sp
 
 #: how much of each kind's link evidence counts for attribution (1 = fully campaign-specific)
 ATTRIBUTION_KIND_WEIGHT: dict[str, float] = {
@@ -153,6 +156,8 @@ def _profile_counts(staged: ir.Table, units: pl.DataFrame, keys: ir.Table) -> pl
 def _normalise(x: sp.csr_matrix) -> sp.csr_matrix:
     norm = np.sqrt(np.asarray(x.multiply(x).sum(axis=1)).ravel())
     norm[norm == 0] = 1.0
+    import scipy.sparse as sp
+
     return sp.diags(1.0 / norm) @ x
 
 
@@ -212,6 +217,8 @@ def greedy_merge(
     merges: list[tuple[int, int, float, np.ndarray]] = []
     if n < 2:
         return label, merges
+    import scipy.sparse as sp
+
     xs = [sp.csr_matrix(f, dtype=np.float64) for f in facets]
     grams = [_gram(x) for x in xs]
     # the deciding facet's rows, for the evidence: read (dense) when a unit first merges, then summed
@@ -315,6 +322,8 @@ def attribute(
     params: AttributionParams = AttributionParams(),
 ) -> Attribution:
     """Group the ``flagged`` account ids into campaigns (see the module docstring)."""
+    import scipy.sparse as sp
+
     ids = pl.DataFrame({"account_id": flagged.unique().sort()}, schema={"account_id": pl.Utf8})
     empty_merges = pl.DataFrame(
         schema={"into": pl.Int64, "merged": pl.Int64, "similarity": pl.Float64, "evidence": pl.Utf8}
