@@ -203,3 +203,17 @@ def test_the_modules_preloaded_for_the_analysis_exist():
     from distillguard.pipeline import _ANALYSIS_MODULES
 
     assert all(importlib.util.find_spec(name) is not None for name in _ANALYSIS_MODULES)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_on_started_is_called_once(logs, tmp_path, workers):
+    calls = []
+    st = stage_inputs(
+        [logs / "interactions"],
+        None,
+        tmp_path / "w",
+        batch_rows=1_000,
+        workers=workers,
+        on_started=lambda: calls.append(1),
+    )
+    assert st.rows > 0 and calls == [1]

@@ -152,9 +152,9 @@ def scan(
 ) -> ScanResult:
     """Run the whole scan; ``work_dir`` (created, not removed) holds the staged data and DuckDB spill."""
     choose_operating_point(load_model(options.model_path), options.threshold, options.target_precision)
-    # the analysis phase's own imports load while the feature workers run, not after them
+    # the analysis phase's own imports load while the feature workers run, not after them (and not
+    # before the workers are started: the import holds the interpreter's lock)
     preload = threading.Thread(target=_preload_analysis, name="distillguard-preload", daemon=True)
-    preload.start()
     staged = stage_inputs(
         paths,
         accounts_paths,
@@ -164,8 +164,10 @@ def scan(
         workers=options.workers,
         progress=progress,
         feature_fn=feature_fn,
+        on_started=preload.start,
     )
-    preload.join()
+    if preload.ident is not None:  # (not started when staging stopped early)
+        preload.join()
     return analyse(staged, work_dir, options, progress)
 
 

@@ -474,9 +474,21 @@ def stage_inputs(
     workers: int = 1,
     progress: Progress | None = None,
     feature_fn: FeatureFn | None = None,
+    on_started: Callable[[], None] | None = None,
 ) -> Staged:
-    """Read and validate the inputs, compute per-prompt features batch by batch, stage narrow Parquet."""
+    """Read and validate the inputs, compute per-prompt features batch by batch, stage narrow Parquet.
+
+    ``on_started`` is called once the feature workers have been started (or, without workers, once
+    the first batches are read): the scan starts loading the analysis phase's modules then, so that
+    it does not hold up the start of the workers.
+    """
     from distillguard.ingest import open_interactions, read_accounts
+
+    def started() -> None:
+        nonlocal on_started
+        if on_started is not None:
+            call, on_started = on_started, None
+            call()
 
     t0 = time.perf_counter()
     say = progress or (lambda stage, frac: None)
@@ -488,6 +500,7 @@ def stage_inputs(
         hint = source.rows_hint()
         if hint is not None and hint > batch_rows:  # (Parquet footers say so) more than one batch:
             parts.start_pool(warm=True)  # the workers start while the accounts and first batches are read
+            started()
         accounts_read = read_accounts(list(accounts_paths)) if accounts_paths else None
         say("reading interactions", 0.0)
         batches = (b for b in source if b.num_rows)
@@ -495,6 +508,7 @@ def stage_inputs(
         second = next(batches, None) if first is not None else None
         if second is not None:
             parts.start_pool()  # more than one batch: worth the workers' start-up
+        started()
         head = [b for b in (first, second) if b is not None]
         for batch in itertools.chain(head, batches):
             for n in parts.submit(batch):
