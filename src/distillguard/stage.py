@@ -384,7 +384,7 @@ class _Parts:
             batch = batch.select([c for c in _READ if c in batch.schema.names])
         route = routes(batch, self.workers)
         for w in range(self.workers):
-            rows = batch.filter(pa.array(route == w)) if self.workers > 1 else batch
+            rows = batch.filter(pa.array(route == w))
             if rows.num_rows:
                 self._buffers[w].append(rows)
                 self._buffered[w] += rows.num_rows
