@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import pickle
 
 import numpy as np
@@ -217,3 +218,42 @@ def test_on_started_is_called_once(logs, tmp_path, workers):
         on_started=lambda: calls.append(1),
     )
     assert st.rows > 0 and calls == [1]
+
+
+def _register_marker(path: str) -> int:
+    import atexit
+    from pathlib import Path
+
+    atexit.register(Path(path).write_text, "ran")
+    return os.getpid()
+
+
+def _teardown_marker(path: str) -> None:
+    """An object whose finaliser writes ``path`` only if the interpreter tears it down."""
+
+    fd, write = os.open(path, os.O_WRONLY | os.O_CREAT), os.write
+
+    class Witness:
+        def __del__(self):
+            write(fd, b"torn down")
+
+    globals()["_WITNESS"] = Witness()
+
+
+def test_workers_exit_without_the_interpreter_teardown(tmp_path):
+    """A worker leaves promptly once its pool shuts down: exit handlers registered while it worked
+    still run, the teardown that frees every object does not, and the exit status is 0."""
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    from distillguard.stage import _worker_init
+
+    marker, witness = tmp_path / "atexit", tmp_path / "teardown"
+    pool = ProcessPoolExecutor(1, mp_context=mp.get_context("spawn"), initializer=_worker_init)
+    pool.submit(_teardown_marker, str(witness)).result()
+    pool.submit(_register_marker, str(marker)).result()
+    procs = list(pool._processes.values())
+    pool.shutdown(wait=True)
+    assert marker.read_text() == "ran"
+    assert witness.read_bytes() == b""
+    assert [p.exitcode for p in procs] == [0]

@@ -8,12 +8,14 @@ those parts.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import itertools
 import multiprocessing as mp
 import os
 import pickle
 import shutil
+import sys
 import tempfile
 import time
 from collections import deque
@@ -226,6 +228,26 @@ def stage_part(batch: pa.RecordBatch, path: Path, seed: int, feature_fn: Feature
 THREADS_ENV = "POLARS_MAX_THREADS"
 
 
+def _worker_init() -> None:
+    """In a worker, at start: leave without the interpreter's teardown once the pool shuts it down.
+
+    By then the worker has returned its last result and multiprocessing has run its own exit
+    handlers (queues flushed); the teardown that follows freed the worker's caches object by object
+    and held up the end of the feature phase by ~1.5 s on the benchmark (``close`` waits for the
+    workers to exit). Handlers registered later still run first (``atexit`` is last in, first out).
+    """
+    import atexit
+
+    atexit.register(_exit_now)
+
+
+def _exit_now() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(0)
+
+
 def _warm_up(seed: int, default: bool) -> None:
     """In a worker: import the default feature code and compile its patterns (one row through it)."""
     if default:
@@ -366,7 +388,9 @@ class _Parts:
                 os.environ[THREADS_ENV] = str(max(1, default_workers() // self.workers))
                 self._set_env = True
             ctx = mp.get_context("spawn")
-            self._pools = [ProcessPoolExecutor(1, mp_context=ctx) for _ in range(self.workers)]
+            self._pools = [
+                ProcessPoolExecutor(1, mp_context=ctx, initializer=_worker_init) for _ in range(self.workers)
+            ]
             self._buffers = [[] for _ in range(self.workers)]
             self._buffered = [0] * self.workers
             self._pending = [deque() for _ in range(self.workers)]
