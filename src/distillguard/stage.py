@@ -360,6 +360,7 @@ class _Parts:
         self.parts = 0
         self.rows = 0
         self._pools: list[ProcessPoolExecutor] = []
+        self._sent_to: set[int] = set()  # workers handed a part so far
         self._set_env = False
         self._shared: list[Path] = []  # folders of the batches handed to the workers
         self._warming: list[Future[None]] = []
@@ -441,6 +442,13 @@ class _Parts:
             # wait for this worker only: the others keep working through their own queues
             yield self._collect(self._pending[w].popleft())
         self._pending[w].append(self._pools[w].submit(_stage_shared, src, path, self.seed, self.feature_fn))
+        self._sent_to.add(w)
+
+    @property
+    def working(self) -> bool:
+        """Whether every worker has been handed a part (always, without workers: parts are staged
+        in this process as they come)."""
+        return len(self._sent_to) == len(self._pools)
 
     def _collect_done(self) -> Iterator[int]:
         for queue in self._pending:
@@ -502,9 +510,10 @@ def stage_inputs(
 ) -> Staged:
     """Read and validate the inputs, compute per-prompt features batch by batch, stage narrow Parquet.
 
-    ``on_started`` is called once the feature workers have been started (or, without workers, once
-    the first batches are read): the scan starts loading the analysis phase's modules then, so that
-    it does not hold up the start of the workers.
+    ``on_started`` is called once every feature worker has been handed its first part (without
+    workers: once the first batch is staged): the scan starts loading the analysis phase's modules
+    then. Started earlier, that import (in a thread of this process, holding the interpreter's lock
+    most of the time) slowed the reading of the first batches, and so the start of the workers.
     """
     from distillguard.ingest import open_interactions, read_accounts
 
@@ -524,7 +533,6 @@ def stage_inputs(
         hint = source.rows_hint()
         if hint is not None and hint > batch_rows:  # (Parquet footers say so) more than one batch:
             parts.start_pool(warm=True)  # the workers start while the accounts and first batches are read
-            started()
         accounts_read = read_accounts(list(accounts_paths)) if accounts_paths else None
         say("reading interactions", 0.0)
         batches = (b for b in source if b.num_rows)
@@ -532,12 +540,14 @@ def stage_inputs(
         second = next(batches, None) if first is not None else None
         if second is not None:
             parts.start_pool()  # more than one batch: worth the workers' start-up
-        started()
         head = [b for b in (first, second) if b is not None]
         for batch in itertools.chain(head, batches):
             for n in parts.submit(batch):
                 done += n
                 say("reading interactions", done)
+            if parts.working:
+                started()
+        started()
         for n in parts.drain():
             done += n
             say("reading interactions", done)

@@ -221,7 +221,7 @@ class LogSource:
     def rejected(self) -> pa.Table:
         self._flush_bad()
         if not self._rejected:
-            return REJECTED.empty_table()
+            return pa.Table.from_batches([], schema=REJECTED)  # (Schema.empty_table imports pandas)
         return pa.concat_tables(self._rejected).sort_by([("file", "ascending"), ("row", "ascending")])
 
 
@@ -258,7 +258,5 @@ def read_accounts(paths: list[str | Path]) -> AccountsRead:
     """Read the (small) accounts table whole."""
     src = open_accounts(paths)
     batches = list(src)
-    table = (
-        pa.Table.from_batches(batches, schema=ACCOUNTS.schema) if batches else ACCOUNTS.schema.empty_table()
-    )
+    table = pa.Table.from_batches(batches, schema=ACCOUNTS.schema)
     return AccountsRead(table, src.rejected, src.stats)

@@ -256,7 +256,7 @@ def coerce(chunk: RawChunk, spec: TableSpec) -> Coerced:
     n = table.num_rows
     bad = list(chunk.bad)
     if n == 0:
-        return Coerced(spec.schema.empty_table(), np.zeros(0, np.int64), bad)
+        return Coerced(pa.Table.from_batches([], schema=spec.schema), np.zeros(0, np.int64), bad)
     df = pl.from_arrow(table, rechunk=False)
     assert isinstance(df, pl.DataFrame)
     df = _preparse_timestamps(df, spec)
