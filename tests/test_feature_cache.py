@@ -168,6 +168,20 @@ def test_least_recently_used_rows_are_evicted():
     assert cache.computed == 6
 
 
+@pytest.mark.parametrize("max_rows", [50, 400, 1_000_000])
+def test_the_sorted_index_is_a_stable_argsort_of_the_keys(stream, max_rows):
+    """New keys are merged into the lookup index batch by batch: it stays what sorting gives."""
+    cache = FeatureCache(max_rows=max_rows, feature_fn=functools.partial(prompt_features, columns=("cot",)))
+    for batch in stream[:8]:
+        cache.frame(batch, seed=0)
+        assert np.array_equal(cache._sorted, np.argsort(cache._k1, kind="stable"))
+        assert np.array_equal(cache._sk1, cache._k1[cache._sorted])
+    # equal first halves (a 64-bit collision, forced here) keep their slot order
+    cache._insert(cache._k1[:3].copy(), cache._k2[:3] + np.uint64(1))
+    assert np.array_equal(cache._sorted, np.argsort(cache._k1, kind="stable"))
+    assert np.array_equal(cache._sk1, cache._k1[cache._sorted])
+
+
 def test_size_stays_bounded_on_a_long_stream():
     cache = FeatureCache(max_rows=64)
     for i in range(12):

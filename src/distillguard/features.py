@@ -229,6 +229,7 @@ class FeatureCache:
         self._k1 = np.zeros(0, dtype=np.uint64)  # slot -> key halves
         self._k2 = np.zeros(0, dtype=np.uint64)
         self._sorted = np.zeros(0, dtype=np.int64)  # slots in k1 order
+        self._sk1 = np.zeros(0, dtype=np.uint64)  # k1 in that order
         self._last = np.zeros(0, dtype=np.int64)  # slot -> tick of its last use
         self._rows: pl.DataFrame | None = None  # slot -> feature row (without request_id)
         self._schema: pa.Schema | None = None
@@ -242,8 +243,7 @@ class FeatureCache:
         slots = np.full(len(k1), -1, dtype=np.int64)
         if not len(self._k1):
             return slots
-        sorted_k1 = self._k1[self._sorted]
-        pos = np.minimum(np.searchsorted(sorted_k1, k1), len(sorted_k1) - 1)
+        pos = np.minimum(np.searchsorted(self._sk1, k1), len(self._sk1) - 1)
         cand = self._sorted[pos]
         hit = (self._k1[cand] == k1) & (self._k2[cand] == k2)
         slots[hit] = cand[hit]
@@ -301,10 +301,7 @@ class FeatureCache:
             slots[miss] = len(self._k1) + np.arange(len(miss))
             # (chunked: a gather from it costs less than copying the whole store into one chunk)
             self._rows = new if self._rows is None else pl.concat([self._rows, new], rechunk=False)
-            self._k1 = np.concatenate([self._k1, uk1[miss]])
-            self._k2 = np.concatenate([self._k2, uk2[miss]])
-            self._last = np.concatenate([self._last, np.zeros(len(miss), dtype=np.int64)])
-            self._sorted = np.argsort(self._k1, kind="stable")
+            self._insert(uk1[miss], uk2[miss])
         self._last[slots] = self._tick
         assert self._rows is not None
         rid = pl.Series("request_id", table.column("request_id").combine_chunks().cast(pa.string()))
@@ -312,6 +309,19 @@ class FeatureCache:
         if len(self._k1) > self.max_rows:
             self._evict(self.max_rows * 3 // 4)
         return out
+
+    def _insert(self, k1: np.ndarray, k2: np.ndarray) -> None:
+        """Append the keys of new slots and merge them into the sorted index (the order a stable
+        argsort of all keys gives: equal keys by slot, the new slots last; an argsort of the whole
+        store after each batch cost ~25 ms at 262K keys)."""
+        first = len(self._k1)
+        order = np.argsort(k1, kind="stable")
+        at = np.searchsorted(self._sk1, k1[order], side="right")
+        self._sorted = np.insert(self._sorted, at, first + order)
+        self._sk1 = np.insert(self._sk1, at, k1[order])
+        self._k1 = np.concatenate([self._k1, k1])
+        self._k2 = np.concatenate([self._k2, k2])
+        self._last = np.concatenate([self._last, np.zeros(len(k1), dtype=np.int64)])
 
     def _evict(self, keep: int) -> None:
         """Keep the ``keep`` most recently used rows."""
@@ -321,6 +331,7 @@ class FeatureCache:
         self._rows = self._rows[order].rechunk()
         self._k1, self._k2, self._last = self._k1[order], self._k2[order], self._last[order]
         self._sorted = np.argsort(self._k1, kind="stable")
+        self._sk1 = self._k1[self._sorted]
 
 
 class FeatureCaches:
