@@ -257,3 +257,13 @@ def test_workers_exit_without_the_interpreter_teardown(tmp_path):
     assert marker.read_text() == "ran"
     assert witness.read_bytes() == b""
     assert [p.exitcode for p in procs] == [0]
+
+
+def test_each_worker_starts_on_a_quarter_batch(logs, tmp_path):
+    """A worker's first part is sent once a quarter batch of its rows is read; then whole batches."""
+    st = stage_inputs([logs / "interactions"], None, tmp_path / "w", batch_rows=1_000, workers=2)
+    sizes = [t.num_rows for t in _parts(st.stage_dir).values()]
+    assert all(250 <= n < 1_000 for n in sizes[:2])  # parts 0 and 1: one per worker, from the first batch
+    middle = sizes[2:-2]  # (the last part of each worker holds what was left at the end)
+    assert middle and all(n >= 1_000 for n in middle)
+    assert sum(sizes) == st.rows
