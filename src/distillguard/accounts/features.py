@@ -54,6 +54,16 @@ def _distinct_count(t: ir.Table, value: ir.Value, name: str) -> ir.Table:
     return v.group_by("account_id").aggregate(**{name: v.count()})
 
 
+def _days(delta: pl.Series) -> pl.Series:
+    """A duration in whole seconds, in days (float64, nulls kept), divided element by element in numpy.
+
+    Polars divides a column by a constant through the constant's reciprocal in some kernels and not
+    in others, depending on how the column is chunked, so the last bit of a day count depended on
+    how DuckDB had handed over the rows (180000 s gave 2.083333333333333 or 2.0833333333333335)."""
+    secs = delta.dt.total_seconds().cast(pl.Float64).to_numpy()
+    return pl.Series(delta.name, secs / 86400.0, dtype=pl.Float64, nan_to_null=True)
+
+
 def account_features(
     staged: ir.Table,
     accounts: ir.Table | None = None,
@@ -185,16 +195,13 @@ def account_features(
             verified=pl.lit(None, pl.Boolean),
             created_at=pl.lit(None, pl.Datetime("us", "UTC")),
         )
-    span_days = ((pl.col("last_seen") - pl.col("first_seen")).dt.total_seconds() / 86400.0).clip(
-        lower_bound=1.0
-    )
     df = df.with_columns(
         req_per_day=pl.col("interactions")
         / pl.max_horizontal(pl.col("active_days").cast(pl.Float64), pl.lit(1.0)),
-        span_days=span_days,
+        span_days=_days(df["last_seen"] - df["first_seen"]).clip(lower_bound=1.0),
         late_model_share=(pl.col("late_c").fill_null(0) / pl.col("interactions")).cast(pl.Float64),
         ip24_per_request=(pl.col("ip24s") / pl.col("interactions")).cast(pl.Float64),
-        tenure_days=(pl.col("first_seen") - pl.col("created_at")).dt.total_seconds() / 86400.0,
+        tenure_days=_days(df["first_seen"] - df["created_at"]),
         fixed_instruction=pl.max_horizontal(pl.col("top_head_share"), pl.col("top_tail_share")),
         unverified=(~pl.col("verified").fill_null(False)).cast(pl.Float64),
         vouched=(pl.col("verified").fill_null(False) & pl.col("tier").is_in(["enterprise", "research"]))
