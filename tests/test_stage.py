@@ -133,19 +133,50 @@ def test_ip_prefix_per_distinct_address_is_ip_prefix():
     assert _ip_prefix_distinct(pl.Series("ip", [None, None], dtype=pl.String)).to_list() == [None, None]
 
 
+def _env_features(batch, seed=0):
+    """Fails unless the worker runs polars with one thread and its allocator's lazy release."""
+    import os
+
+    from distillguard.stage import JEMALLOC_ENV, THREADS_ENV, WORKER_JEMALLOC, _default_features
+
+    got = (os.environ.get(THREADS_ENV), os.environ.get(JEMALLOC_ENV, ""))
+    if got[0] != "1" or not got[1].endswith(WORKER_JEMALLOC):
+        raise InputError("batch", f"worker environment {got}")
+    return _default_features().frame(batch, seed=seed)
+
+
+def test_workers_get_their_settings_and_a_callers_setting_wins(logs, tmp_path, monkeypatch):
+    import os
+
+    from distillguard.stage import JEMALLOC_ENV, THREADS_ENV
+
+    monkeypatch.setattr("distillguard.stage.default_workers", lambda: 2)
+    for name in (THREADS_ENV, JEMALLOC_ENV):
+        monkeypatch.delenv(name, raising=False)
+    kw = dict(batch_rows=1_000, workers=2, feature_fn=_env_features)
+    st = stage_inputs([logs / "interactions"], None, tmp_path / "w", **kw)
+    assert st.rows > 4 * 1_000
+    assert THREADS_ENV not in os.environ and JEMALLOC_ENV not in os.environ
+    monkeypatch.setenv(JEMALLOC_ENV, "dirty_decay_ms:0")
+    with pytest.raises(InputError, match="worker environment"):
+        stage_inputs([logs / "interactions"], None, tmp_path / "x", **kw)
+    assert os.environ[JEMALLOC_ENV] == "dirty_decay_ms:0"
+
+
 def test_workers_leave_no_batch_files_and_restore_the_environment(logs, tmp_path, monkeypatch):
     import os
 
     from distillguard import stage
-    from distillguard.stage import THREADS_ENV
+    from distillguard.stage import JEMALLOC_ENV, THREADS_ENV
 
     monkeypatch.delenv(THREADS_ENV, raising=False)
+    monkeypatch.delenv(JEMALLOC_ENV, raising=False)
     shm = tmp_path / "shm"
     shm.mkdir()
     monkeypatch.setattr(stage, "SHARED_ROOT", shm)
     st = stage_inputs([logs / "interactions"], None, tmp_path / "w", batch_rows=1_000, workers=2)
     assert st.rows > 4 * 1_000
-    assert THREADS_ENV not in os.environ
+    assert THREADS_ENV not in os.environ and JEMALLOC_ENV not in os.environ
     assert not list(shm.iterdir())
     # a failing part: its batches are removed too
     with pytest.raises(InputError):

@@ -226,6 +226,12 @@ def stage_part(batch: pa.RecordBatch, path: Path, seed: int, feature_fn: Feature
 
 #: the polars thread-pool size setting, given to the worker processes (see ``_Parts.start_pool``)
 THREADS_ENV = "POLARS_MAX_THREADS"
+#: polars' jemalloc settings, read by a worker when it imports polars (appended to polars' own)
+JEMALLOC_ENV = "_RJEM_MALLOC_CONF"
+#: pages a worker's allocator has let go of are released lazily (``MADV_FREE``: the kernel takes them
+#: back when it needs memory) instead of being unmapped ~1.5 s later and faulted in afresh by the next
+#: batch. Measured on the bench: the workers' page faults 700K -> 330K, their system CPU 3.1 -> 2.2 s.
+WORKER_JEMALLOC = "muzzy_decay_ms:-1"
 
 
 def _worker_init() -> None:
@@ -364,7 +370,7 @@ class _Parts:
         self.rows = 0
         self._pools: list[ProcessPoolExecutor] = []
         self._sent_to: set[int] = set()  # workers handed a part so far
-        self._set_env = False
+        self._set_env: list[str] = []
         self._shared: list[Path] = []  # folders of the batches handed to the workers
         self._warming: list[Future[None]] = []
         self._pending: list[deque[Future[int]]] = []  # per worker, in the order sent
@@ -385,12 +391,19 @@ class _Parts:
         The workers share the cores, so each runs polars on its share of them (one thread per
         worker when there are as many workers as cores: measured 13% less CPU per batch than
         polars' default of one thread per core, mostly time the threads spent handing work over).
-        A ``POLARS_MAX_THREADS`` set by the caller is left as it is.
+        Their allocator releases freed pages lazily (:data:`WORKER_JEMALLOC`). A ``POLARS_MAX_THREADS``
+        or ``_RJEM_MALLOC_CONF`` set by the caller is left as it is.
         """
         if not self._pools and self.workers > 1 and _picklable(self.feature_fn):
-            if THREADS_ENV not in os.environ:  # read by a spawned worker when it imports polars
-                os.environ[THREADS_ENV] = str(max(1, default_workers() // self.workers))
-                self._set_env = True
+            # read by a spawned worker when it imports polars; a setting of the caller is left as it is
+            worker_env = {
+                THREADS_ENV: str(max(1, default_workers() // self.workers)),
+                JEMALLOC_ENV: WORKER_JEMALLOC,
+            }
+            for name, value in worker_env.items():
+                if name not in os.environ:
+                    os.environ[name] = value
+                    self._set_env.append(name)
             ctx = mp.get_context("spawn")
             self._pools = [
                 ProcessPoolExecutor(1, mp_context=ctx, initializer=_worker_init) for _ in range(self.workers)
@@ -491,9 +504,9 @@ class _Parts:
         for folder in self._shared:  # (batches of cancelled or failed parts)
             shutil.rmtree(folder, ignore_errors=True)
         self._shared = []
-        if self._set_env:  # (workers start on demand: the setting stays until they are all gone)
-            os.environ.pop(THREADS_ENV, None)
-            self._set_env = False
+        for name in self._set_env:  # (workers start on demand: the settings stay until they are all gone)
+            os.environ.pop(name, None)
+        self._set_env = []
 
 
 @dataclass
