@@ -290,61 +290,11 @@ def test_workers_exit_without_the_interpreter_teardown(tmp_path):
     assert [p.exitcode for p in procs] == [0]
 
 
-def test_each_worker_starts_on_a_quarter_batch_and_ends_on_small_parts(logs, tmp_path):
-    """A worker's first part is sent once a quarter batch of its rows is read; then whole batches;
-    what is left at the end goes out in parts of a quarter batch at most."""
+def test_each_worker_starts_on_a_quarter_batch(logs, tmp_path):
+    """A worker's first part is sent once a quarter batch of its rows is read; then whole batches."""
     st = stage_inputs([logs / "interactions"], None, tmp_path / "w", batch_rows=1_000, workers=2)
     sizes = [t.num_rows for t in _parts(st.stage_dir).values()]
     assert all(250 <= n < 1_000 for n in sizes[:2])  # parts 0 and 1: one per worker, from the first batch
-    rest = sizes[2:]
-    whole = [n >= 1_000 for n in rest]
-    k = whole.index(False)  # the whole batches, then the tail
-    assert k >= 2 and all(whole[:k])
-    assert all(1 <= n <= 250 for n in rest[k:])
+    middle = sizes[2:-2]  # (the last part of each worker holds what was left at the end)
+    assert middle and all(n >= 1_000 for n in middle)
     assert sum(sizes) == st.rows
-
-
-#: where :func:`_home0_slow_features` notes which process staged which part (set by the test)
-_MARKS_ENV = "DISTILLGUARD_TEST_PART_MARKS"
-
-
-def _home0_slow_features(batch, seed=0):
-    """The default features, slowed down for the parts of worker 0's rows; notes the process."""
-    import os
-    import time
-    from pathlib import Path
-
-    from distillguard.stage import _default_features, routes
-
-    home = int(routes(batch, 2)[0])
-    if home == 0:
-        time.sleep(0.2)
-    first = min(batch.column("request_id").to_pylist())
-    (Path(os.environ[_MARKS_ENV]) / first).write_text(f"{home} {os.getpid()}")
-    return _default_features().frame(batch, seed=seed)
-
-
-def test_a_free_worker_takes_the_other_workers_last_rows(logs, tmp_path, monkeypatch):
-    """At the end, a worker with nothing left to do stages the small last parts of a slower one
-    (same staged rows and parts as any other run)."""
-    from distillguard import stage
-
-    marks = tmp_path / "marks"
-    marks.mkdir()
-    monkeypatch.setenv(_MARKS_ENV, str(marks))
-    monkeypatch.setattr(stage, "TAIL_PART_DIVISOR", 20)
-    st = stage_inputs(
-        [logs / "interactions"],
-        None,
-        tmp_path / "w",
-        batch_rows=1_000,
-        workers=2,
-        feature_fn=_home0_slow_features,
-    )
-    ran = [m.read_text().split() for m in marks.iterdir()]
-    assert len(ran) == len(_parts(st.stage_dir))
-    pids = {home: {pid for h, pid in ran if h == home} for home in ("0", "1")}
-    # the slow worker's rows were staged by both processes: the other one took some of its tail
-    assert len(pids["0"]) == 2 and pids["1"] <= pids["0"]
-    plain = stage_inputs([logs / "interactions"], None, tmp_path / "p", batch_rows=1_000)
-    assert _rows(st.stage_dir).equals(_rows(plain.stage_dir))

@@ -20,7 +20,7 @@ import tempfile
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -332,9 +332,6 @@ def _picklable(obj: object) -> bool:
 PARTS_IN_FLIGHT = 2
 #: a worker's first part is this many times smaller than a batch (see ``_Parts._part_rows``)
 FIRST_PART_DIVISOR = 4
-#: the rows left in the workers' buffers at the end of the input are cut into parts this many times
-#: smaller than a batch, each handed to the first worker free (see ``_Parts.drain``)
-TAIL_PART_DIVISOR = 4
 
 
 class _Parts:
@@ -446,20 +443,6 @@ class _Parts:
         batches, self._buffers[w], self._buffered[w] = self._buffers[w], [], 0
         if not batches:
             return
-        src, path = self._write_part(batches)
-        # (finished parts of the other workers are collected first: their counts feed the progress)
-        yield from self._collect_done()
-        while len(self._pending[w]) >= PARTS_IN_FLIGHT:
-            # wait for this worker only: the others keep working through their own queues
-            yield self._collect(self._pending[w].popleft())
-        self._hand(w, src, path)
-
-    def _hand(self, w: int, src: Path, path: Path) -> None:
-        self._pending[w].append(self._pools[w].submit(_stage_shared, src, path, self.seed, self.feature_fn))
-        self._sent_to.add(w)
-
-    def _write_part(self, batches: Sequence[pa.RecordBatch]) -> tuple[Path, Path]:
-        """The next part's number (its staged ``path``) and the file its rows are handed over in."""
         path = self._path()
         # handed over as an Arrow file in shared memory, mapped by the worker (measured: 8 batches
         # of the bench cost 0.3 CPU-s to write and map, 0.8 s to pickle through the pool's pipe)
@@ -475,7 +458,13 @@ class _Parts:
             self._shared.append(Path(tempfile.mkdtemp(prefix="distillguard-batches-", dir=self.dir.parent)))
             src = self._shared[-1] / src.name
             _write_batches(batches, src)
-        return src, path
+        # (finished parts of the other workers are collected first: their counts feed the progress)
+        yield from self._collect_done()
+        while len(self._pending[w]) >= PARTS_IN_FLIGHT:
+            # wait for this worker only: the others keep working through their own queues
+            yield self._collect(self._pending[w].popleft())
+        self._pending[w].append(self._pools[w].submit(_stage_shared, src, path, self.seed, self.feature_fn))
+        self._sent_to.add(w)
 
     @property
     def started(self) -> bool:
@@ -499,33 +488,8 @@ class _Parts:
         return n
 
     def drain(self) -> Iterator[int]:
-        """Stage the rows left in the buffers once the input is read; yields the parts finished.
-
-        The workers' queues rarely run dry together: on the bench one worker finished ~1 s before
-        the other, with its core idle. So what is left is cut into small parts (a
-        :data:`TAIL_PART_DIVISOR` th of a batch, numbered in buffer order as before: the staged data
-        still depends only on the input) and each goes to the first worker with nothing queued, its
-        own rows first, then the others' (which it has not cached: computed in full, same values).
-        """
-        size = max(1, self.batch_rows // TAIL_PART_DIVISOR)
-        tail: list[deque[tuple[Path, Path]]] = [deque() for _ in self._buffers]
         for w in range(len(self._buffers)):
-            batches, self._buffers[w], self._buffered[w] = self._buffers[w], [], 0
-            if batches:
-                rows = pa.Table.from_batches(batches)
-                for start in range(0, rows.num_rows, size):
-                    tail[w].append(self._write_part(rows.slice(start, size).to_batches()))
-        while any(tail):
-            free = [w for w, queue in enumerate(self._pending) if not queue]
-            if not free:
-                wait([q[0] for q in self._pending if q], return_when=FIRST_COMPLETED)
-                yield from self._collect_done()
-                continue
-            for w in free:
-                # its own rows first, else those of the worker with the most left
-                own = tail[w] or max(tail, key=len)
-                if own:
-                    self._hand(w, *own.popleft())
+            yield from self._send(w)
         for queue in self._pending:
             while queue:
                 yield self._collect(queue.popleft())
