@@ -148,19 +148,44 @@ def _env_features(batch, seed=0):
 def test_workers_get_their_settings_and_a_callers_setting_wins(logs, tmp_path, monkeypatch):
     import os
 
-    from distillguard.stage import JEMALLOC_ENV, THREADS_ENV
+    from distillguard.stage import JEMALLOC_ENV, POLARS_JEMALLOC_DEFAULTS, THREADS_ENV
 
     monkeypatch.setattr("distillguard.stage.default_workers", lambda: 2)
-    for name in (THREADS_ENV, JEMALLOC_ENV):
-        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv(THREADS_ENV, raising=False)
+    # what this process has once polars is imported (as in every real run)
+    monkeypatch.setenv(JEMALLOC_ENV, POLARS_JEMALLOC_DEFAULTS)
     kw = dict(batch_rows=1_000, workers=2, feature_fn=_env_features)
     st = stage_inputs([logs / "interactions"], None, tmp_path / "w", **kw)
     assert st.rows > 4 * 1_000
-    assert THREADS_ENV not in os.environ and JEMALLOC_ENV not in os.environ
-    monkeypatch.setenv(JEMALLOC_ENV, "dirty_decay_ms:0")
+    assert THREADS_ENV not in os.environ and os.environ[JEMALLOC_ENV] == POLARS_JEMALLOC_DEFAULTS
+    # a user's own muzzy decay is left as it is
+    mine = f"{POLARS_JEMALLOC_DEFAULTS},muzzy_decay_ms:5000"
+    monkeypatch.setenv(JEMALLOC_ENV, mine)
     with pytest.raises(InputError, match="worker environment"):
         stage_inputs([logs / "interactions"], None, tmp_path / "x", **kw)
-    assert os.environ[JEMALLOC_ENV] == "dirty_decay_ms:0"
+    assert os.environ[JEMALLOC_ENV] == mine
+
+
+@pytest.mark.parametrize(
+    "current, expected",
+    [
+        (None, "muzzy_decay_ms:-1"),
+        (
+            "dirty_decay_ms:500,muzzy_decay_ms:1000",
+            "dirty_decay_ms:500,muzzy_decay_ms:1000,muzzy_decay_ms:-1",
+        ),
+        (
+            "dirty_decay_ms:500,muzzy_decay_ms:1000,dirty_decay_ms:0",
+            "dirty_decay_ms:500,muzzy_decay_ms:1000,dirty_decay_ms:0,muzzy_decay_ms:-1",
+        ),
+        ("dirty_decay_ms:500,muzzy_decay_ms:1000,muzzy_decay_ms:5", None),  # the user's choice
+        ("muzzy_decay_ms:1000,dirty_decay_ms:200", None),  # other polars defaults: left alone
+    ],
+)
+def test_worker_allocator_setting(current, expected):
+    from distillguard.stage import worker_jemalloc
+
+    assert worker_jemalloc(current) == expected
 
 
 def test_workers_leave_no_batch_files_and_restore_the_environment(logs, tmp_path, monkeypatch):
@@ -298,3 +323,17 @@ def test_each_worker_starts_on_a_quarter_batch(logs, tmp_path):
     middle = sizes[2:-2]  # (the last part of each worker holds what was left at the end)
     assert middle and all(n >= 1_000 for n in middle)
     assert sum(sizes) == st.rows
+
+
+def test_polars_allocator_defaults_are_the_ones_recognised():
+    """The pinned polars writes the defaults :func:`worker_jemalloc` recognises (after an upgrade
+    that changes them, the workers' setting would silently stop applying)."""
+    import subprocess
+    import sys
+
+    from distillguard.stage import JEMALLOC_ENV, POLARS_JEMALLOC_DEFAULTS
+
+    env = {k: v for k, v in os.environ.items() if k != JEMALLOC_ENV}
+    code = f"import os, polars; print(os.environ[{JEMALLOC_ENV!r}])"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == POLARS_JEMALLOC_DEFAULTS

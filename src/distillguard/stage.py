@@ -232,6 +232,21 @@ JEMALLOC_ENV = "_RJEM_MALLOC_CONF"
 #: back when it needs memory) instead of being unmapped ~1.5 s later and faulted in afresh by the next
 #: batch. Measured on the bench: the workers' page faults 700K -> 330K, their system CPU 3.1 -> 2.2 s.
 WORKER_JEMALLOC = "muzzy_decay_ms:-1"
+#: what polars writes into ``_RJEM_MALLOC_CONF`` when it is imported (a user's own settings follow)
+POLARS_JEMALLOC_DEFAULTS = "dirty_decay_ms:500,muzzy_decay_ms:1000"
+
+
+def worker_jemalloc(current: str | None) -> str | None:
+    """``_RJEM_MALLOC_CONF`` for the workers, given this process's value, or None to leave it.
+
+    Polars sets the variable to its defaults when imported, followed by any settings the user
+    gave, and a spawned worker's polars does the same again with the value it inherits: so
+    :data:`WORKER_JEMALLOC` goes last, after the user's settings, unless those already choose a
+    muzzy decay (then nothing changes; also when polars' defaults are not recognised)."""
+    user = (current or "").removeprefix(POLARS_JEMALLOC_DEFAULTS)
+    if "muzzy_decay_ms" in user:
+        return None
+    return f"{current},{WORKER_JEMALLOC}" if current else WORKER_JEMALLOC
 
 
 def _worker_init() -> None:
@@ -370,7 +385,7 @@ class _Parts:
         self.rows = 0
         self._pools: list[ProcessPoolExecutor] = []
         self._sent_to: set[int] = set()  # workers handed a part so far
-        self._set_env: list[str] = []
+        self._set_env: dict[str, str | None] = {}  # variables set for the workers: their values before
         self._shared: list[Path] = []  # folders of the batches handed to the workers
         self._warming: list[Future[None]] = []
         self._pending: list[deque[Future[int]]] = []  # per worker, in the order sent
@@ -391,19 +406,18 @@ class _Parts:
         The workers share the cores, so each runs polars on its share of them (one thread per
         worker when there are as many workers as cores: measured 13% less CPU per batch than
         polars' default of one thread per core, mostly time the threads spent handing work over).
-        Their allocator releases freed pages lazily (:data:`WORKER_JEMALLOC`). A ``POLARS_MAX_THREADS``
-        or ``_RJEM_MALLOC_CONF`` set by the caller is left as it is.
+        Their allocator releases freed pages lazily (:func:`worker_jemalloc`). A ``POLARS_MAX_THREADS``
+        set by the caller is left as it is.
         """
         if not self._pools and self.workers > 1 and _picklable(self.feature_fn):
             # read by a spawned worker when it imports polars; a setting of the caller is left as it is
-            worker_env = {
-                THREADS_ENV: str(max(1, default_workers() // self.workers)),
-                JEMALLOC_ENV: WORKER_JEMALLOC,
-            }
+            worker_env = {JEMALLOC_ENV: worker_jemalloc(os.environ.get(JEMALLOC_ENV))}
+            if THREADS_ENV not in os.environ:
+                worker_env[THREADS_ENV] = str(max(1, default_workers() // self.workers))
             for name, value in worker_env.items():
-                if name not in os.environ:
+                if value is not None:
+                    self._set_env[name] = os.environ.get(name)
                     os.environ[name] = value
-                    self._set_env.append(name)
             ctx = mp.get_context("spawn")
             self._pools = [
                 ProcessPoolExecutor(1, mp_context=ctx, initializer=_worker_init) for _ in range(self.workers)
@@ -504,9 +518,12 @@ class _Parts:
         for folder in self._shared:  # (batches of cancelled or failed parts)
             shutil.rmtree(folder, ignore_errors=True)
         self._shared = []
-        for name in self._set_env:  # (workers start on demand: the settings stay until they are all gone)
-            os.environ.pop(name, None)
-        self._set_env = []
+        for name, before in self._set_env.items():  # (workers start on demand: set until they are gone)
+            if before is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = before
+        self._set_env = {}
 
 
 @dataclass
