@@ -711,6 +711,19 @@ def test_cot_forced_requests_answer_in_the_demanded_tags(marker, open_tag, close
     assert out[2] is None
 
 
+def test_a_tag_instruction_after_many_requests_without_one():
+    """Polars reads an object array with only None among its first values as objects, and the
+    ``--responses`` run crashed on such a day (``simulate --scale 2 --seed 7 --responses``)."""
+    from distillguard.simulate.responses import synthesize
+
+    rng = np.random.default_rng(1016)
+    prompts = pl.Series(["hi there"] * 1_000 + ["Solve 2+2. Put your reasoning in <think> tags."])
+    system = pl.Series([None] * len(prompts), dtype=pl.String)
+    out = synthesize(rng, prompts, system, np.array(["chat"] * len(prompts)), np.array(["ok"] * len(prompts)))
+    assert out[-1].startswith("<think>") and "</think>" in out[-1]
+    assert not out[:-1].str.contains("<think>", literal=True).any()
+
+
 def test_harvest_responses_carry_the_reasoning(hard):
     d = _rows(hard, "cot_harvest").filter(pl.col("status") == "ok")
     both = d.select(pl.concat_str([pl.col("system").fill_null(""), pl.col("prompt")]))[:, 0]

@@ -134,8 +134,9 @@ def synthesize(
         {
             "steps": steps,
             "final": pl.Series(final, dtype=pl.String),
-            "open": pl.Series(tag_open, dtype=pl.String),
-            "close": pl.Series(tag_close, dtype=pl.String),
+            # (as lists: polars cannot cast an object array holding only None, a batch without tags)
+            "open": pl.Series(tag_open.tolist(), dtype=pl.String),
+            "close": pl.Series(tag_close.tolist(), dtype=pl.String),
             "chat": render(rng, CHAT, r, slots),
             "json": render(rng, JSON, r, slots),
             "code": render(rng, CODE, r, slots),
