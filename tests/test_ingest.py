@@ -388,3 +388,76 @@ def test_validate_cli_unreadable_file_is_one_message_no_traceback(tmp_path):
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     assert proc.stderr.strip().startswith(f"error: {path}: not a readable Parquet file")
+
+
+# --- reading only the columns a caller uses ---------------------------------------------------------
+
+USED = ("request_id", "ts", "account_id", "prompt", "turn", "status")
+
+
+@pytest.mark.parametrize(
+    ("name", "typ", "read"),
+    [
+        ("prompt", pa.string(), True),  # used
+        ("response", pa.string(), False),  # optional text, no allowed values: no row can break it
+        ("response", pa.large_string(), False),
+        ("response", pa.dictionary(pa.int32(), pa.string()), False),
+        ("response", pa.null(), False),
+        ("conversation_id", pa.string(), False),
+        ("response", pa.list_(pa.string()), True),  # not text: a row could break the contract
+        ("api_key_id", pa.int64(), True),
+        ("status", pa.string(), True),  # allowed values (and used)
+        ("asn", pa.string(), True),  # optional but not text: "AS13335" would break it
+        ("model", pa.string(), False),
+        ("comment", pa.string(), False),  # not in the contract
+    ],
+)
+def test_parquet_columns_read_for_a_caller(name, typ, read):
+    from distillguard.ingest.readers import parquet_read_columns
+
+    schema = pa.schema([("request_id", pa.string()), (name, typ)])
+    got = parquet_read_columns(INTERACTIONS, schema, USED)
+    assert got == ["request_id", *([name] if read else [])]
+    assert parquet_read_columns(INTERACTIONS, schema, None) is None
+
+
+def test_unused_parquet_text_columns_are_not_read_and_set_aside_rows_are_the_same(tmp_path, monkeypatch):
+    rows = [
+        dict(r, temperature=str(r["temperature"]), response=f"answer {i}" * 50, conversation_id=f"c{i}")
+        for i, r in enumerate(_rows(6))
+    ]
+    rows[2]["account_id"] = None  # breaks the contract in a used column
+    rows[4]["temperature"] = "hot"  # ... and in one that is not used but read: not text
+    table = pa.Table.from_pylist(rows)
+    pq.write_table(table, tmp_path / "p.parquet")
+    read_columns = []
+    real = pq.ParquetFile.iter_batches
+
+    def spy(self, *a, **k):
+        read_columns.append(k.get("columns"))
+        return real(self, *a, **k)
+
+    monkeypatch.setattr(pq.ParquetFile, "iter_batches", spy)
+    full = open_interactions([tmp_path], batch_rows=4)
+    narrow = open_interactions([tmp_path], batch_rows=4, columns=(*USED, "model"))
+    a, b = (pa.Table.from_batches(list(s), schema=INTERACTIONS.schema) for s in (full, narrow))
+    assert read_columns[0] is None
+    assert set(read_columns[1]) == {
+        "request_id",
+        "ts",
+        "account_id",
+        "prompt",
+        "turn",
+        "model",
+        "temperature",
+    }
+    assert b.column("response").null_count == b.num_rows and a.column("response").null_count == 0
+    assert b.drop_columns(["response", "conversation_id"]).equals(
+        a.drop_columns(["response", "conversation_id"])
+    )
+    assert (
+        [(r["row"], r["reason"]) for r in narrow.rejected.to_pylist()]
+        == [(r["row"], r["reason"]) for r in full.rejected.to_pylist()]
+        == [(3, "account_id is missing"), (5, "temperature: 'hot' is not a number")]
+    )
+    assert narrow.stats.columns_present == full.stats.columns_present

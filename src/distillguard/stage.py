@@ -569,7 +569,10 @@ def stage_inputs(
 
     t0 = time.perf_counter()
     say = progress or (lambda stage, frac: None)
-    source = open_interactions(list(paths), batch_rows=batch_rows)
+    # the default features read only these columns (response texts, for one, are never read)
+    source = open_interactions(
+        list(paths), batch_rows=batch_rows, columns=_READ if feature_fn is None else None
+    )
     stats = source.check()
     parts = _Parts(work_dir / "staged", seed, workers, feature_fn, batch_rows)
     done = 0

@@ -11,7 +11,7 @@ so files larger than memory stream.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,7 +21,7 @@ import pyarrow as pa
 
 from distillguard.ingest.coerce import coerce
 from distillguard.ingest.files import InputFile, discover
-from distillguard.ingest.readers import READERS, BadRow, columns_of, missing_required
+from distillguard.ingest.readers import READERS, BadRow, columns_of, missing_required, read_parquet
 from distillguard.schema import ACCOUNTS, INTERACTIONS, REJECTED, TableSpec
 
 __all__ = ["AccountsRead", "IngestStats", "LogSource", "open_accounts", "open_interactions", "read_accounts"]
@@ -84,9 +84,20 @@ class _SeenKeys:
 class LogSource:
     """A stream of validated record batches of one log-format table from files and folders."""
 
-    def __init__(self, paths: list[str | Path], spec: TableSpec, batch_rows: int = DEFAULT_BATCH_ROWS):
+    def __init__(
+        self,
+        paths: list[str | Path],
+        spec: TableSpec,
+        batch_rows: int = DEFAULT_BATCH_ROWS,
+        columns: Collection[str] | None = None,
+    ):
         self.spec = spec
         self.batch_rows = batch_rows
+        #: the contract columns the caller uses (None: all). The others are read only where a row
+        #: could break the contract in them, or where the format cannot skip them (CSV, JSON Lines):
+        #: a Parquet file's text columns such as ``response`` are then not read at all (they are null
+        #: in the batches, and absent from a set-aside row's ``raw`` record).
+        self.columns = None if columns is None else frozenset(columns)
         self.files, ignored = discover(list(paths))
         self.stats = IngestStats(files=[str(f) for f in self.files], ignored_files=[str(p) for p in ignored])
         self._rejected: list[pa.Table] = []
@@ -132,8 +143,11 @@ class LogSource:
         self._flush_bad()
 
     def _read_file(self, fi: int, f: InputFile, seen: _SeenKeys) -> Iterator[pa.RecordBatch]:
-        reader = READERS[f.format]
-        for chunk in reader(f, self.spec, self.batch_rows):
+        if f.format == "parquet":
+            chunks = read_parquet(f, self.spec, self.batch_rows, columns=self.columns)
+        else:
+            chunks = READERS[f.format](f, self.spec, self.batch_rows)
+        for chunk in chunks:
             present = [
                 n for n in chunk.table.column_names if chunk.table.column(n).null_count < chunk.table.num_rows
             ]
@@ -238,9 +252,12 @@ def _reason_kind(reason: str) -> str:
     return re.sub(r"'[^']*'(\.\.\.)?", "…", re.sub(r" \(first seen at .*\)$", "", first)).replace(" …", "")
 
 
-def open_interactions(paths: list[str | Path], batch_rows: int = DEFAULT_BATCH_ROWS) -> LogSource:
-    """A stream of interaction batches (``schema.INTERACTIONS``) from files and folders."""
-    return LogSource(paths, INTERACTIONS, batch_rows)
+def open_interactions(
+    paths: list[str | Path], batch_rows: int = DEFAULT_BATCH_ROWS, columns: Collection[str] | None = None
+) -> LogSource:
+    """A stream of interaction batches (``schema.INTERACTIONS``) from files and folders; ``columns``:
+    the contract columns the caller uses (see :attr:`LogSource.columns`)."""
+    return LogSource(paths, INTERACTIONS, batch_rows, columns)
 
 
 def open_accounts(paths: list[str | Path], batch_rows: int = DEFAULT_BATCH_ROWS) -> LogSource:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 
 from distillguard.errors import InputError
 from distillguard.ingest.files import InputFile
-from distillguard.schema import TableSpec
+from distillguard.schema import ENUMS, TableSpec
 
 #: bytes of text handed to the JSON parser at once
 JSON_BLOCK_BYTES = 8 << 20
@@ -63,16 +63,44 @@ def _stream_error(f: InputFile, exc: Exception, after: int) -> InputError:
 # --- Parquet -------------------------------------------------------------------------------------
 
 
-def read_parquet(f: InputFile, spec: TableSpec, batch_rows: int) -> Iterator[RawChunk]:
+def unbreakable(spec: TableSpec, name: str, typ: pa.DataType) -> bool:
+    """Whether no row can break the contract in column ``name`` stored as ``typ``: an optional
+    text column without a list of allowed values, stored as text (or all null)."""
+    col = spec.column(name)
+    text = pa.types.is_string(typ) or pa.types.is_large_string(typ) or pa.types.is_null(typ)
+    if pa.types.is_dictionary(typ):
+        text = pa.types.is_string(typ.value_type) or pa.types.is_large_string(typ.value_type)
+    return not col.required and (spec.name, name) not in ENUMS and pa.types.is_string(col.type) and text
+
+
+def parquet_read_columns(
+    spec: TableSpec, schema: pa.Schema, wanted: Collection[str] | None
+) -> list[str] | None:
+    """The columns of a Parquet file to read when the caller uses only the contract columns
+    ``wanted`` (None: all): those, and every contract column in which a row could break the
+    contract (so the same rows are set aside). Unknown extra columns are not read."""
+    if wanted is None:
+        return None
+    return [
+        n
+        for n, t in zip(schema.names, schema.types, strict=True)
+        if n in spec.names and (n in wanted or not unbreakable(spec, n, t))
+    ]
+
+
+def read_parquet(
+    f: InputFile, spec: TableSpec, batch_rows: int, columns: Collection[str] | None = None
+) -> Iterator[RawChunk]:
     try:
         pf = pq.ParquetFile(f.path)
     except (OSError, pa.ArrowException) as exc:
         raise InputError(f, f"not a readable Parquet file ({exc})") from None
     names = pf.schema_arrow.names
     missing_required(f, spec, names)
+    read = parquet_read_columns(spec, pf.schema_arrow, columns)
     start = 1
     try:
-        for batch in pf.iter_batches(batch_size=batch_rows):
+        for batch in pf.iter_batches(batch_size=batch_rows, columns=read):
             n = batch.num_rows
             yield RawChunk(pa.Table.from_batches([batch]), np.arange(start, start + n, dtype=np.int64))
             start += n
