@@ -137,10 +137,11 @@ def _env_features(batch, seed=0):
     """Fails unless the worker runs polars with one thread and its allocator's lazy release."""
     import os
 
-    from distillguard.stage import JEMALLOC_ENV, THREADS_ENV, WORKER_JEMALLOC, _default_features
+    from distillguard.allocators import LAZY_RELEASE, POLARS_ENV
+    from distillguard.stage import THREADS_ENV, _default_features
 
-    got = (os.environ.get(THREADS_ENV), os.environ.get(JEMALLOC_ENV, ""))
-    if got[0] != "1" or not got[1].endswith(WORKER_JEMALLOC):
+    got = (os.environ.get(THREADS_ENV), os.environ.get(POLARS_ENV, ""))
+    if got[0] != "1" or not got[1].endswith(LAZY_RELEASE):
         raise InputError("batch", f"worker environment {got}")
     return _default_features().frame(batch, seed=seed)
 
@@ -148,60 +149,40 @@ def _env_features(batch, seed=0):
 def test_workers_get_their_settings_and_a_callers_setting_wins(logs, tmp_path, monkeypatch):
     import os
 
-    from distillguard.stage import JEMALLOC_ENV, POLARS_JEMALLOC_DEFAULTS, THREADS_ENV
+    from distillguard.allocators import POLARS_DEFAULTS, POLARS_ENV
+    from distillguard.stage import THREADS_ENV
 
     monkeypatch.setattr("distillguard.stage.default_workers", lambda: 2)
     monkeypatch.delenv(THREADS_ENV, raising=False)
     # what this process has once polars is imported (as in every real run)
-    monkeypatch.setenv(JEMALLOC_ENV, POLARS_JEMALLOC_DEFAULTS)
+    monkeypatch.setenv(POLARS_ENV, POLARS_DEFAULTS)
     kw = dict(batch_rows=1_000, workers=2, feature_fn=_env_features)
     st = stage_inputs([logs / "interactions"], None, tmp_path / "w", **kw)
     assert st.rows > 4 * 1_000
-    assert THREADS_ENV not in os.environ and os.environ[JEMALLOC_ENV] == POLARS_JEMALLOC_DEFAULTS
+    assert THREADS_ENV not in os.environ and os.environ[POLARS_ENV] == POLARS_DEFAULTS
     # a user's own muzzy decay is left as it is
-    mine = f"{POLARS_JEMALLOC_DEFAULTS},muzzy_decay_ms:5000"
-    monkeypatch.setenv(JEMALLOC_ENV, mine)
+    mine = f"{POLARS_DEFAULTS},muzzy_decay_ms:5000"
+    monkeypatch.setenv(POLARS_ENV, mine)
     with pytest.raises(InputError, match="worker environment"):
         stage_inputs([logs / "interactions"], None, tmp_path / "x", **kw)
-    assert os.environ[JEMALLOC_ENV] == mine
-
-
-@pytest.mark.parametrize(
-    "current, expected",
-    [
-        (None, "muzzy_decay_ms:-1"),
-        (
-            "dirty_decay_ms:500,muzzy_decay_ms:1000",
-            "dirty_decay_ms:500,muzzy_decay_ms:1000,muzzy_decay_ms:-1",
-        ),
-        (
-            "dirty_decay_ms:500,muzzy_decay_ms:1000,dirty_decay_ms:0",
-            "dirty_decay_ms:500,muzzy_decay_ms:1000,dirty_decay_ms:0,muzzy_decay_ms:-1",
-        ),
-        ("dirty_decay_ms:500,muzzy_decay_ms:1000,muzzy_decay_ms:5", None),  # the user's choice
-        ("muzzy_decay_ms:1000,dirty_decay_ms:200", None),  # other polars defaults: left alone
-    ],
-)
-def test_worker_allocator_setting(current, expected):
-    from distillguard.stage import worker_jemalloc
-
-    assert worker_jemalloc(current) == expected
+    assert os.environ[POLARS_ENV] == mine
 
 
 def test_workers_leave_no_batch_files_and_restore_the_environment(logs, tmp_path, monkeypatch):
     import os
 
     from distillguard import stage
-    from distillguard.stage import JEMALLOC_ENV, THREADS_ENV
+    from distillguard.allocators import POLARS_ENV
+    from distillguard.stage import THREADS_ENV
 
     monkeypatch.delenv(THREADS_ENV, raising=False)
-    monkeypatch.delenv(JEMALLOC_ENV, raising=False)
+    monkeypatch.delenv(POLARS_ENV, raising=False)
     shm = tmp_path / "shm"
     shm.mkdir()
     monkeypatch.setattr(stage, "SHARED_ROOT", shm)
     st = stage_inputs([logs / "interactions"], None, tmp_path / "w", batch_rows=1_000, workers=2)
     assert st.rows > 4 * 1_000
-    assert THREADS_ENV not in os.environ and JEMALLOC_ENV not in os.environ
+    assert THREADS_ENV not in os.environ and POLARS_ENV not in os.environ
     assert not list(shm.iterdir())
     # a failing part: its batches are removed too
     with pytest.raises(InputError):
@@ -323,17 +304,3 @@ def test_each_worker_starts_on_a_quarter_batch(logs, tmp_path):
     middle = sizes[2:-2]  # (the last part of each worker holds what was left at the end)
     assert middle and all(n >= 1_000 for n in middle)
     assert sum(sizes) == st.rows
-
-
-def test_polars_allocator_defaults_are_the_ones_recognised():
-    """The pinned polars writes the defaults :func:`worker_jemalloc` recognises (after an upgrade
-    that changes them, the workers' setting would silently stop applying)."""
-    import subprocess
-    import sys
-
-    from distillguard.stage import JEMALLOC_ENV, POLARS_JEMALLOC_DEFAULTS
-
-    env = {k: v for k, v in os.environ.items() if k != JEMALLOC_ENV}
-    code = f"import os, polars; print(os.environ[{JEMALLOC_ENV!r}])"
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == POLARS_JEMALLOC_DEFAULTS

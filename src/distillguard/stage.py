@@ -30,6 +30,8 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from distillguard.allocators import POLARS_ENV, lazy_release
+
 if TYPE_CHECKING:
     from distillguard.features import FeatureCaches
     from distillguard.ingest import AccountsRead, IngestStats
@@ -226,27 +228,6 @@ def stage_part(batch: pa.RecordBatch, path: Path, seed: int, feature_fn: Feature
 
 #: the polars thread-pool size setting, given to the worker processes (see ``_Parts.start_pool``)
 THREADS_ENV = "POLARS_MAX_THREADS"
-#: polars' jemalloc settings, read by a worker when it imports polars (appended to polars' own)
-JEMALLOC_ENV = "_RJEM_MALLOC_CONF"
-#: pages a worker's allocator has let go of are released lazily (``MADV_FREE``: the kernel takes them
-#: back when it needs memory) instead of being unmapped ~1.5 s later and faulted in afresh by the next
-#: batch. Measured on the bench: the workers' page faults 700K -> 330K, their system CPU 3.1 -> 2.2 s.
-WORKER_JEMALLOC = "muzzy_decay_ms:-1"
-#: what polars writes into ``_RJEM_MALLOC_CONF`` when it is imported (a user's own settings follow)
-POLARS_JEMALLOC_DEFAULTS = "dirty_decay_ms:500,muzzy_decay_ms:1000"
-
-
-def worker_jemalloc(current: str | None) -> str | None:
-    """``_RJEM_MALLOC_CONF`` for the workers, given this process's value, or None to leave it.
-
-    Polars sets the variable to its defaults when imported, followed by any settings the user
-    gave, and a spawned worker's polars does the same again with the value it inherits: so
-    :data:`WORKER_JEMALLOC` goes last, after the user's settings, unless those already choose a
-    muzzy decay (then nothing changes; also when polars' defaults are not recognised)."""
-    user = (current or "").removeprefix(POLARS_JEMALLOC_DEFAULTS)
-    if "muzzy_decay_ms" in user:
-        return None
-    return f"{current},{WORKER_JEMALLOC}" if current else WORKER_JEMALLOC
 
 
 def _worker_init() -> None:
@@ -406,12 +387,12 @@ class _Parts:
         The workers share the cores, so each runs polars on its share of them (one thread per
         worker when there are as many workers as cores: measured 13% less CPU per batch than
         polars' default of one thread per core, mostly time the threads spent handing work over).
-        Their allocator releases freed pages lazily (:func:`worker_jemalloc`). A ``POLARS_MAX_THREADS``
+        Their allocator releases freed pages lazily (:mod:`distillguard.allocators`). A ``POLARS_MAX_THREADS``
         set by the caller is left as it is.
         """
         if not self._pools and self.workers > 1 and _picklable(self.feature_fn):
             # read by a spawned worker when it imports polars; a setting of the caller is left as it is
-            worker_env = {JEMALLOC_ENV: worker_jemalloc(os.environ.get(JEMALLOC_ENV))}
+            worker_env = {POLARS_ENV: lazy_release(os.environ.get(POLARS_ENV))}
             if THREADS_ENV not in os.environ:
                 worker_env[THREADS_ENV] = str(max(1, default_workers() // self.workers))
             for name, value in worker_env.items():

@@ -77,6 +77,9 @@ def run() -> NoReturn:
     interpreter's teardown, which freed the analysis stack's objects one by one for ~0.5 s after a
     1M-row scan. For use inside another Python process, call :func:`main`: it ends in ``SystemExit``.
     """
+    from distillguard.allocators import set_for_this_process
+
+    set_for_this_process()  # before polars and DuckDB are imported (by the commands)
     try:
         main()
         status = 0
