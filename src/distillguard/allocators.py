@@ -52,15 +52,10 @@ def lazy_release(current: str | None) -> str | None:
     return f"{current},{LAZY_RELEASE}" if current else LAZY_RELEASE
 
 
-def set_for_this_process() -> dict[str, str | None]:
+def set_for_this_process() -> None:
     """Set :data:`LAZY_RELEASE` for polars and DuckDB in this process's environment (before they
-    are imported, or it has no effect here: the feature workers spawned later still inherit it).
-    Returns the variables changed, with their values before (None: unset)."""
-    changed: dict[str, str | None] = {}
+    are imported, or it has no effect here: the feature workers spawned later still inherit it)."""
     for name in (POLARS_ENV, DUCKDB_ENV):
-        before = os.environ.get(name)
-        value = lazy_release(before)
+        value = lazy_release(os.environ.get(name))
         if value is not None:
-            changed[name] = before
             os.environ[name] = value
-    return changed

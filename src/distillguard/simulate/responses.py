@@ -134,7 +134,8 @@ def synthesize(
         {
             "steps": steps,
             "final": pl.Series(final, dtype=pl.String),
-            # (as lists: polars cannot cast an object array holding only None, a batch without tags)
+            # (as lists: polars takes an object array whose first values are all None for objects,
+            # and cannot cast that: a day whose first requests demand no tags)
             "open": pl.Series(tag_open.tolist(), dtype=pl.String),
             "close": pl.Series(tag_close.tolist(), dtype=pl.String),
             "chat": render(rng, CHAT, r, slots),
