@@ -2,8 +2,9 @@
 
 Simulates once (cached under bench-out/, gitignored), scans it in a child process and reports
 interactions/s, the CPU time of the scan and its workers, the peak RSS of the largest process and
-of the scan with its feature workers (sampled every 0.1 s), and the analysis stage (everything
-after the per-prompt features) timed on its own. Usage: ``python benchmarks/bench_scan.py [--scale 5.0]``, or
+of the scan with its feature workers (sampled every 0.1 s), the analysis stage (everything
+after the per-prompt features) timed on its own, and a fixed loop timed before and after the scan
+(how fast the machine ran then). Usage: ``python benchmarks/bench_scan.py [--scale 5.0]``, or
 ``--logs SIM_DIR`` to scan an existing ``distillguard simulate`` output instead.
 """
 
@@ -58,6 +59,17 @@ class TreeMemory(threading.Thread):
             time.sleep(self.every)
 
 
+def reference_seconds(n: int = 20_000_000) -> float:
+    """Seconds a fixed pure-Python loop takes now: how fast this (shared, virtual) machine runs at
+    the moment. Its speed swings by up to a quarter within minutes, and the scan's time with it; a
+    scan is comparable with another only at similar reference times."""
+    t = time.perf_counter()
+    total = 0
+    for i in range(n):
+        total += i
+    return round(time.perf_counter() - t, 3)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--scale", type=float, default=5.0, help="default scenario scale (5.0 ~ 1M rows)")
@@ -76,6 +88,7 @@ def main() -> None:
         r = simulate(logs, seed=a.seed, scale=a.scale, prompts_dir=PROMPTS if PROMPTS.is_dir() else None)
         print(f"simulated {r.interactions:,} interactions in {r.seconds:.1f} s", file=sys.stderr)
     res_dir = Path(a.out) / "scan"
+    ref_before = reference_seconds()
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     proc = subprocess.Popen(
@@ -104,6 +117,7 @@ def main() -> None:
     if proc.returncode:
         sys.exit(err)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    ref_after = reference_seconds()
     peak_mb = after.ru_maxrss / 1024
     # CPU time of the scan and its workers (reaped children count): steadier than wall time on a
     # shared machine, whose speed here varied by a third between days
@@ -130,6 +144,8 @@ def main() -> None:
                 # largest single process (getrusage) and the sampled sum over the scan and its workers
                 "peak_rss_mb": round(peak_mb),
                 "peak_tree_rss_mb": round(mem.peak_mb),
+                # the machine's speed just before and after the scan (see reference_seconds)
+                "reference_seconds": [ref_before, ref_after],
                 "flagged": s["flagged_accounts"],
                 "campaigns": s["campaigns"],
             },
