@@ -21,7 +21,7 @@ import pyarrow as pa
 
 from distillguard.ingest.coerce import coerce
 from distillguard.ingest.files import InputFile, discover
-from distillguard.ingest.readers import READERS, BadRow, columns_of, missing_required, read_parquet
+from distillguard.ingest.readers import READERS, BadRow, columns_of, missing_required
 from distillguard.schema import ACCOUNTS, INTERACTIONS, REJECTED, TableSpec
 
 __all__ = ["AccountsRead", "IngestStats", "LogSource", "open_accounts", "open_interactions", "read_accounts"]
@@ -143,11 +143,7 @@ class LogSource:
         self._flush_bad()
 
     def _read_file(self, fi: int, f: InputFile, seen: _SeenKeys) -> Iterator[pa.RecordBatch]:
-        if f.format == "parquet":
-            chunks = read_parquet(f, self.spec, self.batch_rows, columns=self.columns)
-        else:
-            chunks = READERS[f.format](f, self.spec, self.batch_rows)
-        for chunk in chunks:
+        for chunk in READERS[f.format](f, self.spec, self.batch_rows, columns=self.columns):
             present = [
                 n for n in chunk.table.column_names if chunk.table.column(n).null_count < chunk.table.num_rows
             ]

@@ -158,7 +158,10 @@ def csv_columns(f: InputFile) -> list[str]:
         raise InputError(f, f"header row cannot be parsed as CSV ({exc})") from None
 
 
-def read_csv(f: InputFile, spec: TableSpec, batch_rows: int) -> Iterator[RawChunk]:
+def read_csv(
+    f: InputFile, spec: TableSpec, batch_rows: int, columns: Collection[str] | None = None
+) -> Iterator[RawChunk]:
+    """``columns`` is not used: a text record is parsed whole (see :func:`parquet_read_columns`)."""
     names = csv_columns(f)
     if len(set(names)) != len(names):
         dup = sorted({n for n in names if names.count(n) > 1})
@@ -307,7 +310,10 @@ def jsonl_first_object(f: InputFile) -> list[str]:
     return list(obj)
 
 
-def read_jsonl(f: InputFile, spec: TableSpec, batch_rows: int) -> Iterator[RawChunk]:
+def read_jsonl(
+    f: InputFile, spec: TableSpec, batch_rows: int, columns: Collection[str] | None = None
+) -> Iterator[RawChunk]:
+    """``columns`` is not used: a text record is parsed whole (see :func:`parquet_read_columns`)."""
     jsonl_first_object(f)
     # text columns are parsed as text, so a number or object where text belongs sends the block down the
     # exact per-line path instead of being inferred into some other type
