@@ -279,7 +279,7 @@ def _cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
         ("none", ["export", "{missing}", "--dry-run"], "no such directory"),
         ("empty", ["export", "{dir}", "--dry-run"], "campaigns.json: missing"),
         ("fixture", ["export", "{dir}"], "nothing to do"),
-        ("fixture", ["export", "{dir}", "--stix", "{dir}/nope/b.json"], "directory does not exist"),
+        ("fixture", ["export", "{dir}", "--stix", "{dir}/nope/b.json"], "nope does not exist"),
         ("none", ["report", "{missing}"], "no such directory"),
         ("empty", ["report", "{dir}"], "campaigns.json: missing"),
     ],

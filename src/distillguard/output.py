@@ -1,40 +1,30 @@
-"""Writing the scan results into DIR atomically: a temp dir beside DIR, renamed at the end."""
+"""The scan's result files, written into a staging folder that :mod:`distillguard.outdir` publishes."""
 
 from __future__ import annotations
 
-import contextlib
 import json
-import shutil
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from distillguard.errors import UsageError
-from distillguard.pipeline import ScanResult
+from distillguard.outdir import OutputFolder
+
+if TYPE_CHECKING:
+    from distillguard.pipeline import ScanResult
+
+#: every path a scan may write into its results folder (the rule of :mod:`distillguard.outdir`)
+SCAN_FILES = (
+    "accounts.csv", "accounts.parquet", "campaigns.json", "edges.parquet", "lookalikes.json",
+    "rejected.parquet", "rejected.csv", "replay.parquet", "summary.json", "report.html",
+)
 
 
-@contextlib.contextmanager
-def staging_dir(out_dir: Path) -> Iterator[Path]:
-    """A temp dir inside DIR's parent; on success the caller publishes it with :func:`publish`,
-    on error it is removed (no partial result)."""
-    out_dir = Path(out_dir)
-    parent = out_dir.resolve().parent
-    if out_dir.exists() and not out_dir.is_dir():
-        raise UsageError(f"{out_dir}: exists and is not a folder")
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UsageError(f"{parent}: cannot create the output folder's parent ({exc.strerror})") from None
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=parent))
-    try:
-        yield tmp
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+def scan_folder(out: Path, inputs: list[Path]) -> OutputFolder:
+    """The results folder of a scan reading ``inputs``."""
+    return OutputFolder(Path(out), "scan", SCAN_FILES, inputs=tuple(inputs), reads_folders=True)
 
 
 def _csv(table: pa.Table, path: Path) -> None:
@@ -76,15 +66,3 @@ def write_report_if_available(tmp: Path) -> str | None:
         return f"report not written: {exc}"
     write_report(tmp)
     return None
-
-
-def publish(tmp: Path, out_dir: Path) -> None:
-    """Replace DIR by the finished temp dir (the old DIR, if any, is removed only now)."""
-    out_dir = Path(out_dir)
-    old = None
-    if out_dir.exists():
-        old = out_dir.with_name(f".{out_dir.name}.old-{tmp.name.rsplit('-', 1)[-1]}")
-        out_dir.rename(old)
-    tmp.rename(out_dir)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)

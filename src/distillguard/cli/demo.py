@@ -37,6 +37,7 @@ def demo_cmd(
     t0 = time.perf_counter()
     logs = out / "logs"
     results = out / "results"
+    _claim(out, logs, results, prompts_dir)
     with console.status("simulating the default scenario", spinner="dots") if not as_json else _Null():
         sim = simulate(logs, scenario="default", seed=seed, scale=scale, prompts_dir=prompts_dir)
     if not as_json:
@@ -62,6 +63,27 @@ def demo_cmd(
     print_summary(result, results)
     report.render(console)
     err_console.print(f"demo finished in {seconds:.1f} s; results in {results}/")
+
+
+def _claim(out: Path, logs: Path, results: Path, prompts_dir: Path | None) -> None:
+    """Check the demo's folder and its two parts under the output-folder rule before any work, then
+    mark the folder as the demo's (its manifest names the parts, each with a manifest of its own)."""
+    from distillguard.outdir import Manifest, OutputFolder
+    from distillguard.output import scan_folder
+    from distillguard.simulate import simulation_folder
+
+    children = {"logs": "simulate", "results": "scan"}
+    top = OutputFolder(out, "demo", tuple(children), inputs=(prompts_dir,) if prompts_dir else (),
+                       children=children)
+    existing = top.check()
+    simulation_folder(logs, prompts_dir).check()
+    scan_folder(results, [logs]).check()
+    if existing.manifest is None:
+        try:
+            top.path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UsageError(f"--out {out}: cannot create the folder ({exc.strerror})") from None
+        Manifest("demo", children=children).write(top.path)
 
 
 class _Null:

@@ -25,13 +25,19 @@ def evaluate(
     """
     from distillguard.evaluate import evaluate as run
     from distillguard.evaluate import write_json
+    from distillguard.outdir import OutputFile
 
+    target = None
+    if json_out is not None:
+        target = OutputFile(json_out, "evaluation", "--json", inputs=(results_dir, labels), make_parent=True)
+        target.check()
     report = run(results_dir, labels)
     if not quiet:
         report.render(console)
-    if json_out is not None:
-        path = write_json(report, json_out)
+    if target is not None:
+        with target.writing() as tmp:
+            write_json(report, tmp)
         if not quiet:
-            console.print(f"wrote {path}")
+            console.print(f"wrote {json_out}")
     elif quiet:
         console.print_json(json.dumps(report.to_dict(), default=str))

@@ -66,16 +66,22 @@ def export(
     from distillguard.export.actions import Policy, propose_actions, write_actions
     from distillguard.export.actions import dry_run as impact
     from distillguard.export.stix import build_bundle, read_key, write_bundle
+    from distillguard.outdir import OutputFile
     from distillguard.report.load import load_scan_output
 
     if stix is None and actions is None and not dry_run:
         raise UsageError("nothing to do: give --stix FILE, --actions FILE or --dry-run")
-    for target in (stix, actions):
-        if target is not None and not target.parent.exists():
-            raise UsageError(f"{target.parent}: directory does not exist")
-    policy = Policy.from_file(policy_file) if policy_file is not None else Policy()
     if sharing_key_file is None and os.environ.get("DISTILLGUARD_SHARING_KEY_FILE"):
         sharing_key_file = Path(os.environ["DISTILLGUARD_SHARING_KEY_FILE"])
+    inputs = tuple(p for p in (policy_file, sharing_key_file) if p is not None)
+    targets = {}
+    for kind, option, path in (("stix", "--stix", stix), ("actions", "--actions", actions)):
+        if path is not None and not dry_run:
+            targets[kind] = OutputFile(path, kind, option, inputs=inputs)
+            targets[kind].check()
+    if stix is not None and actions is not None and not dry_run and _same_path(stix, actions):
+        raise UsageError(f"--stix and --actions name the same file ({stix})")
+    policy = Policy.from_file(policy_file) if policy_file is not None else Policy()
     key = read_key(sharing_key_file)
     scan = load_scan_output(scan_dir)
     doc: dict = {}
@@ -83,8 +89,9 @@ def export(
     proposed = propose_actions(scan, policy)
     table = impact(scan, proposed)
     doc["actions"] = {"policy": policy.to_dict(), "levels": table.to_dicts()}
-    if actions is not None and not dry_run:
-        write_actions(proposed, actions)
+    if "actions" in targets:
+        with targets["actions"].writing() as tmp:
+            write_actions(proposed, tmp)
         doc["actions"]["written"] = str(actions)
         doc["actions"]["rows"] = proposed.height
 
@@ -92,8 +99,9 @@ def export(
         bundle = build_bundle(scan, provider=provider, key=key, share_account_ids=share_account_ids, tlp=tlp,
                               valid_days=valid_days)
         doc["stix"] = {"campaigns": len(scan.campaigns), "indicators": bundle.counts, "notes": bundle.notes}
-        if stix is not None and not dry_run:
-            write_bundle(bundle, stix)
+        if "stix" in targets:
+            with targets["stix"].writing() as tmp:
+                write_bundle(bundle, tmp)
             doc["stix"]["written"] = str(stix)
 
     if json_out:
@@ -117,3 +125,7 @@ def export(
         console.print(f"STIX 2.1 bundle ({len(scan.campaigns)} campaigns; indicators: {counts}) {verb}")
         for n in doc["stix"]["notes"]:
             err_console.print(f"note: {n}", highlight=False)
+
+
+def _same_path(a: Path, b: Path) -> bool:
+    return Path(os.path.abspath(a)).resolve() == Path(os.path.abspath(b)).resolve()

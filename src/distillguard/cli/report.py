@@ -25,9 +25,28 @@ def report(
     Example: distillguard report scan-out/ --out /tmp/campaigns.html
     """
     from distillguard.errors import UsageError
-    from distillguard.report import write_report
+    from distillguard.outdir import OutputFile
+    from distillguard.output import scan_folder
+    from distillguard.report import load_scan_output, write_report
 
-    if out is not None and not out.parent.exists():
-        raise UsageError(f"{out.parent}: directory does not exist")
-    path = write_report(scan_dir, path=out, seed=seed)
+    if out is not None:
+        target = OutputFile(out, "report", "--out")
+        target.check()
+        with target.writing() as tmp:
+            write_report(scan_dir, path=tmp, seed=seed)
+        path = out
+    else:
+        if not scan_dir.is_dir() or not any(scan_dir.iterdir()):
+            load_scan_output(scan_dir)  # (says what is missing)
+        folder = scan_folder(scan_dir, [])
+        folder.option, folder.advice = "DIR", "To write the report elsewhere, give --out FILE."
+        existing = folder.check()
+        if existing.manifest is None:
+            raise UsageError(f"DIR {scan_dir}: is not the results folder of a scan")
+        with folder.staging() as staged:
+            reused = folder.carry_over(existing, staged, replacing=["report.html"])
+            write_report(staged, seed=seed)
+            for note in folder.publish(staged, existing, reused=reused).notes(scan_dir):
+                console.print(note, highlight=False)
+        path = scan_dir / "report.html"
     console.print(f"report written to {path} ({path.stat().st_size / 1e6:.1f} MB)")

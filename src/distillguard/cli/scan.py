@@ -24,10 +24,13 @@ def run_scan(
     quiet: bool = False,
     report: bool = True,
 ) -> ScanResult:
-    """Scan and write DIR atomically (temp dir beside DIR, renamed at the end). Used by scan and demo."""
-    from distillguard.output import publish, staging_dir, write_report_if_available, write_results
+    """Scan and publish the results into ``out`` atomically, under the output-folder rule of
+    :mod:`distillguard.outdir` (checked before any work). Used by scan and demo."""
+    from distillguard.output import scan_folder, write_report_if_available, write_results
 
-    with staging_dir(out) as tmp:
+    folder = scan_folder(out, [*paths, *(accounts or [])])
+    existing = folder.check()
+    with folder.staging() as tmp:
         work = tmp / "_work"
         with Progress(
             SpinnerColumn(),
@@ -46,13 +49,16 @@ def run_scan(
                 bar.update(task, description=stage, info=info)
 
             result = scan(paths, accounts, work, options, progress=progress)
-        shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(work, ignore_errors=True)  # (inside the staging folder: this run's own files)
         write_results(result, tmp)
         if report:
             problem = write_report_if_available(tmp)
             if problem and not quiet:
                 err_console.print(f"[yellow]{problem}[/]")
-        publish(tmp, out)
+        published = folder.publish(tmp, existing)
+    if not quiet:
+        for note in published.notes(out):
+            err_console.print(note, highlight=False)
     return result
 
 
@@ -113,7 +119,9 @@ def scan_cmd(
     accounts: list[Path] = typer.Option(
         None, "--accounts", help="accounts table (file or folder); repeatable"
     ),
-    out: Path = typer.Option(..., "--out", help="results folder (replaced atomically)"),
+    out: Path = typer.Option(
+        ..., "--out", help="results folder: new, empty, or one scan wrote before (only its files replaced)"
+    ),
     threshold: float = typer.Option(None, "--threshold", help="flag accounts with score >= this"),
     target_precision: float = typer.Option(
         None, "--target-precision", help="choose the threshold validated for this precision (default 0.99)"

@@ -14,7 +14,9 @@ from distillguard.cli import app, console, err_console
 
 @app.command()
 def simulate(
-    out: Path = typer.Option(..., "--out", help="Output directory (interactions/, accounts, labels/)."),
+    out: Path = typer.Option(
+        ..., "--out", help="Output folder (interactions/, accounts, labels/): new, empty, or simulate's"
+    ),
     days: int | None = typer.Option(None, "--days", help="Days to simulate (default: the scenario's)."),
     scale: float = typer.Option(1.0, "--scale", help="Multiply every population's size."),
     seed: int = typer.Option(0, "--seed", help="Random seed; same seed, same bytes."),
@@ -88,6 +90,8 @@ def simulate(
     )
     for cid, n in res.campaigns.items():
         console.print(f"  {cid}: {n:,} interactions")
+    for note in res.notes:
+        err_console.print(note, highlight=False)
     console.print(
         f"wrote {res.out_dir}/interactions/ ({len(res.interaction_paths)} parts), accounts, labels/, "
         "scenario.json"

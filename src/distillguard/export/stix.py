@@ -363,3 +363,18 @@ def write_bundle(export: StixExport, path: str | Path) -> Path:
         raise UsageError(f"{p.parent}: directory does not exist")
     p.write_text(export.serialize() + "\n", encoding="utf-8")
     return p
+
+
+def made_by_distillguard(path: str | Path) -> bool:
+    """Whether ``path`` holds a bundle this module wrote: a STIX bundle whose identity's id is the one
+    :func:`build_bundle` derives from its name (so a bundle from another tool is never taken for ours)."""
+    try:
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError, UnicodeDecodeError):
+        return False
+    if not isinstance(doc, dict) or doc.get("type") != "bundle" or not isinstance(doc.get("objects"), list):
+        return False
+    return any(
+        isinstance(o, dict) and o.get("type") == "identity" and o.get("id") == _sid("identity", o.get("name"))
+        for o in doc["objects"]
+    )

@@ -16,7 +16,6 @@ output stays sorted across time zones), never the whole run.
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ import polars as pl
 
 from distillguard import __version__, schema
 from distillguard.errors import UsageError
+from distillguard.outdir import OutputFolder
 from distillguard.simulate.expected import expected_counts
 from distillguard.simulate.populations import DAY_US, HOUR_US, build
 from distillguard.simulate.scenario import Scenario, builtin_names, load_scenario
@@ -59,6 +59,8 @@ class SimulationResult:
     labels_interaction_paths: list[Path] = field(default_factory=list)
     scenario_path: Path | None = None
     campaigns: dict[str, int] = field(default_factory=dict)
+    #: what publishing into the folder kept or left (see :mod:`distillguard.outdir`)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def rows_per_second(self) -> float:
@@ -81,16 +83,18 @@ class SimulationResult:
         }
 
 
-def _prepare_out(out_dir: Path) -> None:
-    if out_dir.exists() and not out_dir.is_dir():
-        raise UsageError(f"--out {out_dir}: exists and is not a directory")
-    for sub in ("interactions", "labels"):  # stale parts from an earlier run would mix in
-        if (out_dir / sub).exists():
-            shutil.rmtree(out_dir / sub)
-    for f in ("accounts.parquet", "accounts.jsonl.gz", "scenario.json"):
-        if (out_dir / f).exists():
-            (out_dir / f).unlink()
-    out_dir.mkdir(parents=True, exist_ok=True)
+#: every path a simulation may write into its folder (the rule of :mod:`distillguard.outdir`)
+SIMULATION_FILES = (
+    "interactions/part-*.parquet", "interactions/part-*.jsonl.gz", "accounts.parquet", "accounts.jsonl.gz",
+    "labels/accounts.parquet", "labels/accounts.jsonl.gz", "labels/interactions/part-*.parquet",
+    "labels/interactions/part-*.jsonl.gz", "scenario.json", "interactions", "labels", "labels/interactions",
+)
+
+
+def simulation_folder(out_dir: Path, *inputs: Path | None) -> OutputFolder:
+    """The folder a simulation writes; ``inputs`` (the prompt corpora, a scenario file) may not lie in it."""
+    return OutputFolder(Path(out_dir), "simulate", SIMULATION_FILES,
+                        inputs=tuple(Path(p) for p in inputs if p is not None))
 
 
 def simulate(
@@ -119,9 +123,41 @@ def simulate(
         raise UsageError(f"--seed must be >= 0, got {seed}")
     sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     sc = sc.scaled(scale, days)
-    bank = TextBank(prompts_dir)
     out = Path(out_dir)
-    _prepare_out(out)
+    scenario_file = Path(scenario) if isinstance(scenario, str | Path) and Path(scenario).is_file() else None
+    folder = simulation_folder(out, Path(prompts_dir) if prompts_dir is not None else None, scenario_file)
+    existing = folder.check()
+    bank = TextBank(prompts_dir)
+    with folder.staging() as stage:
+        res = _write(stage, sc, bank, seed, scale, fmt, responses, part_rows, progress)
+        res.campaigns = dict(sorted((k, v) for k, v in res.campaigns.items() if k != schema.BENIGN))
+        published = folder.publish(stage, existing)
+
+    def moved(p: Path) -> Path:
+        return out / p.relative_to(stage)
+
+    res.out_dir = out
+    res.notes = published.notes(out)
+    res.interaction_paths = [moved(p) for p in res.interaction_paths]
+    res.labels_interaction_paths = [moved(p) for p in res.labels_interaction_paths]
+    for name in ("accounts_path", "labels_accounts_path", "scenario_path"):
+        setattr(res, name, moved(getattr(res, name)))
+    res.seconds = time.perf_counter() - t_start
+    return res
+
+
+def _write(
+    out: Path,
+    sc: Scenario,
+    bank: TextBank,
+    seed: int,
+    scale: float,
+    fmt: str,
+    responses: bool,
+    part_rows: int,
+    progress: Callable[[int, int, int], None] | None,
+) -> SimulationResult:
+    """Generate the scenario into the (staging) folder ``out``."""
     pops = build(sc, bank, seed, responses)
 
     accounts = pl.concat([p.accounts() for p in pops], how="vertical").sort("account_id")
@@ -215,11 +251,11 @@ def simulate(
         accounts=accounts.height,
         campaign_accounts=campaign_accounts,
         harvest_interactions=harvest,
-        seconds=time.perf_counter() - t_start,
+        seconds=0.0,
         interaction_paths=inter.paths,
         accounts_path=acc_path,
         labels_accounts_path=lab_acc_path,
         labels_interaction_paths=labels.paths,
         scenario_path=scen_path,
-        campaigns=dict(sorted((k, v) for k, v in per_campaign.items() if k != schema.BENIGN)),
+        campaigns=per_campaign,
     )
