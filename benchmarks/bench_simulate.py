@@ -16,10 +16,11 @@ from __future__ import annotations
 import argparse
 import json
 import resource
-import shutil
 import sys
 import time
 from pathlib import Path
+
+from distillguard import outdir
 
 
 def _rss_mb() -> float:
@@ -105,7 +106,9 @@ def main() -> None:
     }
     print(json.dumps(summary, indent=2))
     if not args.keep:
-        shutil.rmtree(args.out, ignore_errors=True)
+        kept = outdir.remove(Path(args.out))  # only what the simulation wrote
+        if kept:
+            print(f"kept in {args.out}: {', '.join(kept)} (not written by the simulation)")
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +28,8 @@ def main() -> None:
     ap.add_argument("--chars", type=int, default=2000)
     ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args()
+    if a.out.exists() and (not a.out.is_dir() or any(a.out.iterdir())):
+        sys.exit(f"--out {a.out}: exists and is not an empty folder; give a new one")
     rng = np.random.default_rng(a.seed)
     (a.out / "interactions").mkdir(parents=True, exist_ok=True)
     shutil.copy(a.logs / "accounts.parquet", a.out / "accounts.parquet")

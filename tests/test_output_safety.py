@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from distillguard.outdir import MANIFEST, Manifest, digest
+from distillguard.outdir import MANIFEST, Manifest, digest, record
 
 ROWS = [
     {
@@ -434,3 +434,68 @@ def test_a_command_killed_while_publishing_leaves_old_or_new_whole(tmp_path, com
         assert (out / "mine.txt").read_text() == "mine\n"
         assert not list(tmp_path.glob(".out.tmp-*"))
         old = _snapshot(out)
+
+
+# --- the library's pieces, in process -----------------------------------------------------------------
+
+OURS = {
+    "report": ("r.html", '<html><head><meta name="generator" content="distillguard 0.1.0"></head></html>'),
+    "actions": ("a.jsonl", '{"account_id": "a1", "action": "monitor", "escalate_to_review": false}\n'),
+    "evaluation": ("e.json", '{"precision": 1.0, "recall": 1.0, "lookalikes": [], "playbooks": []}'),
+    "rejected": ("x.csv", "file,row,reason,raw\nlogs.jsonl,3,bad ts,{}\n"),
+    "model": ("m.json", '{"intercept": 0, "weights": {}, "curve": []}'),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(OURS))
+@pytest.mark.parametrize(
+    ("existing", "refused"),
+    [("none", None), ("empty", None), ("ours", None), ("theirs", "is not one distillguard wrote"),
+     ("folder", "is a folder"), ("input", "is an input of this command"), ("result", "is a result file")],
+)
+def test_a_single_output_file_replaces_only_what_distillguard_wrote(tmp_path, kind, existing, refused):
+    from distillguard.outdir import OutputFile, OutputRefused
+
+    name, ours = OURS[kind]
+    path = tmp_path / name
+    if existing == "empty":
+        path.write_text("")
+    elif existing == "ours":
+        path.write_text(ours)
+    elif existing in ("theirs", "input"):
+        path.write_text("the user's own words\n")
+    elif existing == "folder":
+        path.mkdir()
+    elif existing == "result":
+        path.write_text(ours)
+        Manifest("scan", {name: record(path)}).write(tmp_path)
+    before = _snapshot(tmp_path)
+    target = OutputFile(path, kind, "--out", inputs=(path,) if existing == "input" else ())
+    if refused:
+        with pytest.raises(OutputRefused, match=refused):
+            target.check()
+        assert _snapshot(tmp_path) == before
+        return
+    target.check()
+    with target.writing() as tmp:
+        tmp.write_text(ours)
+    assert path.read_text() == ours
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name]  # no temporary file left
+
+
+def test_remove_takes_only_the_listed_files(tmp_path):
+    from distillguard.outdir import OutputRefused, remove
+
+    _workspace(tmp_path)
+    _prior(SIMULATE, "sim")(tmp_path)
+    (tmp_path / "sim" / "interactions" / "mine.txt").write_text("mine\n")
+    (tmp_path / "sim" / "README").write_text("mine\n")
+    assert sorted(remove(tmp_path / "sim")) == ["README", "interactions/mine.txt"]
+    assert _snapshot(tmp_path / "sim") == {
+        "README": hashlib.sha256(b"mine\n").hexdigest(),
+        "interactions": "<dir>",
+        "interactions/mine.txt": hashlib.sha256(b"mine\n").hexdigest(),
+    }
+    with pytest.raises(OutputRefused, match=r"has no distillguard-manifest\.json"):
+        remove(tmp_path / "case")
+    assert (tmp_path / "case" / "notes.txt").exists()

@@ -581,6 +581,26 @@ def retire(old: Path, out: Path) -> list[str]:
     return []
 
 
+def remove(folder: Path) -> list[str]:
+    """Remove what distillguard wrote into ``folder`` (the files its manifest lists, the manifest, then
+    the folders left empty); anything else stays. Returns what was kept."""
+    manifest = Manifest.read(folder)
+    if manifest is None:
+        raise OutputRefused(f"{folder}: has no {MANIFEST}; distillguard removes only what it wrote")
+    entries = list(_entries(folder))
+    for rel in manifest.files:
+        with contextlib.suppress(FileNotFoundError):
+            if stat.S_ISREG((folder / rel).lstat().st_mode):
+                FS.unlink(folder / rel)
+    FS.unlink(folder / MANIFEST)
+    for rel in sorted((r for r, _st, d in entries if d), key=lambda d: -d.count("/")):
+        with contextlib.suppress(OSError):
+            FS.rmdir(folder / rel)
+    with contextlib.suppress(OSError):
+        FS.rmdir(folder)
+    return [rel for rel, _st, d in _entries(folder) if not d] if folder.exists() else []
+
+
 # --- single files -----------------------------------------------------------------------------
 
 
@@ -642,6 +662,7 @@ RECOGNISERS: dict[str, Callable[[Path], bool]] = {
     "actions": _looks_like_jsonl_with({"account_id", "action", "escalate_to_review"}),
     "evaluation": _looks_like_json_with({"precision", "recall", "lookalikes", "playbooks"}),
     "rejected": _looks_like_table_with({"file", "row", "reason", "raw"}),
+    "model": _looks_like_json_with({"intercept", "weights", "curve"}),
 }
 
 

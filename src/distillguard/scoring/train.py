@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from distillguard.outdir import OutputFile
 from distillguard.scoring.model import FEATURES, design_matrix
 
 TARGETS = (0.9, 0.95, 0.98, 0.99, 0.995, 0.999)
@@ -155,6 +156,8 @@ def main() -> None:
     ap.add_argument("--folds", type=int, default=4)
     ap.add_argument("--out", default=str(Path(__file__).with_name("model.json")))
     a = ap.parse_args()
+    target = OutputFile(Path(a.out), "model", "--out")
+    target.check()  # (before the minutes of fitting)
     seeds = [int(s) for s in a.seeds.split(",")]
     assert all(s < 100 for s in seeds), "training uses development seeds only (< 100)"
     scenarios = a.scenarios.split(",")
@@ -166,7 +169,8 @@ def main() -> None:
         description=f"logistic regression, simulator scenarios {scenarios} dev seeds {seeds}, "
         f"scale {a.scale}",
     )
-    Path(a.out).write_text(json.dumps(model, indent=1))
+    with target.writing() as tmp:
+        tmp.write_text(json.dumps(model, indent=1))
     print(json.dumps({k: v for k, v in model.items() if k != "curve"}, indent=1))
 
 
