@@ -304,3 +304,29 @@ def test_each_worker_starts_on_a_quarter_batch(logs, tmp_path):
     middle = sizes[2:-2]  # (the last part of each worker holds what was left at the end)
     assert middle and all(n >= 1_000 for n in middle)
     assert sum(sizes) == st.rows
+
+
+def test_batches_of_killed_scans_are_freed_and_no_others(tmp_path, monkeypatch):
+    """Shared memory folders whose scan process is gone are removed; a live scan's, and anything not
+    named like ours, stay."""
+    import subprocess
+    import sys
+
+    from distillguard import stage
+
+    monkeypatch.setattr(stage, "SHARED_ROOT", tmp_path)
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    names = {
+        f"distillguard-batches-{gone.pid}-abc": False,  # its process has ended: removed
+        f"distillguard-batches-{os.getpid()}-abc": True,  # a live process
+        "distillguard-batches-k2j4_x": True,  # an older name without a process id
+        "someone-elses": True,
+    }
+    for name in names:
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "part.arrow").write_bytes(b"x")
+    fresh = stage._shared_dir(tmp_path / "fallback")
+    assert fresh.parent == tmp_path and fresh.name.startswith(f"distillguard-batches-{os.getpid()}-")
+    for name, stays in names.items():
+        assert (tmp_path / name).exists() == stays, name

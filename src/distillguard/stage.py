@@ -300,10 +300,34 @@ _ROUTE_SEED = 0x0D15_7111
 
 
 def _shared_dir(fallback: Path) -> Path:
-    """A fresh folder for the batches handed to the workers: in shared memory where there is some."""
+    """A fresh folder for the batches handed to the workers: in shared memory where there is some.
+
+    Its name carries this process's id; the folders of scans that were killed (their process gone)
+    are removed here, since shared memory is the machine's memory and nothing else frees it."""
     shm = SHARED_ROOT
     base = shm if shm.is_dir() and os.access(shm, os.W_OK) else fallback
-    return Path(tempfile.mkdtemp(prefix="distillguard-batches-", dir=base))
+    if base == shm:
+        for old in shm.glob(f"{BATCHES_PREFIX}*-*"):
+            if not _alive(old.name.removeprefix(BATCHES_PREFIX).split("-", 1)[0]):
+                shutil.rmtree(old, ignore_errors=True)
+    return Path(tempfile.mkdtemp(prefix=f"{BATCHES_PREFIX}{os.getpid()}-", dir=base))
+
+
+#: the name of a batches folder: the prefix, the scan's process id, a dash, then random letters
+BATCHES_PREFIX = "distillguard-batches-"
+
+
+def _alive(pid: str) -> bool:
+    """Whether the process ``pid`` exists (True when the name holds no process id: left alone)."""
+    if not pid.isdigit():
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def default_workers() -> int:
@@ -450,7 +474,7 @@ class _Parts:
             src.unlink(missing_ok=True)
             if self._shared[-1].parent == self.dir.parent:
                 raise
-            self._shared.append(Path(tempfile.mkdtemp(prefix="distillguard-batches-", dir=self.dir.parent)))
+            self._shared.append(Path(tempfile.mkdtemp(prefix=BATCHES_PREFIX, dir=self.dir.parent)))
             src = self._shared[-1] / src.name
             _write_batches(batches, src)
         # (finished parts of the other workers are collected first: their counts feed the progress)
