@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import io
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -46,8 +47,6 @@ def _write(path: Path, rows: list[dict], fmt: str) -> Path:
             path.write_text(text)
     elif fmt in ("csv", "csv.gz"):
         names = list(dict.fromkeys(k for r in rows for k in r))
-        import io
-
         buf = io.StringIO()
         w = csv.DictWriter(buf, fieldnames=names)
         w.writeheader()
@@ -403,6 +402,11 @@ USED = ("request_id", "ts", "account_id", "prompt", "turn", "status")
         ("response", pa.large_string(), False),
         ("response", pa.dictionary(pa.int32(), pa.string()), False),
         ("response", pa.null(), False),
+        ("response", pa.string_view(), False),
+        ("response", pa.dictionary(pa.int32(), pa.large_string()), False),
+        ("model", pa.dictionary(pa.uint32(), pa.string()), False),  # polars' Categorical
+        ("status", pa.dictionary(pa.int8(), pa.string()), True),  # allowed values
+        ("org_id", pa.dictionary(pa.int8(), pa.int64()), True),  # not text
         ("conversation_id", pa.string(), False),
         ("response", pa.list_(pa.string()), True),  # not text: a row could break the contract
         ("api_key_id", pa.int64(), True),
@@ -453,3 +457,334 @@ def test_unused_parquet_text_columns_are_not_read_and_set_aside_rows_are_the_sam
         == [(3, "account_id is missing"), (5, "temperature: 'hot' is not a number")]
     )
     assert narrow.stats.columns_present == full.stats.columns_present
+
+
+# --- a record of any length: the format check and the readers do not depend on it -----------------
+
+LONG = 5 << 20  # a 5 MB prompt: a pasted document, a long agent transcript
+
+
+def _long_rows(where: int, size: int = LONG) -> list[dict]:
+    rows = _rows(4)
+    rows[where]["prompt"] = 'long document, with commas, "quotes" and\nnewlines ' + "x" * size
+    return rows
+
+
+@pytest.mark.parametrize("size", [LONG, 9 << 20], ids=["5MB", "9MB"])  # 9 MB: longer than a CSV block
+@pytest.mark.parametrize("where", [0, 2])  # the first record (what the format check reads), a later one
+@pytest.mark.parametrize("fmt", ["jsonl", "jsonl.gz", "csv", "csv.gz"])
+def test_a_long_record_is_read_wherever_it_is(tmp_path, fmt, where, size):
+    rows = _long_rows(where, size)
+    src, table = _read([_write(tmp_path / f"long.{fmt}", rows, fmt)])
+    assert table.num_rows == 4 and src.stats.rows_read == 4 and src.stats.rows_rejected == 0
+    assert table.column("prompt").to_pylist() == [r["prompt"] for r in rows]
+    assert table.column("request_id").to_pylist() == ["r0", "r1", "r2", "r3"]
+
+
+_NOT_JSONL = "is not JSON Lines: "
+
+
+@pytest.mark.parametrize(
+    ("fmt", "first_line", "message"),
+    [
+        ("jsonl", '{"prompt": "' + "x" * (1 << 20), f"{_NOT_JSONL}the first line does not parse as JSON"),
+        ("jsonl", "[" + "1, " * (1 << 18) + "1]", f"{_NOT_JSONL}the first line is not a JSON object"),
+        ("jsonl.gz", "not json " * (1 << 16), f"{_NOT_JSONL}the first line does not parse as JSON"),
+    ],
+)
+def test_a_long_first_line_that_is_not_json_is_still_named(tmp_path, fmt, first_line, message):
+    data = (first_line + "\n" + json.dumps(_rows(1)[0]) + "\n").encode()
+    path = tmp_path / f"bad.{fmt}"
+    path.write_bytes(gzip.compress(data) if fmt.endswith(".gz") else data)
+    with pytest.raises(InputError) as err:
+        _read([path])
+    assert str(err.value).startswith(f"{path}: {message}")
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv", "csv.gz"])
+def test_blank_lines_or_a_long_header_before_the_data(tmp_path, fmt):
+    rows = _rows(3)
+    extra = "x_" + "n" * 100_000  # an unknown column with a 100 kB name: the header is longer than a read
+    for r in rows:
+        r[extra] = "v"
+    path = _write(tmp_path / f"h.{fmt}", rows, fmt)
+    if fmt == "jsonl":  # 100 kB of blank lines first
+        path.write_text("\n" * 100_000 + path.read_text())
+    src, table = _read([path])
+    assert table.num_rows == 3 and src.stats.rows_rejected == 0
+    assert src.stats.extra_columns == {extra}
+    if fmt == "jsonl":
+        assert src.stats.rows_read == 3 and table.column("request_id").to_pylist() == ["r0", "r1", "r2"]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "csv.gz"])
+def test_csv_records_longer_than_a_block_are_read_again_with_larger_blocks(tmp_path, monkeypatch, fmt):
+    from distillguard.ingest import readers
+
+    monkeypatch.setattr(readers, "CSV_BLOCK_BYTES", 4096)  # (blocks of 4, 16, 64 then 256 kB)
+    rows = _rows(12)
+    for i in (3, 9):
+        rows[i]["prompt"] = f"long {i}, " + "y" * 100_000
+    names = list(rows[0])
+    records = []
+    for r in [dict(zip(names, names, strict=True)), *rows]:
+        buf = io.StringIO()
+        csv.writer(buf, lineterminator="\n").writerow([r[n] for n in names])
+        records.append(buf.getvalue())
+    # malformed records before and after the long ones
+    data = "".join([*records[:3], "bad,record\n", *records[3:12], "also,bad\n", records[12]]).encode()
+    path = tmp_path / f"long.{fmt}"
+    path.write_bytes(gzip.compress(data) if fmt.endswith(".gz") else data)
+    blocks = []
+    real = readers._read_csv_pass
+
+    def spy(f, names, batch_rows, block, done):
+        blocks.append(block)
+        return real(f, names, batch_rows, block, done)
+
+    monkeypatch.setattr(readers, "_read_csv_pass", spy)
+    src = open_interactions([path], batch_rows=2)
+    table = pa.Table.from_batches(list(src), schema=INTERACTIONS.schema)
+    assert blocks == [4096, 16384, 65536, 262144]
+    assert table.column("request_id").to_pylist() == [f"r{i}" for i in range(12)]  # each row once
+    assert table.column("prompt")[9].as_py() == rows[9]["prompt"]
+    got = [(r["row"], r["reason"]) for r in src.rejected.to_pylist()]
+    assert got == [
+        (3, "malformed CSV record: expected 7 fields, found 2"),
+        (13, "malformed CSV record: expected 7 fields, found 2"),
+    ]
+    assert src.stats.rows_read == 14 and src.stats.rows_rejected == 2
+
+
+def test_a_csv_record_longer_than_the_largest_block_stops_with_one_message(tmp_path, monkeypatch):
+    from distillguard.ingest import readers
+
+    monkeypatch.setattr(readers, "CSV_BLOCK_BYTES", 4096)
+    monkeypatch.setattr(readers, "CSV_MAX_BLOCK_BYTES", 16384)
+    path = _write(tmp_path / "huge.csv", _long_rows(1, 100_000), "csv")
+    with pytest.raises(InputError) as err:
+        _read([path])
+    assert str(err.value) == f"{path}: holds a record longer than 0 MiB (after valid record 1): not read"
+
+
+def test_unknown_extra_columns_of_types_polars_lacks_are_ignored(tmp_path):
+    table = pa.Table.from_pylist(_rows(3)).append_column(
+        "x_amount", pa.array([1, 2, 3], pa.decimal256(40, 2))
+    )
+    pq.write_table(table, tmp_path / "x.parquet")
+    src, got = _read([tmp_path / "x.parquet"])
+    assert got.num_rows == 3 and src.stats.rows_rejected == 0 and src.stats.extra_columns == {"x_amount"}
+
+
+# --- text stored as dictionaries, large strings or string views is text ----------------------------
+
+TEXT_TYPES = [
+    pa.large_string(),  # pandas' "str" columns, polars' strings
+    pa.string_view(),
+    pa.dictionary(pa.int8(), pa.string()),  # pandas' categoricals, pyarrow's dictionary_encode()
+    pa.dictionary(pa.int32(), pa.large_string()),
+    pa.dictionary(pa.uint32(), pa.string()),  # polars' Categorical
+    pa.dictionary(pa.uint8(), pa.string(), ordered=True),  # polars' Enum
+]
+_TEXT_VALUES = {
+    "status": ["ok", "error", "rate_limited", "ok"],
+    "tier": ["pro", "edu", "free", "enterprise"],
+    "ts": [f"2026-04-22T0{i}:00:00Z" for i in range(4)],
+    "created_at": [f"2026-04-0{i + 1}T00:00:00Z" for i in range(4)],
+    "verified": ["true", "no", "1", "false"],
+}
+# every text column of both tables, and the columns text can stand for (a timestamp, a boolean)
+TEXT_COLUMNS = [("interactions", c.name) for c in INTERACTIONS.columns if c.type == pa.string()] + [
+    ("interactions", "ts"),
+    *[("accounts", c.name) for c in ACCOUNTS.columns if c.type == pa.string()],
+    ("accounts", "created_at"),
+    ("accounts", "verified"),
+]
+
+
+from distillguard.stage import _READ as _SCAN_READS  # noqa: E402  (the columns scan uses)
+
+
+def _text_table(table: str, column: str, typ: pa.DataType, values: list | None = None) -> pa.Table:
+    spec = INTERACTIONS if table == "interactions" else ACCOUNTS
+    names = [c.name for c in spec.columns if c.type == pa.string()] + (
+        ["ts"] if table == "interactions" else ["created_at", "verified"]
+    )
+    cols = {n: pa.array(_TEXT_VALUES.get(n, [f"{n}-{i}" for i in range(4)]), pa.string()) for n in names}
+    if values is not None:
+        cols[column] = pa.array(values, pa.string())
+    cols[column] = cols[column].cast(typ)
+    return pa.table(cols)
+
+
+def _plain(table: pa.Table, spec) -> dict:
+    return {n: table.column(n).to_pylist() for n in spec.names}
+
+
+@pytest.mark.parametrize("typ", TEXT_TYPES, ids=str)
+@pytest.mark.parametrize(("table", "column"), TEXT_COLUMNS, ids=[f"{t}.{c}" for t, c in TEXT_COLUMNS])
+def test_text_of_any_arrow_text_type_is_read_as_text(tmp_path, table, column, typ):
+    pq.write_table(_text_table(table, column, typ), tmp_path / "t.parquet")
+    pq.write_table(_text_table(table, column, pa.string()), tmp_path / "plain.parquet")
+    assert pq.ParquetFile(tmp_path / "t.parquet").schema_arrow.field(column).type != pa.string()
+    if table == "interactions":
+        reads = [open_interactions([tmp_path / f], batch_rows=3) for f in ("t.parquet", "plain.parquet")]
+        reads.append(open_interactions([tmp_path / "t.parquet"], batch_rows=3, columns=_SCAN_READS))
+        got = [
+            (pa.Table.from_batches(list(s), schema=INTERACTIONS.schema), s.rejected, s.stats) for s in reads
+        ]
+        spec = INTERACTIONS
+    else:
+        got = [read_accounts([tmp_path / f]) for f in ("t.parquet", "plain.parquet")]
+        got = [(g.table, g.rejected, g.stats) for g in got]
+        spec = ACCOUNTS
+    (typed, rejected, stats), (plain, _, _) = got[:2]
+    assert rejected.num_rows == 0, rejected.column("reason").to_pylist()
+    assert stats.rows_read == 4 and stats.rows_ok == 4 and stats.rows_rejected == 0
+    assert typed.schema == spec.schema
+    assert _plain(typed, spec) == _plain(plain, spec)
+    if table == "interactions":  # read as scan does: the same, but for the columns it does not read
+        narrow = _plain(got[2][0], spec)
+        want = {k: v if k in _SCAN_READS else [None] * 4 for k, v in _plain(plain, spec).items()}
+        assert narrow == want and got[2][1].num_rows == 0
+
+
+@pytest.mark.parametrize("typ", TEXT_TYPES, ids=str)
+@pytest.mark.parametrize(
+    ("column", "value", "reason"),
+    [
+        ("account_id", "", "account_id is missing"),
+        ("account_id", None, "account_id is missing"),
+        ("status", "timeout", "status: 'timeout' is not one of error, ok, rate_limited"),
+        ("ts", "yesterday", "ts: 'yesterday' is not an RFC 3339 timestamp"),
+        ("ts", "1970-01-01T00:00:00Z", "ts: '1970-01-01T00:00:00Z' is before 2000-01-01 (a clock fault?)"),
+    ],
+)
+def test_a_bad_value_in_a_dictionary_column_is_named_as_in_plain_text(tmp_path, typ, column, value, reason):
+    values = list(_TEXT_VALUES.get(column, [f"{column}-{i}" for i in range(4)]))
+    values[1] = value
+    pq.write_table(_text_table("interactions", column, typ, values), tmp_path / "b.parquet")
+    for columns in (None, USED):
+        src = open_interactions([tmp_path / "b.parquet"], batch_rows=3, columns=columns)
+        table = pa.Table.from_batches(list(src), schema=INTERACTIONS.schema)
+        assert table.column("request_id").to_pylist() == ["request_id-0", "request_id-2", "request_id-3"]
+        assert [(r["row"], r["reason"]) for r in src.rejected.to_pylist()] == [(2, reason)]
+        assert json.loads(src.rejected.column("raw")[0].as_py())[column] == value
+        assert src.stats.rows_read == 4 and src.stats.rows_rejected == 1
+
+
+# --- timestamps no request can have: a clock fault, set aside and warned about -----------------------
+
+NOW = datetime(2026, 4, 23, tzinfo=UTC)
+_BEFORE = "is before 2000-01-01 (a clock fault?)"
+_AFTER = "is more than a day after this run (a clock fault?)"
+CLOCK = [
+    # (timestamp as written, reason: None when plausible)
+    ("1970-01-01T00:00:00Z", f"ts: '1970-01-01T00:00:00Z' {_BEFORE}"),  # a clock reset to the epoch
+    ("1999-12-31T23:59:59.5Z", f"ts: '1999-12-31T23:59:59.500Z' {_BEFORE}"),
+    ("2000-01-01T00:00:00Z", None),
+    ("2026-04-24T00:00:00Z", None),  # a day after the run: clocks differ a little
+    ("2026-04-24T00:00:01Z", f"ts: '2026-04-24T00:00:01Z' {_AFTER}"),
+    ("2099-01-01T05:30:00+05:30", f"ts: '2099-01-01T00:00:00Z' {_AFTER}"),  # a placeholder date
+]
+
+
+def _clock_file(tmp_path: Path, fmt: str, ts: str, where: int = 1) -> Path:
+    rows = _rows(4)
+    rows[where]["ts"] = ts
+    if fmt == "parquet-timestamp":  # a native Parquet timestamp column
+        for r in rows:
+            r["ts"] = datetime.fromisoformat(r["ts"])
+        table = pa.Table.from_pylist(rows)
+        table = table.set_column(1, "ts", table.column("ts").cast(pa.timestamp("us", tz="UTC")))
+        pq.write_table(table, tmp_path / "c.parquet")
+        return tmp_path / "c.parquet"
+    return _write(tmp_path / f"c.{fmt}", rows, fmt)
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv.gz", "parquet", "parquet-timestamp"])
+@pytest.mark.parametrize(("ts", "reason"), CLOCK)
+def test_implausible_timestamps_are_set_aside_with_a_warning(tmp_path, fmt, ts, reason):
+    path = _clock_file(tmp_path, fmt, ts)
+    src = open_interactions([path], batch_rows=3, now=NOW)
+    table = pa.Table.from_batches(list(src), schema=INTERACTIONS.schema)
+    s = src.stats
+    assert s.rows_read == 4 and s.plausible == ("2000-01-01T00:00:00Z", "2026-04-24T00:00:00Z")
+    if reason is None:
+        assert table.num_rows == 4 and s.rows_rejected == 0 and s.clock_faults == 0
+        assert s.warnings() == []
+        return
+    assert table.column("request_id").to_pylist() == ["r0", "r2", "r3"]
+    assert [(r["row"], r["reason"]) for r in src.rejected.to_pylist()] == [(2, reason)]
+    assert s.rows_rejected == 1 and s.clock_faults == 1
+    (w,) = s.warnings()
+    assert w["kind"] == "implausible_timestamps" and w["rows"] == 1
+    assert w["example"] == {"file": str(path), "row": 2, "reason": reason}
+    assert w["message"] == (
+        "1 row set aside with a timestamp before 2000-01-01 or more than a day after this run "
+        "(2026-04-24T00:00:00Z): the clock that stamped it is probably faulty "
+        f"(first: {path} row 2, {reason})"
+    )
+
+
+def test_implausible_timestamps_are_counted_across_files_and_batches(tmp_path):
+    a = _write(tmp_path / "a.jsonl", [dict(r, ts="1970-01-01T00:00:00Z") for r in _rows(5)], "jsonl")
+    rows = [dict(r, request_id=f"s{i}") for i, r in enumerate(_rows(4))]
+    rows[3]["ts"] = "2099-01-01T00:00:00Z"
+    rows[2]["status"] = "lost"  # a row with another problem too: counted once, both reasons given
+    rows[2]["ts"] = "1971-01-01T00:00:00Z"
+    b = _write(tmp_path / "b.csv", rows, "csv")
+    src = open_interactions([a, b], batch_rows=2, now=NOW)
+    table = pa.Table.from_batches(list(src), schema=INTERACTIONS.schema)
+    assert table.column("request_id").to_pylist() == ["s0", "s1"]
+    assert src.stats.rows_read == 9 and src.stats.rows_rejected == 7 and src.stats.clock_faults == 7
+    (w,) = src.stats.warnings()
+    assert w["rows"] == 7 and w["message"].startswith("7 rows set aside with a timestamp before 2000-01-01")
+    assert w["example"] == {"file": str(a), "row": 1, "reason": f"ts: '1970-01-01T00:00:00Z' {_BEFORE}"}
+    assert src.rejected.to_pylist()[-2]["reason"] == (
+        f"ts: '1971-01-01T00:00:00Z' {_BEFORE}; status: 'lost' is not one of error, ok, rate_limited"
+    )
+    assert src.stats.rejected_by_reason == {f"ts: {_BEFORE}": 6, f"ts: {_AFTER}": 1}
+
+
+@pytest.mark.parametrize(
+    ("created_at", "reason"),
+    [
+        ("1970-01-01T00:00:00Z", f"created_at: '1970-01-01T00:00:00Z' {_BEFORE}"),
+        ("2099-01-01T00:00:00Z", f"created_at: '2099-01-01T00:00:00Z' {_AFTER}"),
+        ("2019-06-01T00:00:00Z", None),
+        ("", None),  # (no sign-up time: null)
+    ],
+)
+def test_implausible_account_creation_times(tmp_path, created_at, reason):
+    rows = [{"account_id": f"a{i}", "created_at": "2026-04-01T00:00:00Z", "tier": "pro"} for i in range(3)]
+    rows[1]["created_at"] = created_at
+    path = _write(tmp_path / "acc.csv", rows, "csv")
+    got = read_accounts([path], now=NOW)
+    assert got.stats.rows_read == 3
+    if reason is None:
+        assert got.table.num_rows == 3 and got.stats.warnings() == []
+    else:
+        assert got.table.column("account_id").to_pylist() == ["a0", "a2"]
+        assert [(r["row"], r["reason"]) for r in got.rejected.to_pylist()] == [(2, reason)]
+        assert [w["rows"] for w in got.stats.warnings()] == [1]
+
+
+def test_validate_cli_warns_about_implausible_timestamps(tmp_path, runner):
+    rows = _rows(4)
+    rows[1]["ts"] = "1970-01-01T00:00:00Z"
+    rows[3]["ts"] = "2099-01-01T00:00:00Z"
+    path = _write(tmp_path / "v.jsonl", rows, "jsonl")
+    res = runner.invoke(app, ["validate", str(path), "--json"])
+    assert res.exit_code == 1, res.output
+    doc = json.loads(res.output)["interactions"]
+    assert doc["rows_read"] == 4 and doc["rows_ok"] == 2 and doc["rows_rejected"] == 2
+    assert doc["time_span"] == {"first": "2026-04-22T00:00:00Z", "last": "2026-04-22T02:00:00Z"}
+    (w,) = doc["warnings"]
+    assert w["rows"] == 2 and w["example"]["row"] == 2
+    assert w["message"].startswith("2 rows set aside with a timestamp before 2000-01-01 or more than a day")
+    res = runner.invoke(app, ["validate", str(path)])
+    assert res.exit_code == 1
+    shown = " ".join(res.output.split())  # (wrapped at 80 columns)
+    assert f"warning: {w['message'].split(' after this run (')[0]}" in shown
+    assert f"row 2, ts: '1970-01-01T00:00:00Z' {_BEFORE})" in shown

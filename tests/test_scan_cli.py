@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import csv
+import gzip
 import json
+import re
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 ROWS = [
@@ -131,3 +137,117 @@ def test_the_console_command_flushes_its_output_before_leaving(tmp_path) -> None
     assert r.returncode == 0 and "scan" in r.stdout and r.stdout.rstrip().endswith("─╯")
     r = _run("scan", str(tmp_path / "missing"), "--out", str(tmp_path / "out"))
     assert r.returncode == 2 and "no such file" in r.stderr and not (tmp_path / "out").exists()
+
+
+# --- validate and scan read logs alike: the same rows set aside, the same warnings ------------------
+
+
+def _logs_long_first_line(d: Path) -> list[str]:
+    rows = [dict(r) for r in ROWS]
+    rows[0]["prompt"] = "Summarise this document:\n" + "lorem ipsum, dolor " * 60_000  # 1.1 MB
+    (d / "logs.jsonl.gz").write_bytes(gzip.compress("".join(json.dumps(r) + "\n" for r in rows).encode()))
+    return [str(d / "logs.jsonl.gz")]
+
+
+def _logs_long_first_record_csv(d: Path) -> list[str]:
+    rows = [dict(r) for r in ROWS]
+    rows[0]["prompt"] = 'Summarise "this", please:\n' + "lorem ipsum, dolor " * 60_000
+    with open(d / "logs.csv", "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    return [str(d / "logs.csv")]
+
+
+def _logs_dictionary_parquet(d: Path) -> list[str]:
+    rows = [dict(r, status="ok", model="m-1", response=f"answer {i}") for i, r in enumerate(ROWS)]
+    rows[5]["status"] = "timeout"  # a bad value in a dictionary column
+    t = pa.Table.from_pylist(rows)
+    kinds = {
+        "request_id": pa.large_string(),
+        "account_id": pa.dictionary(pa.int8(), pa.string()),
+        "prompt": pa.string_view(),
+        "status": pa.dictionary(pa.uint32(), pa.string()),
+        "model": pa.dictionary(pa.int32(), pa.large_string()),
+        "response": pa.dictionary(pa.int16(), pa.string()),
+    }
+    for name, typ in kinds.items():
+        t = t.set_column(t.schema.get_field_index(name), name, t.column(name).cast(typ))
+    pq.write_table(t, d / "logs.parquet")
+    return [str(d / "logs.parquet")]
+
+
+def _logs_clock_faults(d: Path) -> list[str]:
+    rows = [dict(r) for r in ROWS]
+    rows[3]["ts"] = "1970-01-01T00:00:00Z"
+    rows[7]["ts"] = "2099-01-01T00:00:00Z"
+    _jsonl(d / "a.jsonl", rows[:20])
+    native = [dict(r, ts=datetime.fromisoformat(r["ts"])) for r in rows[20:]]
+    native[4]["ts"] = datetime.fromisoformat("1969-12-31T23:59:59Z")
+    pq.write_table(pa.Table.from_pylist(native), d / "b.parquet")
+    accounts = d / "accounts.csv"
+    accounts.write_text(
+        "account_id,created_at,tier\na0,2026-01-01T00:00:00Z,pro\na1,1970-01-01T00:00:00Z,free\n"
+    )
+    return [str(d / "a.jsonl"), str(d / "b.parquet"), "--accounts", str(accounts)]
+
+
+@pytest.mark.parametrize(
+    ("make", "set_aside", "clock_faults"),
+    [
+        (_logs_long_first_line, 0, 0),
+        (_logs_long_first_record_csv, 0, 0),
+        (_logs_dictionary_parquet, 1, 0),
+        (_logs_clock_faults, 4, 4),
+    ],
+)
+def test_validate_and_scan_agree(tmp_path: Path, make, set_aside: int, clock_faults: int) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    args = make(logs)
+    v = _run("validate", *args, "--json", "--rejected", str(tmp_path / "rejected.csv"))
+    assert v.returncode == (1 if set_aside else 0), v.stderr
+    assert "Traceback" not in v.stderr
+    tables = json.loads(v.stdout)
+    p = _run("scan", *args, "--out", str(tmp_path / "out"), "--no-report", "--json")
+    assert p.returncode == 0, p.stderr
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    inter = tables["interactions"]
+    assert inter["rows_ok"] == summary["interactions"] == summary["ingest"]["rows_ok"]
+    assert inter["rows_read"] == summary["ingest"]["rows_read"]
+    assert inter["time_span"] == summary["time_span"]
+    assert inter["time_span"]["first"].startswith("2026-04-22")  # (no 1970 in the span)
+    rejected = sum(t["rows_rejected"] for t in tables.values())
+    assert rejected == summary["rejected_rows"] == set_aside
+
+    def rows(path: Path) -> list[tuple]:
+        if not path.exists():
+            return []
+        with open(path, newline="") as fh:
+            return sorted((r["table"], r["file"], int(r["row"]), r["reason"]) for r in csv.DictReader(fh))
+
+    assert rows(tmp_path / "rejected.csv") == rows(tmp_path / "out" / "rejected.csv")
+    assert len(rows(tmp_path / "rejected.csv")) == set_aside
+
+    def same(ws: list[dict]) -> list[dict]:  # (the end of the plausible range is the run's time)
+        return [
+            {
+                k: re.sub(r"this run \([^)]*\)", "this run (…)", v) if k == "message" else v
+                for k, v in w.items()
+                if k != "plausible"
+            }
+            for w in ws
+        ]
+
+    warnings = [w for t in tables.values() for w in t["warnings"]]
+    assert same(warnings) == same(summary["warnings"])
+    assert sum(w["rows"] for w in warnings) == clock_faults
+    if clock_faults:
+        (wi, wa) = warnings
+        assert wi["rows"] == 3 and wi["example"]["file"].endswith("a.jsonl") and wi["example"]["row"] == 4
+        assert wa["rows"] == 1 and "created_at: '1970-01-01T00:00:00Z' is before 2000-01-01" in wa["message"]
+        printed = _run("scan", *args, "--out", str(tmp_path / "out"), "--no-report")
+        assert printed.returncode == 0, printed.stderr
+        shown = " ".join(printed.stdout.split())
+        assert "warning: 3 rows set aside with a timestamp before 2000-01-01" in shown
+        assert "warning: 1 row set aside" in shown

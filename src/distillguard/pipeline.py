@@ -394,6 +394,8 @@ def analyse(
             + (["link.sync"] if options.sync.kind_weight > 0 and "link.sync" not in unavailable else [])
         ),
         "unavailable_signals": unavailable,
+        # rows whose timestamps point at a faulty clock (set aside, counted in rejected_rows)
+        "warnings": stats.warnings() + (accounts_read.stats.warnings() if accounts_read is not None else []),
         "ingest": {
             "files": len(stats.files),
             "rows_read": stats.rows_read,

@@ -45,6 +45,7 @@ class Validation:
             "extra_columns": sorted(s.extra_columns),
             "rejected_by_reason": s.rejected_by_reason,
             "rejected_examples": self.rejected_examples,
+            "warnings": s.warnings(),
             "unavailable_signals": self.unavailable,
         }
 
@@ -101,6 +102,8 @@ def _render(v: Validation, rejected: pa.Table) -> None:
     if s.extra_columns:
         t.add_row("extra columns (kept, not used)", ", ".join(sorted(s.extra_columns)))
     console.print(t)
+    for w in s.warnings():
+        console.print(f"[yellow]warning:[/] {w['message']}", highlight=False)
     if v.unavailable:
         u = Table(title="signals unavailable on these columns", title_justify="left")
         u.add_column("signal")

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from distillguard.ingest.coerce import coerce
+from distillguard.ingest.coerce import Plausible, coerce
 from distillguard.ingest.files import InputFile, discover
 from distillguard.ingest.readers import READERS, BadRow, columns_of, missing_required
 from distillguard.schema import ACCOUNTS, INTERACTIONS, REJECTED, TableSpec
@@ -40,6 +41,32 @@ class IngestStats:
     extra_columns: set[str] = field(default_factory=set)  # unknown columns (kept in the files, not used)
     columns_by_file: dict[str, list[str]] = field(default_factory=dict)
     rejected_by_reason: dict[str, int] = field(default_factory=dict)
+    #: rows set aside for a timestamp outside the plausible range (a clock fault), and the first
+    plausible: tuple[str, str] | None = None  # the range checked: (earliest, latest), RFC 3339
+    clock_faults: int = 0
+    clock_fault_example: dict | None = None  # {"file", "row", "reason"}
+
+    def warnings(self) -> list[dict]:
+        """What a run should say besides the counts: rows whose timestamps point at a faulty clock."""
+        if not self.clock_faults or self.plausible is None:
+            return []
+        ex = self.clock_fault_example or {}
+        n = self.clock_faults
+        earliest, latest = self.plausible
+        return [
+            {
+                "kind": "implausible_timestamps",
+                "rows": n,
+                "plausible": {"from": earliest, "to": latest},
+                "example": ex,
+                "message": (
+                    f"{n:,} row{'s' if n != 1 else ''} set aside with a timestamp before {earliest[:10]} "
+                    f"or more than a day after this run ({latest}): the clock that stamped "
+                    f"{'them' if n != 1 else 'it'} is probably faulty (first: {ex.get('file')} row "
+                    f"{ex.get('row')}, {ex.get('reason')})"
+                ),
+            }
+        ]
 
 
 class _SeenKeys:
@@ -90,6 +117,7 @@ class LogSource:
         spec: TableSpec,
         batch_rows: int = DEFAULT_BATCH_ROWS,
         columns: Collection[str] | None = None,
+        now: datetime | None = None,
     ):
         self.spec = spec
         self.batch_rows = batch_rows
@@ -99,7 +127,13 @@ class LogSource:
         #: in the batches, and absent from a set-aside row's ``raw`` record).
         self.columns = None if columns is None else frozenset(columns)
         self.files, ignored = discover(list(paths))
-        self.stats = IngestStats(files=[str(f) for f in self.files], ignored_files=[str(p) for p in ignored])
+        #: timestamps outside this range are set aside as clock faults (``now``: the run's time)
+        self.plausible = Plausible.around(now)
+        self.stats = IngestStats(
+            files=[str(f) for f in self.files],
+            ignored_files=[str(p) for p in ignored],
+            plausible=(_iso(self.plausible.earliest), _iso(self.plausible.latest)),
+        )
         self._rejected: list[pa.Table] = []
         self._bad_buffer: list[tuple[str, BadRow]] = []
         self._key = spec.columns[0].name  # request_id / account_id: unique per row
@@ -149,8 +183,13 @@ class LogSource:
             ]
             self.stats.columns_present.update(n for n in present if n in self.spec.names)
             self.stats.extra_columns.update(n for n in chunk.table.column_names if n not in self.spec.names)
-            done = coerce(chunk, self.spec)
+            done = coerce(chunk, self.spec, self.plausible)
             self.stats.rows_read += chunk.table.num_rows + len(chunk.bad)
+            if done.clock_faults:
+                self.stats.clock_faults += done.clock_faults
+                if self.stats.clock_fault_example is None and done.clock_example is not None:
+                    ex = done.clock_example
+                    self.stats.clock_fault_example = {"file": str(f), "row": ex.row, "reason": ex.reason}
             for b in done.bad:
                 self._bad_buffer.append((str(f), b))
             table = done.table
@@ -235,6 +274,10 @@ class LogSource:
         return pa.concat_tables(self._rejected).sort_by([("file", "ascending"), ("row", "ascending")])
 
 
+def _iso(t: datetime) -> str:
+    return t.isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
 def _json(rec: dict) -> str:
     import json
 
@@ -249,15 +292,21 @@ def _reason_kind(reason: str) -> str:
 
 
 def open_interactions(
-    paths: list[str | Path], batch_rows: int = DEFAULT_BATCH_ROWS, columns: Collection[str] | None = None
+    paths: list[str | Path],
+    batch_rows: int = DEFAULT_BATCH_ROWS,
+    columns: Collection[str] | None = None,
+    now: datetime | None = None,
 ) -> LogSource:
     """A stream of interaction batches (``schema.INTERACTIONS``) from files and folders; ``columns``:
-    the contract columns the caller uses (see :attr:`LogSource.columns`)."""
-    return LogSource(paths, INTERACTIONS, batch_rows, columns)
+    the contract columns the caller uses (see :attr:`LogSource.columns`); ``now``: the time the
+    plausible timestamps end a day after (default: the clock's)."""
+    return LogSource(paths, INTERACTIONS, batch_rows, columns, now)
 
 
-def open_accounts(paths: list[str | Path], batch_rows: int = DEFAULT_BATCH_ROWS) -> LogSource:
-    return LogSource(paths, ACCOUNTS, batch_rows)
+def open_accounts(
+    paths: list[str | Path], batch_rows: int = DEFAULT_BATCH_ROWS, now: datetime | None = None
+) -> LogSource:
+    return LogSource(paths, ACCOUNTS, batch_rows, now=now)
 
 
 @dataclass
@@ -267,9 +316,9 @@ class AccountsRead:
     stats: IngestStats
 
 
-def read_accounts(paths: list[str | Path]) -> AccountsRead:
+def read_accounts(paths: list[str | Path], now: datetime | None = None) -> AccountsRead:
     """Read the (small) accounts table whole."""
-    src = open_accounts(paths)
+    src = open_accounts(paths, now=now)
     batches = list(src)
     table = pa.Table.from_batches(batches, schema=ACCOUNTS.schema)
     return AccountsRead(table, src.rejected, src.stats)

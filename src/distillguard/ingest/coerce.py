@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import polars as pl
@@ -28,6 +29,29 @@ _TS_FORMATS = (
     ("%Y-%m-%dT%H:%M%:z", True),
     ("%Y-%m-%dT%H:%M", False),
 )
+#: A timestamp before this, or more than FUTURE_SLACK after the run's clock, is a clock fault (a
+#: logging machine's clock reset to 1970, a placeholder date such as 2099-01-01), not a request: such
+#: a row is set aside, since it would stretch time spans and the daily windows over decades.
+PLAUSIBLE_FROM = datetime(2000, 1, 1, tzinfo=UTC)  # well before any LLM API
+FUTURE_SLACK = timedelta(days=1)  # (clocks of the logging machines and this one may differ a little)
+CLOCK_FAULT = "a clock fault?"
+
+
+@dataclass(frozen=True)
+class Plausible:
+    """The range of plausible timestamps: [PLAUSIBLE_FROM, now + FUTURE_SLACK]."""
+
+    earliest: datetime
+    latest: datetime
+
+    @classmethod
+    def around(cls, now: datetime | None = None) -> Plausible:
+        now = now or datetime.now(UTC)
+        if now.tzinfo is None:
+            now = now.replace(tzinfo=UTC)
+        return cls(PLAUSIBLE_FROM, now.astimezone(UTC) + FUTURE_SLACK)
+
+
 _TRUE = ("true", "t", "yes", "y", "1")
 _FALSE = ("false", "f", "no", "n", "0")
 _WRONG_KIND = {"a list", "an object"}
@@ -38,6 +62,8 @@ class Coerced:
     table: pa.Table  # exactly spec.schema
     rows: np.ndarray  # record numbers of table's rows
     bad: list[BadRow]
+    clock_faults: int = 0  # rows (among bad) with a timestamp outside the plausible range
+    clock_example: BadRow | None = None  # the first of them
 
 
 def _show(expr: pl.Expr) -> pl.Expr:
@@ -211,14 +237,18 @@ def _describe_pl(t: pl.DataType) -> str:
     return str(t)
 
 
-def _exprs(df: pl.DataFrame, spec: TableSpec, csv: bool, detail: bool) -> tuple[list[pl.Expr], pl.Expr]:
-    """Value expressions for every contract column, and one expression joining the row's reasons."""
+def _exprs(
+    df: pl.DataFrame, spec: TableSpec, csv: bool, detail: bool, plausible: Plausible | None = None
+) -> tuple[list[pl.Expr], pl.Expr, pl.Expr]:
+    """Value expressions for every contract column, one expression joining the row's reasons, and one
+    that is true for a row with a timestamp outside ``plausible`` (None: no such check)."""
 
     def fmt(template: str, *args: pl.Expr) -> pl.Expr:
         return pl.format(template, *args) if detail else pl.lit(template)
 
     values: list[pl.Expr] = []
     reasons: list[pl.Expr] = []
+    clock: list[pl.Expr] = []
     for col in spec.columns:
         if col.name in df.columns:
             value, reason = _column_exprs(
@@ -232,6 +262,18 @@ def _exprs(df: pl.DataFrame, spec: TableSpec, csv: bool, detail: bool) -> tuple[
             if pa.types.is_string(col.type) and col.name != "prompt":
                 missing = missing | (value.str.strip_chars() == "")
             reason = pl.coalesce(reason, pl.when(missing).then(pl.lit(f"{col.name} is missing")))
+        if plausible is not None and pa.types.is_timestamp(col.type) and col.name in df.columns:
+            early = value < pl.lit(plausible.earliest)
+            late = value > pl.lit(plausible.latest)
+            shown = pl.format("'{}'", value.dt.to_string("%Y-%m-%dT%H:%M:%S%.fZ"))
+            reason = pl.coalesce(
+                reason,
+                pl.when(early)
+                .then(fmt(f"{col.name}: {{}} is before {plausible.earliest:%Y-%m-%d} ({CLOCK_FAULT})", shown))
+                .when(late)
+                .then(fmt(f"{col.name}: {{}} is more than a day after this run ({CLOCK_FAULT})", shown)),
+            )
+            clock.append((early | late).fill_null(False))
         allowed = ENUMS.get((spec.name, col.name))
         if allowed is not None:
             outside = value.is_not_null() & ~value.is_in(sorted(allowed))
@@ -243,11 +285,35 @@ def _exprs(df: pl.DataFrame, spec: TableSpec, csv: bool, detail: bool) -> tuple[
             )
         values.append(value.alias(col.name))
         reasons.append(reason.cast(pl.String))
-    return values, pl.concat_str(reasons, separator="; ", ignore_nulls=True).alias("__reason__")
+    faulty = pl.any_horizontal(clock) if clock else pl.lit(False)
+    return (
+        values,
+        pl.concat_str(reasons, separator="; ", ignore_nulls=True).alias("__reason__"),
+        faulty.alias("__clock__"),
+    )
 
 
-def coerce(chunk: RawChunk, spec: TableSpec) -> Coerced:
-    """Turn a raw chunk into the contract schema; rows that break the contract go to ``bad``.
+def _plain_text(table: pa.Table, spec: TableSpec) -> pa.Table:
+    """The contract's dictionary-encoded columns decoded to the values they hold (pandas'
+    categoricals, polars' Categorical and Enum, ``dictionary_encode()``), string views as large
+    strings: text is text, however a writer chose to store it. Large strings stay as they are
+    (polars and the final cast take them)."""
+    for i, fld in enumerate(table.schema):
+        if fld.name not in spec.names:
+            continue
+        col = table.column(i)
+        if pa.types.is_dictionary(fld.type):
+            col = pa.chunked_array([c.dictionary.take(c.indices) for c in col.chunks], fld.type.value_type)
+        if pa.types.is_string_view(col.type):
+            col = col.cast(pa.large_string())  # (a chunk may hold more than plain strings can: 2 GiB)
+        if col.type != fld.type:
+            table = table.set_column(i, fld.name, col)
+    return table
+
+
+def coerce(chunk: RawChunk, spec: TableSpec, plausible: Plausible | None = None) -> Coerced:
+    """Turn a raw chunk into the contract schema; rows that break the contract go to ``bad``, as do
+    rows with a timestamp outside ``plausible`` (None: not checked), counted in ``clock_faults``.
 
     Two passes: every row with constant reasons (finds the bad rows cheaply), then the bad rows
     alone with reasons that quote the offending values.
@@ -257,22 +323,29 @@ def coerce(chunk: RawChunk, spec: TableSpec) -> Coerced:
     bad = list(chunk.bad)
     if n == 0:
         return Coerced(pa.Table.from_batches([], schema=spec.schema), np.zeros(0, np.int64), bad)
-    df = pl.from_arrow(table, rechunk=False)
+    table = _plain_text(table, spec)
+    # only the contract's columns: unknown extras are ignored (and may be of types polars lacks)
+    df = pl.from_arrow(table.select([c for c in table.column_names if c in spec.names]), rechunk=False)
     assert isinstance(df, pl.DataFrame)
     df = _preparse_timestamps(df, spec)
-    values, reason = _exprs(df, spec, chunk.csv, detail=False)
-    out = df.select(*values, reason)
+    values, reason, clock = _exprs(df, spec, chunk.csv, detail=False, plausible=plausible)
+    out = df.select(*values, reason, clock)
     is_bad = (out.get_column("__reason__") != "").to_numpy()
+    is_clock = out.get_column("__clock__").to_numpy()
+    clock_faults, clock_example = int(is_clock.sum()), None
+    out = out.drop("__clock__")
     if is_bad.any():
         idx = np.flatnonzero(is_bad)
         subset = df.filter(pl.Series(is_bad))
-        _, detailed = _exprs(subset, spec, chunk.csv, detail=True)
+        _, detailed, _ = _exprs(subset, spec, chunk.csv, detail=True, plausible=plausible)
         messages = subset.select(detailed).to_series().to_list()
         raw_rows = table.take(pa.array(idx)).to_pylist()  # the row as read, not as parsed
         for i, r, rec in zip(idx.tolist(), messages, raw_rows, strict=True):
             bad.append(
                 BadRow(int(chunk.rows[i]), r, json.dumps(_unwrap(rec), default=str, ensure_ascii=False))
             )
+            if clock_example is None and is_clock[i]:
+                clock_example = bad[-1]
         out = out.filter(pl.Series(~is_bad))
         rows = chunk.rows[~is_bad]
     else:
@@ -293,7 +366,7 @@ def coerce(chunk: RawChunk, spec: TableSpec) -> Coerced:
         arrays = {f.name: good.column(f.name) for f in good.schema}
         arrays.update({name: keep.column(name) for name in same})
         good = pa.table({f.name: arrays[f.name] for f in spec.schema})
-    return Coerced(good.cast(spec.schema), rows, bad)
+    return Coerced(good.cast(spec.schema), rows, bad, clock_faults, clock_example)
 
 
 def _unwrap(rec: dict) -> dict:

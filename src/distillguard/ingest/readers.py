@@ -63,13 +63,19 @@ def _stream_error(f: InputFile, exc: Exception, after: int) -> InputError:
 # --- Parquet -------------------------------------------------------------------------------------
 
 
+def is_text_type(typ: pa.DataType) -> bool:
+    """Whether Arrow type ``typ`` holds text: string, large string or string view, or a dictionary
+    of one of them (pandas' categoricals, polars' Categorical and Enum, ``dictionary_encode()``)."""
+    if pa.types.is_dictionary(typ):
+        typ = typ.value_type
+    return pa.types.is_string(typ) or pa.types.is_large_string(typ) or pa.types.is_string_view(typ)
+
+
 def unbreakable(spec: TableSpec, name: str, typ: pa.DataType) -> bool:
     """Whether no row can break the contract in column ``name`` stored as ``typ``: an optional
     text column without a list of allowed values, stored as text (or all null)."""
     col = spec.column(name)
-    text = pa.types.is_string(typ) or pa.types.is_large_string(typ) or pa.types.is_null(typ)
-    if pa.types.is_dictionary(typ):
-        text = pa.types.is_string(typ.value_type) or pa.types.is_large_string(typ.value_type)
+    text = is_text_type(typ) or pa.types.is_null(typ)
     return not col.required and (spec.name, name) not in ENUMS and pa.types.is_string(col.type) and text
 
 
@@ -133,8 +139,8 @@ def _head(f: InputFile, nbytes: int = 1 << 16) -> bytes:
             raise _stream_error(f, exc, 0) from None
 
 
-def _check_text(f: InputFile, head: bytes, kind: str) -> None:
-    if not head.strip():
+def _check_text(f: InputFile, head: bytes, kind: str, nbytes: int = 1 << 16) -> None:
+    if not head.strip() and (len(head) < nbytes or kind == "CSV"):  # (blank lines may go on)
         raise InputError(f, "is empty" + (": no header row" if kind == "CSV" else ""))
     if b"\x00" in head:
         raise InputError(f, f"holds binary data, not {kind} text")
@@ -145,17 +151,68 @@ def _check_text(f: InputFile, head: bytes, kind: str) -> None:
             raise InputError(f, f"is not UTF-8 {kind} text (invalid byte at offset {exc.start})") from None
 
 
+def _first_record(f: InputFile, head: bytes, *, csv_quotes: bool) -> bytes:
+    """The file's first record, however long: up to its first newline (JSON Lines: the first
+    non-blank line; CSV: a newline outside double quotes). Starts from ``head``, the file's first
+    bytes, and reads on only while the record is longer than that."""
+    buf = bytearray(head if csv_quotes else head.lstrip())
+    quotes = 0  # double quotes in buf[:counted]
+    counted = pos = 0
+    with _open_text(f) as stream:
+        try:
+            stream.read(len(head))  # (already in buf)
+            piece = 1 << 16
+            while True:
+                nl = buf.find(b"\n", pos)
+                while nl >= 0:
+                    if csv_quotes:
+                        quotes += buf.count(b'"', counted, nl)
+                        counted = nl
+                    if quotes % 2 == 0:
+                        return bytes(buf[:nl])
+                    pos = nl + 1
+                    nl = buf.find(b"\n", pos)
+                pos = len(buf)
+                data = stream.read(piece)
+                if not data:
+                    return bytes(buf)
+                if not buf and not csv_quotes:
+                    data = data.lstrip()
+                buf += data
+                piece = min(piece * 2, 8 << 20)
+        except (OSError, pa.ArrowException) as exc:
+            raise _stream_error(f, exc, 0) from None
+
+
 # --- CSV -----------------------------------------------------------------------------------------
 
 
 def csv_columns(f: InputFile) -> list[str]:
     head = _head(f)
     _check_text(f, head, "CSV")
-    text = head.decode("utf-8", errors="replace").lstrip("\ufeff")
+    text = _first_record(f, head, csv_quotes=True).decode("utf-8", errors="replace").lstrip("\ufeff")
     try:
         return next(csv.reader(io.StringIO(text)))
     except (csv.Error, StopIteration) as exc:
         raise InputError(f, f"header row cannot be parsed as CSV ({exc})") from None
+
+
+#: bytes of CSV text parsed at once; a record longer than a block makes the file be read again from
+#: the start with blocks four times larger (what was yielded already is skipped), up to the maximum
+CSV_BLOCK_BYTES = 8 << 20
+CSV_MAX_BLOCK_BYTES = 1 << 30
+
+
+class _RecordTooLong(Exception):
+    pass
+
+
+@dataclass
+class _CsvDone:
+    """What earlier passes over a CSV file yielded: so many valid rows, these malformed records."""
+
+    valid: int = 0
+    reported: set[int] = field(default_factory=set)
 
 
 def read_csv(
@@ -167,6 +224,27 @@ def read_csv(
         dup = sorted({n for n in names if names.count(n) > 1})
         raise InputError(f, f"header names column {', '.join(dup)} more than once")
     missing_required(f, spec, names)
+    done = _CsvDone()
+    block = CSV_BLOCK_BYTES
+    while True:
+        try:
+            yield from _read_csv_pass(f, names, batch_rows, block, done)
+            return
+        except _RecordTooLong:
+            if block >= CSV_MAX_BLOCK_BYTES:
+                raise InputError(
+                    f,
+                    f"holds a record longer than {CSV_MAX_BLOCK_BYTES >> 20} MiB "
+                    f"(after valid record {done.valid}): not read",
+                ) from None
+            block *= 4
+
+
+def _read_csv_pass(
+    f: InputFile, names: list[str], batch_rows: int, block: int, done: _CsvDone
+) -> Iterator[RawChunk]:
+    """Read a CSV file from its start in blocks of ``block`` bytes, skipping what ``done`` says
+    was yielded already; raise :class:`_RecordTooLong` for a record longer than a block."""
     malformed: list[BadRow] = []
 
     def on_invalid(row: pacsv.InvalidRow) -> str:
@@ -180,11 +258,21 @@ def read_csv(
         )
         return "skip"
 
+    def failed(exc: Exception) -> Exception:
+        if "straddl" in str(exc).lower():  # "straddling object straddles two block boundaries"
+            return _RecordTooLong()
+        return _stream_error(f, exc, done.valid)
+
+    def new_bad(bad: list[BadRow]) -> list[BadRow]:
+        bad = [b for b in bad if b.row not in done.reported]
+        done.reported.update(b.row for b in bad)
+        return bad
+
     stream = _open_text(f)
     try:
         reader = pacsv.open_csv(
             stream,
-            read_options=pacsv.ReadOptions(use_threads=False, block_size=8 << 20, encoding="utf8"),
+            read_options=pacsv.ReadOptions(use_threads=False, block_size=block, encoding="utf8"),
             parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=on_invalid),
             convert_options=pacsv.ConvertOptions(
                 column_types={n: pa.string() for n in names},
@@ -195,15 +283,15 @@ def read_csv(
         )
     except (OSError, pa.ArrowException) as exc:
         stream.close()
-        raise _stream_error(f, exc, 0) from None
+        raise failed(exc) from None
     next_record = 1
     pending: list[int] = []  # record numbers of malformed rows not yet passed
-    emitted = 0
+    valid = 0  # valid rows read in this pass
     try:
         with stream:
             for batch in reader:
-                bad_now, malformed[:] = list(malformed), []
-                pending.extend(b.row for b in bad_now)
+                bad_all, malformed[:] = list(malformed), []
+                pending.extend(b.row for b in bad_all)
                 pending.sort()
                 n = batch.num_rows
                 # the valid rows take the first n record numbers >= next_record that are not malformed
@@ -212,24 +300,30 @@ def read_csv(
                 if n:
                     next_record = int(cand[-1]) + 1
                     pending = [p for p in pending if p > cand[-1]]
-                emitted += n
-                for start in range(0, n, batch_rows):
+                skip = min(n, max(0, done.valid - valid))  # rows an earlier pass yielded
+                bad_now = new_bad(bad_all)
+                for start in range(skip, n, batch_rows):
                     sl = batch.slice(start, batch_rows)
+                    done.valid = valid + start + sl.num_rows
                     yield RawChunk(
                         pa.Table.from_batches([sl]),
                         cand[start : start + sl.num_rows],
-                        bad_now if start == 0 else [],
+                        bad_now if start == skip else [],
                         csv=True,
                     )
-            if malformed:
-                yield RawChunk(
-                    pa.table({n: pa.array([], pa.string()) for n in names}),
-                    np.zeros(0, np.int64),
-                    list(malformed),
-                    csv=True,
-                )
+                if skip == n and bad_now:
+                    yield _no_rows(names, bad_now)
+                valid += n
+            if bad_now := new_bad(malformed):
+                yield _no_rows(names, bad_now)
     except (OSError, pa.ArrowException) as exc:
-        raise _stream_error(f, exc, emitted) from None
+        raise failed(exc) from None
+
+
+def _no_rows(names: list[str], bad: list[BadRow]) -> RawChunk:
+    return RawChunk(
+        pa.table({n: pa.array([], pa.string()) for n in names}), np.zeros(0, np.int64), bad, csv=True
+    )
 
 
 # --- JSON Lines ------------------------------------------------------------------------------------
@@ -298,7 +392,9 @@ def jsonl_first_object(f: InputFile) -> list[str]:
     """Keys of the first record (used by ``validate`` to say which columns are present)."""
     head = _head(f)
     _check_text(f, head, "JSON Lines")
-    first = head.lstrip().split(b"\n", 1)[0]
+    first = _first_record(f, head, csv_quotes=False)  # a first line of any length
+    if not first.strip():
+        raise InputError(f, "is empty")
     try:
         obj = json.loads(first)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -327,7 +423,7 @@ def read_jsonl(
     stream = _open_text(f)
     seen_columns: set[str] = set()
     line_no = 0  # lines consumed so far
-    carry = b""
+    carry: list[bytes] = []  # the start of a line not yet ended (a line may be longer than a read)
     emitted = 0
     first = True
     with stream:
@@ -337,15 +433,16 @@ def read_jsonl(
             except (OSError, pa.ArrowException) as exc:
                 raise _stream_error(f, exc, emitted) from None
             at_end = not data
-            block = carry + data
             if not at_end:
-                cut = block.rfind(b"\n")
+                cut = data.rfind(b"\n")
                 if cut < 0:
-                    carry = block
+                    carry.append(data)
                     continue
-                block, carry = block[: cut + 1], block[cut + 1 :]
+                block = b"".join([*carry, data[: cut + 1]])
+                carry = [data[cut + 1 :]]
             else:
-                carry = b""
+                block = b"".join(carry)
+                carry = []
             if block.strip():
                 for chunk in _parse_block(block, line_no, batch_rows, text_cols):
                     if first and chunk.table.num_rows:
