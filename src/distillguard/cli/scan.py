@@ -89,6 +89,8 @@ def print_summary(result: ScanResult, out: Path) -> None:
         f"({s['time_span']['first']} .. {s['time_span']['last']}); {s['rejected_rows']:,} rows set aside"
         + (f" (see {out / 'rejected.csv'})" if s["rejected_rows"] else "")
     )
+    for w in s.get("warnings", []):
+        console.print(f"[yellow]warning:[/] {w['message']}", highlight=False)
     measured = ""
     if op.get("measured_precision") is not None:
         measured = (
