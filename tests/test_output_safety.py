@@ -276,6 +276,11 @@ def test_previous_results_are_replaced_and_stale_files_removed(tmp_path):
         (["report", "case"], 2,
          ["DIR case", "holds 2 entries distillguard did not write", "give --out FILE"]),
         (["report", "res"], 0, []),
+        (["validate", "case/logs.jsonl", "--rejected", "case/notes.txt"], 2,
+         ["is not one distillguard wrote"]),
+        (["validate", "case/logs.jsonl", "--rejected", "case/logs.jsonl"], 2,
+         ["is an input of this command"]),
+        (["validate", "case/logs.jsonl", "--rejected", "set-aside.csv"], 0, []),
     ],
 )
 def test_single_file_outputs(tmp_path, args, code, words):

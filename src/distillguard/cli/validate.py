@@ -145,6 +145,13 @@ def validate(
 
     Exit code 0 when every row is valid, 1 when rows were set aside, 2 when a file cannot be read.
     """
+    from distillguard.outdir import OutputFile
+
+    target = None
+    if rejected_out is not None:  # (checked before the files are read)
+        target = OutputFile(rejected_out, "rejected", "--rejected", inputs=(*paths, *(accounts or [])),
+                            make_parent=True)
+        target.check()
     results = []
     rejected_tables = []
     sources: list[LogSource] = [open_interactions(list(paths))]
@@ -164,8 +171,9 @@ def validate(
     acc_cols = results[1].stats.columns_present if accounts else None
     results[0].unavailable = unavailable_signals(results[0].stats.columns_present, acc_cols)
     all_rejected = pa.concat_tables(rejected_tables)
-    if rejected_out is not None:
-        _write_table(all_rejected, rejected_out)
+    if target is not None:
+        with target.writing() as tmp:
+            _write_table(all_rejected, tmp, csv=rejected_out.suffix.lower() not in (".parquet", ".pq"))
     if json_out:
         console.print_json(json.dumps({r.table: r.to_dict() for r in results}))
     else:
@@ -175,12 +183,11 @@ def validate(
         raise typer.Exit(1)
 
 
-def _write_table(table: pa.Table, path: Path) -> None:
+def _write_table(table: pa.Table, path: Path, *, csv: bool) -> None:
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.suffix.lower() in (".parquet", ".pq"):
-        pq.write_table(table, path)
-    else:
+    if csv:
         pacsv.write_csv(table, path)
+    else:
+        pq.write_table(table, path)
