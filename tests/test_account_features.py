@@ -6,8 +6,12 @@ import datetime as dt
 
 import ibis
 import polars as pl
+import pytest
 
 from distillguard.accounts.features import account_features
+
+#: public-dataset item of each row (None: no item): a sends 10, 11, 10, 12, 20; b sends 20, 21
+ITEMS = {1: 10, 2: 11, 4: 10, 5: 12, 8: 20, 0: 20, 3: 21}
 
 
 def _staged() -> ibis.Table:
@@ -36,10 +40,12 @@ def _staged() -> ibis.Table:
                 "skeleton": 7 if i % 2 else 8,
                 "head_fp": 1,
                 "tail_fp": None,
+                "dataset_item": ITEMS.get(i),
             }
         )
     df = pl.DataFrame(rows).with_columns(
-        pl.col("skeleton", "head_fp", "tail_fp").cast(pl.UInt64), pl.col("org_id").cast(pl.Utf8)
+        pl.col("skeleton", "head_fp", "tail_fp").cast(pl.UInt64), pl.col("org_id").cast(pl.Utf8),
+        pl.col("dataset_item").cast(pl.Int64),
     )
     return ibis.memtable(df)
 
@@ -55,3 +61,27 @@ def test_descriptive_columns_are_extra_and_change_nothing_else() -> None:
     b = full.filter(pl.col("account_id") == "b").row(0, named=True)
     assert b["countries"] == 2 and b["models"] == 2 and b["active_days"] == 2
     assert abs(b["gap_cv"]) < 1e-12  # one request every 15 hours: no variation
+
+
+@pytest.mark.parametrize(
+    ("account", "share", "items", "repeat", "exclusive", "exclusive_items"),
+    [
+        ("a", 5 / 8, 4, 1 - 4 / 5, 3 / 4, 3.0),  # 10 twice; 20 is b's too
+        ("b", 2 / 4, 2, 0.0, 1 / 2, 1.0),
+    ],
+)
+def test_dataset_aggregates(account, share, items, repeat, exclusive, exclusive_items) -> None:
+    row = account_features(_staged()).filter(pl.col("account_id") == account).row(0, named=True)
+    assert row["dataset_share"] == pytest.approx(share)
+    assert row["dataset_items"] == items
+    assert row["dataset_repeat"] == pytest.approx(repeat)
+    assert row["dataset_exclusive"] == pytest.approx(exclusive)
+    assert row["dataset_exclusive_items"] == pytest.approx(exclusive_items)
+
+
+def test_without_dataset_items_the_aggregates_say_none() -> None:
+    t = _staged().mutate(dataset_item=ibis.null("int64"))
+    f = account_features(t)
+    assert f["dataset_share"].to_list() == [0.0, 0.0]
+    assert f["dataset_items"].to_list() == [0, 0]
+    assert f["dataset_repeat"].is_null().all() and f["dataset_exclusive_items"].to_list() == [0.0, 0.0]

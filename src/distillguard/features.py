@@ -28,6 +28,8 @@ nd_bands            list<uint64>      MinHash LSH band keys (share one = near-du
 system_fp           uint64            hash of the normalised system prompt, null when none
 prompt_chars        int32             prompt length in characters
 prompt_lang         string            coarse language: en es fr de pt zh ja ko ru ar other
+dataset_item        uint32            item of the public-dataset index held (``dataset_index``)
+dataset_cover       float32 [0,1]     share of that item's word shingles found in the prompt
 ==================  ================  ==========================================================
 
 Every prompt-derived column is null for a row whose prompt is null; ``system_fp`` is null where
@@ -76,6 +78,8 @@ PROMPT_FEATURES: pa.Schema = pa.schema(
         _f("system_fp", pa.uint64(), "hash of the normalised system prompt; null when none"),
         _f("prompt_chars", pa.int32(), "prompt length in characters"),
         _f("prompt_lang", pa.string(), "coarse language guess: en es fr de pt zh ja ko ru ar other"),
+        _f("dataset_item", pa.uint32(), "item of the public-dataset index the prompt holds; null if none"),
+        _f("dataset_cover", pa.float32(), "share of the best item's shingles in the prompt; null: no index"),
     ],
     metadata={"nd_lsh": lsh_params().describe()},
 )
@@ -91,6 +95,7 @@ def prompt_features(
     seed: int = 0,
     similarity_threshold: float | None = None,
     columns: Collection[str] | None = None,
+    dataset_index: str | None = None,
 ) -> pa.Table:
     """One output row per input row, same order. Input has the columns of schema.INTERACTIONS
     (optional ones may be all-null). Pure function of the batch + seed; deterministic.
@@ -100,6 +105,9 @@ def prompt_features(
     (0, 1), default 0.3) is the Jaccard similarity at which two prompt windows should share an
     ``nd_bands`` key; the derived bands and rows are recorded in the result's schema metadata
     (``nd_lsh``). Band keys are only comparable between results with the same seed and threshold.
+
+    ``dataset_index``: the folder of a public-dataset index (``distillguard index build``); without
+    one ``dataset_item`` and ``dataset_cover`` are null.
 
     ``columns`` (default: all) picks the feature columns wanted: the result has ``request_id`` and
     those, in schema order, with the same values as in the full result; a signal that produces none
@@ -118,7 +126,10 @@ def prompt_features(
     for col in ("prompt", "system"):
         if col in names and not _is_text(typ := batch.schema.field(col).type):
             raise InputError("prompt_features batch", f"column {col!r} must be text, got {typ}")
-    ctx = PromptContext(batch, seed=seed, similarity_threshold=similarity_threshold, outputs=wanted)
+    ctx = PromptContext(
+        batch, seed=seed, similarity_threshold=similarity_threshold, outputs=wanted,
+        dataset_index=dataset_index,
+    )
     produced: dict[str, pa.Array] = {}
     for cls in prompt_signals():
         if wanted is not None and wanted.isdisjoint(cls.outputs):

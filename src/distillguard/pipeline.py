@@ -76,6 +76,8 @@ class ScanOptions:
     #: with the "spawn" method, so a script that calls :func:`scan` with it must guard its entry
     #: point with ``if __name__ == "__main__":``; the CLI does. Inputs of one batch run in-process.
     workers: int = 1
+    #: a public-dataset index (``distillguard index build``) prompts are matched against (None: none)
+    dataset_index: str | None = None
 
 
 @dataclass
@@ -152,6 +154,10 @@ def scan(
 ) -> ScanResult:
     """Run the whole scan; ``work_dir`` (created, not removed) holds the staged data and DuckDB spill."""
     choose_operating_point(load_model(options.model_path), options.threshold, options.target_precision)
+    if options.dataset_index is not None:  # (a bad index stops the scan before any work)
+        from distillguard.dataset_index import load_cached
+
+        load_cached(options.dataset_index)
     # the analysis phase's own imports load while the feature workers run, not after them (and not
     # before the workers are started: the import holds the interpreter's lock)
     preload = threading.Thread(target=_preload_analysis, name="distillguard-preload", daemon=True)
@@ -165,6 +171,7 @@ def scan(
         progress=progress,
         feature_fn=feature_fn,
         on_started=preload.start,
+        dataset_index=options.dataset_index,
     )
     if preload.ident is not None:  # (not started when staging stopped early)
         preload.join()
@@ -299,7 +306,8 @@ def analyse(
     if accounts_read is not None:
         account_cols = set(accounts_read.stats.columns_present)
         acc_t = con.create_table("accounts", ibis.memtable(accounts_read.table))
-    unavailable = unavailable_signals(set(stats.columns_present), account_cols)
+    given = ["--dataset-index"] if options.dataset_index is not None else []
+    unavailable = unavailable_signals(set(stats.columns_present), account_cols, given)
     det = _detect(con, staged, acc_t, unavailable, options, model, op.threshold, say)
     feats, keys, edges, edges_pl = det.feats, det.keys, det.edges, det.edges_pl
     clusters, cfeats, frame, scored = det.clusters, det.cfeats, det.frame, det.scored

@@ -70,6 +70,7 @@ _FEATURES = (
     "nd_bands",
     "system_fp",
     "prompt_chars",
+    "dataset_item",
 )
 EXAMPLE_CHARS = 300
 #: staged columns written plain (no compression, no dictionary): (near-)random values, and the
@@ -86,15 +87,16 @@ _RANDOM = frozenset({"request_id", "skeleton", "head_fp", "tail_fp", "nd_bands",
 
 #: columns of a batch the default feature phase reads (kept columns, IP, texts): the rest is not sent
 _READ = (*_KEEP, "prompt", "system")
-_CACHE: FeatureCaches | None = None
+#: this process's feature caches, per dataset index (None: none)
+_CACHES: dict[str | None, FeatureCaches] = {}
 
 
 #: staged features that read the prompt alone (the costly text work); the others also read the
 #: system prompt and the tools
-_PROMPT_ONLY = ("skeleton", "head_fp", "tail_fp", "nd_bands", "prompt_chars")
+_PROMPT_ONLY = ("skeleton", "head_fp", "tail_fp", "nd_bands", "prompt_chars", "dataset_item")
 
 
-def staged_features() -> FeatureCaches:
+def staged_features(dataset_index: str | None = None) -> FeatureCaches:
     """Fresh feature caches of the staged feature columns.
 
     :func:`~distillguard.features.prompt_features` limited to the columns staged here (so the
@@ -102,6 +104,7 @@ def staged_features() -> FeatureCaches:
     ``features.CACHE_ROWS`` per cache): the features of the prompt alone (:data:`_PROMPT_ONLY`) are
     not computed again for a prompt seen in an earlier batch of the same process, the others not for
     a row whose prompt, system prompt and tools were. Same values as without the caches.
+    ``dataset_index``: the public-dataset index prompts are matched against (``dataset_item``).
     """
     from distillguard.features import FeatureCache, FeatureCaches, prompt_features
 
@@ -109,19 +112,21 @@ def staged_features() -> FeatureCaches:
     return FeatureCaches(
         [
             FeatureCache(
-                feature_fn=functools.partial(prompt_features, columns=_PROMPT_ONLY), key_columns=("prompt",)
+                feature_fn=functools.partial(
+                    prompt_features, columns=_PROMPT_ONLY, dataset_index=dataset_index
+                ),
+                key_columns=("prompt",),
             ),
             FeatureCache(feature_fn=functools.partial(prompt_features, columns=rest)),
         ]
     )
 
 
-def _default_features() -> FeatureFn:
+def _default_features(dataset_index: str | None = None) -> FeatureFn:
     """This process's :func:`staged_features` (a worker keeps its cache from batch to batch)."""
-    global _CACHE
-    if _CACHE is None:
-        _CACHE = staged_features()
-    return _CACHE
+    if dataset_index not in _CACHES:
+        _CACHES[dataset_index] = staged_features(dataset_index)
+    return _CACHES[dataset_index]
 
 
 def ip_prefix(ip: pl.Series) -> pl.Series:
@@ -191,6 +196,7 @@ def stage_batch(batch: pa.RecordBatch, feats: pa.Table | pl.DataFrame) -> pa.Tab
         ("nd_bands", pl.List(pl.UInt64)),
         ("system_fp", pl.UInt64),
         ("prompt_chars", pl.Int64),
+        ("dataset_item", pl.Int64),
     ):
         f = f.with_columns(pl.col(c).cast(dtype) if c in f.columns else pl.lit(None, dtype).alias(c))
     if f.height == base.height and f["request_id"].equals(base["request_id"]):
@@ -200,7 +206,10 @@ def stage_batch(batch: pa.RecordBatch, feats: pa.Table | pl.DataFrame) -> pa.Tab
     return out.to_arrow()
 
 
-def stage_part(batch: pa.RecordBatch, path: Path, seed: int, feature_fn: FeatureFn | None = None) -> int:
+def stage_part(
+    batch: pa.RecordBatch, path: Path, seed: int, feature_fn: FeatureFn | None = None,
+    dataset_index: str | None = None,
+) -> int:
     """Features + staged columns of one batch written to ``path``; the number of rows staged.
 
     The unit of work of the feature phase: a pure function of the batch (and the seed), so it runs
@@ -208,7 +217,7 @@ def stage_part(batch: pa.RecordBatch, path: Path, seed: int, feature_fn: Feature
     """
     from distillguard.features import FeatureCache, FeatureCaches
 
-    fn = feature_fn or _default_features()
+    fn = feature_fn or _default_features(dataset_index)
     cached = isinstance(fn, FeatureCache | FeatureCaches)
     feats = fn.frame(batch, seed=seed) if cached else fn(batch, seed=seed)
     table = stage_batch(batch, feats)
@@ -250,16 +259,22 @@ def _exit_now() -> None:
     os._exit(0)
 
 
-def _warm_up(seed: int, default: bool) -> None:
+def _warm_up(seed: int, default: bool, dataset_index: str | None = None) -> None:
     """In a worker: import the default feature code and compile its patterns (one row through it)."""
     if default:
         from distillguard.features import prompt_features
 
-        _default_features()
+        _default_features(dataset_index)
+        if dataset_index is not None:
+            from distillguard.dataset_index import load_cached
+
+            load_cached(dataset_index)
         prompt_features(pa.table({"request_id": ["warm-up"], "prompt": ["Warm up: solve 2 + 2."]}), seed=seed)
 
 
-def _stage_shared(src: Path, path: Path, seed: int, feature_fn: FeatureFn | None) -> int:
+def _stage_shared(
+    src: Path, path: Path, seed: int, feature_fn: FeatureFn | None, dataset_index: str | None = None
+) -> int:
     """:func:`stage_part` of the rows in the Arrow IPC file ``src`` (memory-mapped, removed after;
     several record batches in it are staged as one part)."""
     try:
@@ -269,7 +284,7 @@ def _stage_shared(src: Path, path: Path, seed: int, feature_fn: FeatureFn | None
                 batch = reader.get_batch(0)
             else:
                 batch = reader.read_all().combine_chunks().to_batches()[0]
-            return stage_part(batch, path, seed, feature_fn)
+            return stage_part(batch, path, seed, feature_fn, dataset_index)
     finally:
         src.unlink(missing_ok=True)
 
@@ -377,15 +392,17 @@ class _Parts:
         workers: int,
         feature_fn: FeatureFn | None,
         batch_rows: int = 65536,
+        dataset_index: str | None = None,
     ) -> None:
         self.dir = stage_dir
         self.dir.mkdir(parents=True, exist_ok=True)
         self.seed = seed
         self.workers = max(1, int(workers))
         self.feature_fn = feature_fn
+        self.dataset_index = dataset_index
         self.batch_rows = max(1, int(batch_rows))
         # in this process: a cache that lives as long as this run (workers keep one per process)
-        self._local_fn: FeatureFn = feature_fn or staged_features()
+        self._local_fn: FeatureFn = feature_fn or staged_features(dataset_index)
         self.parts = 0
         self.rows = 0
         self._pools: list[ProcessPoolExecutor] = []
@@ -432,7 +449,9 @@ class _Parts:
             self._pending = [deque() for _ in range(self.workers)]
             if warm:
                 default = self.feature_fn is None
-                self._warming = [pool.submit(_warm_up, self.seed, default) for pool in self._pools]
+                self._warming = [
+                    pool.submit(_warm_up, self.seed, default, self.dataset_index) for pool in self._pools
+                ]
 
     def submit(self, batch: pa.RecordBatch) -> Iterator[int]:
         """Stage ``batch``; yields the row counts of the parts finished meanwhile."""
@@ -482,7 +501,9 @@ class _Parts:
         while len(self._pending[w]) >= PARTS_IN_FLIGHT:
             # wait for this worker only: the others keep working through their own queues
             yield self._collect(self._pending[w].popleft())
-        self._pending[w].append(self._pools[w].submit(_stage_shared, src, path, self.seed, self.feature_fn))
+        self._pending[w].append(
+            self._pools[w].submit(_stage_shared, src, path, self.seed, self.feature_fn, self.dataset_index)
+        )
         self._sent_to.add(w)
 
     @property
@@ -556,6 +577,7 @@ def stage_inputs(
     progress: Progress | None = None,
     feature_fn: FeatureFn | None = None,
     on_started: Callable[[], None] | None = None,
+    dataset_index: str | None = None,
 ) -> Staged:
     """Read and validate the inputs, compute per-prompt features batch by batch, stage narrow Parquet.
 
@@ -579,7 +601,7 @@ def stage_inputs(
         list(paths), batch_rows=batch_rows, columns=_READ if feature_fn is None else None
     )
     stats = source.check()
-    parts = _Parts(work_dir / "staged", seed, workers, feature_fn, batch_rows)
+    parts = _Parts(work_dir / "staged", seed, workers, feature_fn, batch_rows, dataset_index)
     done = 0
     try:
         hint = source.rows_hint()

@@ -82,7 +82,10 @@ def account_features(
     ``capability_entropy``, ``top_template_share``, ``top_template_distinct``, ``top_head_share``,
     ``top_tail_share``, ``late_model_share`` (traffic on models first seen after the window opened),
     ``pivot_hours`` (hours from such a model's first appearance to this account's first use of it),
-    ``ip24_per_request``, and from the accounts table when given ``tier``, ``verified``,
+    ``ip24_per_request``, ``dataset_share`` (requests holding an item of the public-dataset index),
+    ``dataset_items`` (distinct items, int), ``dataset_repeat`` (share of its item requests that repeat
+    an item it sent before), ``dataset_exclusive`` (share of its items no other account sent), and
+    from the accounts table when given ``tier``, ``verified``,
     ``tenure_days`` (first use minus sign-up), ``org_id``.
 
     ``descriptive``: also ``gap_cv`` (coefficient of variation of the gaps between requests),
@@ -110,7 +113,17 @@ def account_features(
         mean_output_tokens=t.output_tokens.mean(),
         mean_input_tokens=t.input_tokens.mean(),
         mean_prompt_chars=t.prompt_chars.mean(),
+        dataset_share=_share(t.dataset_item.notnull()),
         org_id=t.org_id.min(),  # one org per account; min() says which if not
+    )
+    # public-dataset items (null without a dataset index): how many distinct items, how many of
+    # them no other account sent
+    ds = t.filter(t.dataset_item.notnull()).select("account_id", item=t.dataset_item)
+    per_item = ds.group_by(["account_id", "item"]).aggregate(c=lambda s: s.count())
+    owners = per_item.group_by("item").aggregate(owners=lambda s: s.count())
+    pj = per_item.join(owners, "item")
+    ds_stats = pj.group_by("account_id").aggregate(
+        dataset_items=pj.count(), dataset_requests=pj.c.sum(), dataset_exclusive=_share(pj.owners == 1)
     )
 
     # diurnal shape: entropy of the hour-of-day histogram
@@ -165,7 +178,7 @@ def account_features(
     )
 
     feats = base
-    for part in distinct:
+    for part in [*distinct, ds_stats]:
         feats = feats.left_join(part, "account_id").select(~ibis.selectors.endswith("_right"))
     feats = (
         feats.left_join(hour_ent, "account_id")
@@ -201,13 +214,16 @@ def account_features(
         span_days=_days(df["last_seen"] - df["first_seen"]).clip(lower_bound=1.0),
         late_model_share=(pl.col("late_c").fill_null(0) / pl.col("interactions")).cast(pl.Float64),
         ip24_per_request=(pl.col("ip24s") / pl.col("interactions")).cast(pl.Float64),
+        dataset_items=pl.col("dataset_items").fill_null(0),
+        dataset_repeat=(1.0 - pl.col("dataset_items") / pl.col("dataset_requests")).cast(pl.Float64),
+        dataset_exclusive_items=(pl.col("dataset_items") * pl.col("dataset_exclusive")).fill_null(0.0),
         tenure_days=_days(df["first_seen"] - df["created_at"]),
         fixed_instruction=pl.max_horizontal(pl.col("top_head_share"), pl.col("top_tail_share")),
         unverified=(~pl.col("verified").fill_null(False)).cast(pl.Float64),
         vouched=(pl.col("verified").fill_null(False) & pl.col("tier").is_in(["enterprise", "research"]))
         .fill_null(False)
         .cast(pl.Float64),
-    ).drop("late_c")
+    ).drop("late_c", "dataset_requests")
     if descriptive:
         df = df.with_columns(gap_cv=(pl.col("gap_std") / pl.col("gap_mean")).fill_nan(None)).drop(
             "gap_std", "gap_mean"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+import numpy as np
 import polars as pl
 
 from distillguard.signals.base import Signal, register
@@ -305,6 +306,47 @@ class VouchedPeers(AccountSignal):
         return _clip(pl.col("vouched_peer_share").fill_null(0.0))
 
 
+@register
+class DatasetShare(AccountSignal):
+    """Share of the account's prompts that hold a verbatim item of a known public dataset (matched
+    against the scan's ``--dataset-index``), whatever text wraps it."""
+
+    id = "account.dataset_share"
+    requires = ("prompt",)
+    option = "--dataset-index"
+    raw = "dataset_share"
+    phrase = "{value} of prompts are items of public datasets"
+
+    @classmethod
+    def expr(cls) -> pl.Expr:
+        return _clip(pl.col("dataset_share").fill_null(0.0))
+
+
+#: distinct exclusive items at which :class:`DatasetWalk` saturates
+WALK_ITEMS = 100
+
+
+@register
+class DatasetWalk(AccountSignal):
+    """The account works its way through public datasets: many distinct items that no other account
+    sent, none repeated (a harvest partitioned over many accounts), log-scaled (1 item -> 0.15, 100 or
+    more -> 1). A class or a tutoring product asks the same popular questions again and again, and
+    researchers evaluating on a benchmark all send its same items."""
+
+    id = "account.dataset_walk"
+    requires = ("prompt",)
+    option = "--dataset-index"
+    raw = "dataset_exclusive_items"
+    unit = "num"
+    phrase = "sent {value} public-dataset items that no other account sent"
+
+    @classmethod
+    def expr(cls) -> pl.Expr:
+        items = pl.col("dataset_exclusive_items").fill_null(0.0)
+        fresh = (1.0 - pl.col("dataset_repeat").fill_null(0.0)).clip(0.0, 1.0)
+        return _clip((items + 1.0).log() / float(np.log(WALK_ITEMS + 1)) * fresh)
+
+
 ACCOUNT_SIGNALS: tuple[type[AccountSignal], ...] = (
     CotShare,
     FixedInstruction,
@@ -322,6 +364,8 @@ ACCOUNT_SIGNALS: tuple[type[AccountSignal], ...] = (
     ContentReach,
     Vouched,
     VouchedPeers,
+    DatasetShare,
+    DatasetWalk,
 )
 
 

@@ -28,7 +28,8 @@ def run_scan(
     :mod:`distillguard.outdir` (checked before any work). Used by scan and demo."""
     from distillguard.output import scan_folder, write_report_if_available, write_results
 
-    folder = scan_folder(out, [*paths, *(accounts or [])])
+    index = [Path(options.dataset_index)] if options.dataset_index else []
+    folder = scan_folder(out, [*paths, *(accounts or []), *index])
     existing = folder.check()
     with folder.staging() as tmp:
         work = tmp / "_work"
@@ -139,6 +140,9 @@ def scan_cmd(
     workers: int = typer.Option(
         0, "--workers", min=0, help="processes for the per-prompt features (0: one per CPU core)"
     ),
+    dataset_index: Path = typer.Option(
+        None, "--dataset-index", help="public-dataset index prompts are matched against (`index build`)"
+    ),
     as_json: bool = typer.Option(False, "--json", help="print summary.json instead of the table"),
     no_report: bool = typer.Option(False, "--no-report", help="skip report.html"),
 ) -> None:
@@ -154,6 +158,7 @@ def scan_cmd(
         replay_daily=replay_daily,
         memory_limit=memory_limit,
         workers=workers or default_workers(),
+        dataset_index=str(dataset_index) if dataset_index is not None else None,
     )
     result = run_scan(
         list(paths), list(accounts) if accounts else None, out, opts, quiet=as_json, report=not no_report

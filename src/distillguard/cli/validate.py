@@ -169,7 +169,10 @@ def validate(
             results.append(run_validation(src, progress))
             rejected_tables.append(src.rejected)
     acc_cols = results[1].stats.columns_present if accounts else None
-    results[0].unavailable = unavailable_signals(results[0].stats.columns_present, acc_cols)
+    # (what the columns allow: signals that need a scan option, such as --dataset-index, are not listed)
+    results[0].unavailable = unavailable_signals(
+        results[0].stats.columns_present, acc_cols, options=("--dataset-index",)
+    )
     all_rejected = pa.concat_tables(rejected_tables)
     if target is not None:
         with target.writing() as tmp:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import pkgutil
+from collections.abc import Collection
 from typing import ClassVar, Literal
 
 Level = Literal["prompt", "account", "link"]
@@ -24,6 +25,8 @@ class Signal:
     level: ClassVar[Level]
     #: log-format columns needed (``table.column`` for the accounts table, plain name otherwise)
     requires: ClassVar[tuple[str, ...]] = ()
+    #: a scan option the signal needs besides the columns (e.g. ``--dataset-index``), or None
+    option: ClassVar[str | None] = None
 
     @classmethod
     def description(cls) -> str:
@@ -60,11 +63,12 @@ def load_all() -> dict[str, type[Signal]]:
 
 
 def unavailable_signals(
-    interaction_columns: set[str], account_columns: set[str] | None
+    interaction_columns: set[str], account_columns: set[str] | None, options: Collection[str] = ()
 ) -> dict[str, list[str]]:
-    """Signals that cannot run on these columns: ``{signal_id: [missing columns]}``.
+    """Signals that cannot run on these columns: ``{signal_id: [missing columns or options]}``.
 
-    ``account_columns`` is None when no accounts table is given.
+    ``account_columns`` is None when no accounts table is given; ``options`` are the scan options
+    given that signals may need (``--dataset-index``).
     """
     load_all()
     out: dict[str, list[str]] = {}
@@ -77,6 +81,8 @@ def unavailable_signals(
                     missing.append(col)
             elif col not in interaction_columns:
                 missing.append(col)
+        if cls.option is not None and cls.option not in options:
+            missing.append(cls.option)
         if missing:
             out[sid] = missing
     return out

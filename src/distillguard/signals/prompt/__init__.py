@@ -9,6 +9,7 @@ batch entry point that runs them all is :func:`distillguard.features.prompt_feat
 from distillguard.signals.prompt import (  # noqa: F401  (importing registers the signals)
     capability,
     cot,
+    dataset_item,
     dataset_shape,
     near_duplicate,
     skeleton,

@@ -200,7 +200,8 @@ class PromptContext:
     ``batch`` has the columns of :data:`distillguard.schema.INTERACTIONS` (optional ones may be
     absent or all-null); ``seed`` seeds every hash and sketch; ``similarity_threshold`` is the
     near-duplicate intent (None for the default); ``outputs`` the feature columns the caller
-    wants (None: all), see :meth:`wants`.
+    wants (None: all), see :meth:`wants`; ``dataset_index`` the folder of a public-dataset index
+    (:mod:`distillguard.dataset_index`) to match prompts against.
     """
 
     def __init__(
@@ -210,14 +211,26 @@ class PromptContext:
         seed: int = 0,
         similarity_threshold: float | None = None,
         outputs: Collection[str] | None = None,
+        dataset_index: str | None = None,
     ) -> None:
         table = pa.Table.from_batches([batch]) if isinstance(batch, pa.RecordBatch) else batch
         self.table: pa.Table = table
+        #: the folder of the public-dataset index prompts are matched against (None: no matching)
+        self.dataset_index_path = dataset_index
         self.seed = int(seed)
         #: near-duplicate intent (None: the signal's default, ``near_duplicate.SIMILARITY_THRESHOLD``)
         self.similarity_threshold = similarity_threshold
         self.outputs = None if outputs is None else frozenset(outputs)
         self.n = table.num_rows
+
+    @cached_property
+    def dataset_index(self):  # -> DatasetIndex | None (loaded once per process)
+        """The loaded public-dataset index, or None when the scan was given none."""
+        if self.dataset_index_path is None:
+            return None
+        from distillguard.dataset_index import load_cached
+
+        return load_cached(self.dataset_index_path)
 
     def wants(self, column: str) -> bool:
         """Whether the caller wants output ``column`` (a signal may skip the work of one it does not)."""

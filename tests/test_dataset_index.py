@@ -1,0 +1,170 @@
+"""The public-dataset index: building it from dataset files, and which prompts it says hold an item."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+import pyarrow as pa
+import pytest
+
+from distillguard import dataset_index as di
+from distillguard.errors import InputError, UsageError
+from distillguard.features import prompt_features
+
+MATH = [
+    "Natalia sold clips to 48 of her friends in April, and then she sold half as many clips in May. "
+    "How many clips did Natalia sell altogether in April and May?",
+    "Weng earns $12 an hour for babysitting. Yesterday, she just did 50 minutes of babysitting. "
+    "How much did she earn?",
+    "Betty is saving money for a new wallet which costs $100. Betty has only half of the money she needs. "
+    "Her parents decided to give her $15 for that purpose, and her grandparents twice as much as her "
+    "parents. How much more money does Betty need to buy the wallet?",
+]
+CODE = [
+    "Write a function to find the shared elements from the given two lists.",
+    "Write a python function to identify non-prime numbers among the given integers.",
+]
+CJK = ["小明有五个苹果，他给了小红两个苹果，又买了三个苹果。请问小明现在有几个苹果？"]
+
+
+@pytest.fixture(scope="module")
+def index(tmp_path_factory) -> di.DatasetIndex:
+    root = tmp_path_factory.mktemp("datasets")
+    (root / "gsm").mkdir()
+    (root / "gsm" / "prompts.jsonl").write_text(
+        "".join(json.dumps({"id": f"g{i}", "question": q}) + "\n" for i, q in enumerate(MATH + CJK))
+    )
+    (root / "gsm" / "SOURCE.txt").write_text("where these came from\n")  # notes, not items
+    pl.DataFrame({"text": CODE}).write_parquet(root / "mbpp.parquet")
+    out = tmp_path_factory.mktemp("index")
+    di.build(di.dataset_files([root / "gsm", root / "mbpp.parquet"]), out)
+    return di.DatasetIndex.load(out)
+
+
+def _perturb(text: str, every: int) -> str:
+    words = text.split()
+    return " ".join(w + "x" if i % every == every - 1 else w for i, w in enumerate(words))
+
+
+# (case, prompt, expected item text or None)
+CASES = [
+    ("verbatim", MATH[0], MATH[0]),
+    ("wrapped", f"Solve this carefully.\n\n{MATH[1]}\n\nShow every step of your reasoning.", MATH[1]),
+    ("case and punctuation", MATH[2].upper().replace(",", " ;"), MATH[2]),
+    ("short item", f"Task: {CODE[0]} Use Python 3.", CODE[0]),
+    ("cjk", f"请回答：{CJK[0]}", CJK[0]),
+    ("a third of an item", " ".join(MATH[2].split()[:18]), None),
+    ("a word changed in every six (the evasion it does not catch)", _perturb(MATH[2], 6), None),
+    ("unrelated", "What is a good name for a golden retriever puppy who loves the beach?", None),
+    ("empty", "", None),
+]
+
+
+@pytest.mark.parametrize(("prompt", "expected"), [pytest.param(p, e, id=c) for c, p, e in CASES])
+def test_which_prompts_hold_an_item(index, prompt, expected):
+    items, cover = index.match(pl.Series([prompt]))
+    previews = pl.read_parquet(index.path / "items.parquet")
+    if expected is None:
+        assert items[0] == -1
+        return
+    assert items[0] >= 0
+    assert previews.filter(pl.col("item") == int(items[0]))["preview"][0] == expected[:160]
+    assert 0.5 <= cover[0] <= 1.0
+
+
+def test_the_index_records_datasets_items_and_sources(index):
+    items = pl.read_parquet(index.path / "items.parquet").sort("item")
+    assert items["dataset"].to_list() == ["gsm"] * 4 + ["mbpp"] * 2
+    assert items.filter(pl.col("dataset") == "gsm")["id"].to_list() == ["g0", "g1", "g2", "g3"]
+    assert items["row"].to_list() == [1, 2, 3, 4, 1, 2]
+    assert (items["shingles"] > 0).all()
+    meta = json.loads((index.path / "index.json").read_text())
+    assert meta["datasets"]["gsm"] == {"files": 1, "items": 4, "indexed_items": 4}
+    assert index.dataset_of(pl.Series([0, 5, -1]).to_numpy()).tolist() == ["gsm", "mbpp", None]
+
+
+def test_boilerplate_shingles_identify_nothing(tmp_path):
+    """Items that share a long opening still match by their own words, and the opening alone matches none."""
+    opening = "Write a Python function that takes a list of integers and returns"
+    tails = ["the sum of the even numbers in it", "the largest gap between two sorted neighbours",
+             "a list of the primes it contains in order", "the number of runs of equal values",
+             "the median without sorting the whole list", "every value that appears exactly twice"]
+    lines = [json.dumps({"prompt": f"{opening} {t}."}) + "\n" for t in tails]
+    (tmp_path / "code.jsonl").write_text("".join(lines))
+    di.build(di.dataset_files([tmp_path / "code.jsonl"]), tmp_path)
+    idx = di.DatasetIndex.load(tmp_path)
+    items, _ = idx.match(pl.Series([f"{opening} {tails[3]}.", f"{opening} something else entirely."]))
+    assert items.tolist() == [3, -1]
+
+
+def test_the_same_text_in_two_datasets_is_one_item(tmp_path):
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "d.jsonl").write_text(json.dumps({"prompt": MATH[0]}) + "\n")
+    out = tmp_path / "idx"
+    out.mkdir()
+    report = di.build(di.dataset_files([tmp_path / "a", tmp_path / "b"]), out)
+    assert report.items == 2 and report.indexed_items == 1
+    assert di.DatasetIndex.load(out).match(pl.Series([MATH[0]]))[0].tolist() == [0]
+
+
+@pytest.mark.parametrize(
+    ("files", "error", "words"),
+    [
+        ({"d.jsonl": '{"answer": "4"}\n'}, InputError, "no text column prompt / question"),
+        ({"d.csv": "a,b\n1,2\n"}, InputError, "(found: a, b)"),
+        ({"d.jsonl": "{not json\n"}, InputError, "cannot be read as .jsonl"),
+        ({"notes.txt": "hello\n"}, UsageError, "holds no dataset files"),
+    ],
+)
+def test_unreadable_dataset_files_name_the_file_and_problem(tmp_path, files, error, words):
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    with pytest.raises(error, match=None) as exc:
+        di.build(di.dataset_files([tmp_path]), tmp_path / "out")
+    assert words in str(exc.value)
+
+
+def test_prompt_features_match_with_an_index_and_are_null_without(index):
+    batch = pa.table({"request_id": ["r0", "r1", "r2"], "prompt": [MATH[1], "hello there", None]})
+    with_index = prompt_features(batch, dataset_index=str(index.path))
+    assert with_index.column("dataset_item").to_pylist()[1:] == [None, None]
+    assert with_index.column("dataset_item").to_pylist()[0] is not None
+    assert with_index.column("dataset_cover").to_pylist()[0] == pytest.approx(1.0)
+    without = prompt_features(batch)
+    assert without.column("dataset_item").null_count == 3 and without.column("dataset_cover").null_count == 3
+
+
+def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", "from distillguard.cli import run; run()", *args],
+                          cwd=cwd, capture_output=True, text=True, timeout=120)
+
+
+def test_index_build_command_and_scan_option(tmp_path):
+    (tmp_path / "ds").mkdir()
+    (tmp_path / "ds" / "items.jsonl").write_text("".join(json.dumps({"prompt": q}) + "\n" for q in MATH))
+    p = _cli("index", "build", "ds", "--out", "idx", "--json", cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout)["indexed_items"] == 3
+    assert (tmp_path / "idx" / "distillguard-manifest.json").exists()
+    again = _cli("index", "build", "ds", "--out", "ds", cwd=tmp_path)  # the folder it reads
+    assert again.returncode == 2 and "is inside the output folder" in again.stderr
+    rows = [{"request_id": f"r{i}", "ts": f"2026-04-22T0{i % 10}:00:00Z", "account_id": f"a{i % 3}",
+             "prompt": MATH[i % 3] if i % 2 else f"hello number {i}"} for i in range(30)]
+    (tmp_path / "logs.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    scan = _cli("scan", "logs.jsonl", "--out", "res", "--dataset-index", "idx", "--no-report", "--json",
+                cwd=tmp_path)
+    assert scan.returncode == 0, scan.stderr
+    summary = json.loads((tmp_path / "res" / "summary.json").read_text())
+    assert "account.dataset_share" in summary["signals"]
+    assert "account.dataset_share" not in summary["unavailable_signals"]
+    plain = _cli("scan", "logs.jsonl", "--out", "res2", "--no-report", "--json", cwd=tmp_path)
+    assert json.loads((tmp_path / "res2" / "summary.json").read_text())["unavailable_signals"][
+        "account.dataset_share"] == ["--dataset-index"], plain.stderr
+    bad = _cli("scan", "logs.jsonl", "--out", "res3", "--dataset-index", "ds", cwd=tmp_path)
+    assert bad.returncode == 2 and "not a readable dataset index" in bad.stderr
+    assert not (tmp_path / "res3").exists()
