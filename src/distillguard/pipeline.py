@@ -38,6 +38,7 @@ from distillguard.campaigns.assemble import assemble_campaigns
 from distillguard.campaigns.attribute import AttributionParams
 from distillguard.errors import UsageError
 from distillguard.linking import LINK_SIGNALS, LinkParams, all_keys, candidate_edges, weigh_keys
+from distillguard.linking.behaviour import BehaviourParams, add_behaviour, behaviour_edges, profiles
 from distillguard.linking.edges import content_reach, vouched_peer_share
 from distillguard.linking.evidence import key_evidence_text, popular_keys
 from distillguard.linking.keys import signal_keys
@@ -65,6 +66,8 @@ class ScanOptions:
     attribution: AttributionParams = field(default_factory=AttributionParams)
     #: synchronized activity: reinforces candidate links (``kind_weight=0`` turns it off)
     sync: SyncParams = field(default_factory=SyncParams)
+    #: behavioural peers: links between near-identical, rare request profiles (``kind_weight=0``: off)
+    behaviour: BehaviourParams = field(default_factory=BehaviourParams)
     replay_daily: bool = False
     batch_rows: int = 65536
     model_path: str | None = None
@@ -230,6 +233,10 @@ def _detect(
     if options.sync.kind_weight > 0 and "link.sync" not in skip:
         # co-activity beyond the pair's daily rhythms reinforces links the keys proposed
         edges = reinforce(edges, sync_evidence(con, staged, edges, options.sync, tag), options.sync)
+    if options.behaviour.kind_weight > 0 and "link.behaviour" not in skip:
+        # accounts that share no key but run one program: near-identical, rare request profiles
+        prof = profiles(staged, feats, options.behaviour.min_requests)
+        edges = add_behaviour(edges, behaviour_edges(prof, options.behaviour), options.behaviour)
     edges_pl = pl.from_arrow(edges)
     assert isinstance(edges_pl, pl.DataFrame)
     feats = feats.join(vouched_peer_share(edges_pl, feats), on="account_id", how="left")
@@ -400,6 +407,8 @@ def analyse(
             [s.id for s in ACCOUNT_SIGNALS if s.id not in unavailable]
             + [s.id for s in LINK_SIGNALS if s.id not in unavailable]
             + (["link.sync"] if options.sync.kind_weight > 0 and "link.sync" not in unavailable else [])
+            + (["link.behaviour"] if options.behaviour.kind_weight > 0 and "link.behaviour" not in unavailable
+               else [])
         ),
         "unavailable_signals": unavailable,
         # rows whose timestamps point at a faulty clock (set aside, counted in rejected_rows)

@@ -60,6 +60,7 @@ ATTRIBUTION_KIND_WEIGHT: dict[str, float] = {
     "signup_burst": 1.0,
     "ip_prefix": 1.0,
     "sync": 1.0,
+    "behaviour": 0.5,
     "near_duplicate": 0.0,
     "client_config": 0.25,
     "asn": 0.1,

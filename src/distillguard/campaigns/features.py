@@ -25,6 +25,8 @@ CLUSTER_FEATURES: dict[str, str] = {
     "cluster.content_reach": "the group's accounts send content shared across many accounts ({value} reach)",
     "cluster.vouched": "{value} of the group's accounts are verified contract-tier accounts",
     "cluster.synchronized": "{value} of the group's links are active in the same hours beyond their rhythms",
+    "cluster.behaviour": "{value} of the group's links are near-identical, rare request profiles",
+    "cluster.dataset_walk": "the group's accounts work through public datasets without overlap ({value})",
 }
 
 
@@ -52,6 +54,7 @@ def cluster_features(acc: pl.DataFrame, clusters: pl.DataFrame, edges: pl.DataFr
         **{"cluster.unverified": pl.col("account.unverified_self_serve").fill_null(0.0).mean()},
         **{"cluster.content_reach": pl.col("account.content_reach").fill_null(0.0).mean()},
         **{"cluster.vouched": pl.col("account.vouched").fill_null(0.0).mean()},
+        **{"cluster.dataset_walk": pl.col("account.dataset_walk").fill_null(0.0).mean()},
     )
     cmap = clusters.select("account_id", "cluster")
     ie = edges.join(cmap.rename({"account_id": "src", "cluster": "c1"}), on="src").join(
@@ -69,6 +72,7 @@ def cluster_features(acc: pl.DataFrame, clusters: pl.DataFrame, edges: pl.DataFr
             **{"cluster.infra_sharing": has(INFRA_KINDS).mean()},
             **{"cluster.signup_burst": has(("signup_burst",)).mean()},
             **{"cluster.synchronized": has(("sync",)).mean()},
+            **{"cluster.behaviour": has(("behaviour",)).mean()},
         )
         .rename({"c1": "cluster"})
     )
