@@ -301,6 +301,20 @@ def prefix_hosts(
     return ipv4(asn, prefix_salt, (prefix_third % 256) * 254 + host % 254)
 
 
+def stable_hash(*parts: int | np.ndarray) -> np.ndarray:
+    """A splitmix64 hash (uint64) of integer parts (scalars or arrays, broadcast together): the same
+    parts, the same value, in any order of drawing (e.g. an account's address in one lease)."""
+    arrays = [np.asarray(p, dtype=np.int64).view(np.uint64) for p in parts]
+    h = np.zeros(np.broadcast(*arrays).shape, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for a in arrays:
+            x = (h ^ a) + np.uint64(0x9E3779B97F4A7C15)
+            x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+            x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+            h = x ^ (x >> np.uint64(31))
+    return h
+
+
 def prefix24(ip: pl.Series) -> pl.Series:
     """The /24 prefix (``a.b.c``) of IPv4 strings."""
     return ip.str.extract(r"^(\d+\.\d+\.\d+)\.", 1)

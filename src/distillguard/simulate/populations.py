@@ -20,11 +20,11 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from distillguard.simulate import infra, lookalikes
+from distillguard.simulate import adaptive_lookalikes, elicitation, infra, lookalikes
 from distillguard.simulate import text as T
 from distillguard.simulate.render import draw, ints, render
 from distillguard.simulate.responses import synthesize
-from distillguard.simulate.scenario import PopulationSpec, Scenario
+from distillguard.simulate.scenario import DATASET_CAPABILITIES, PopulationSpec, Scenario
 from distillguard.simulate.vec import DAY_US, HOUR_US, _append, _choice, _const, _maybe, _str, _where
 
 # local-hour activity curves (relative weights, hour 0..23)
@@ -168,6 +168,7 @@ WEEKDAYS = {
     "developer": [1.0, 1.0, 1.0, 1.0, 0.95, 0.5, 0.45],
     "office": [1.0, 1.0, 1.0, 1.0, 0.95, 0.12, 0.08],
     "student": [1.0, 1.0, 1.0, 0.95, 0.8, 0.45, 0.75],
+    "shift": [1.0, 1.0, 1.0, 1.0, 1.0, 0.7, 0.3],  # contract work: six days a week, a short Sunday
     "flat": [1.0] * 7,
 }
 
@@ -215,6 +216,13 @@ BEHAVIOUR = {
     "capability_sweep": Behaviour("flat", "flat", 5.0, 10, 1.0, "single", 0.3),
     "paraphrase": Behaviour("flat", "flat", 5.0, 15, 1.0, "single", 0.3),
     "low_and_slow": Behaviour("human", "human", 1.5, 120, 0.8, "single", 0.3),
+    # a person's pace: a few requests a sitting, a minute or two apart, weekdays and weekends alike
+    "adaptive": Behaviour("human", "human", 4.0, 75, 1.0, "single", 0.3),
+    # look-alikes of adaptive campaigns (adaptive_lookalikes.py)
+    "tutoring_product": Behaviour("student", "student", 3.0, 50, 0.9, "session", 1.0),
+    "ml_researcher": Behaviour("developer", "developer", 40.0, 4.0, 0.8, "single", 0.9),
+    "labelling_contractor": Behaviour("flat", "shift", 3.0, 120, 0.8, "session", 0.5),
+    "content_agency": Behaviour("office", "office", 6.0, 40, 0.8, "single", 0.7),
 }
 BENIGN_TIERS = {
     "casual": (["free", "pro"], [0.72, 0.28]),
@@ -230,6 +238,10 @@ BENIGN_TIERS = {
     "research_lab": (["research"], [1.0]),
     "reward_model_vendor": (["enterprise"], [1.0]),
     "reseller_customers": (["pro", "free", "startup"], [0.55, 0.3, 0.15]),
+    "tutoring_product": (["startup", "enterprise", "pro"], [0.5, 0.2, 0.3]),
+    "ml_researcher": (["pro", "research", "free"], [0.45, 0.35, 0.2]),
+    "labelling_contractor": (["pro", "free"], [0.7, 0.3]),
+    "content_agency": (["pro", "startup"], [0.7, 0.3]),
 }
 CAMPAIGN_TIERS = {
     "hydra": (["edu", "research", "startup", "free"], [0.35, 0.25, 0.25, 0.15]),
@@ -237,7 +249,16 @@ CAMPAIGN_TIERS = {
     "capability_sweep": (["startup", "research", "pro"], [0.4, 0.3, 0.3]),
     "paraphrase": (["pro", "free"], [0.6, 0.4]),
     "low_and_slow": (["pro", "free"], [0.8, 0.2]),
+    # with a card; accounts without one (no_card_share) are on the free tier, like everyone's
+    "adaptive": (["pro", "startup"], [0.85, 0.15]),
 }
+#: benign archetypes whose accounts and content are built by a look-alike module
+LOOKALIKE_ACCOUNTS = {**lookalikes.ACCOUNTS, **adaptive_lookalikes.ACCOUNTS}
+LOOKALIKE_CONTENT = {**lookalikes.CONTENT, **adaptive_lookalikes.CONTENT}
+#: max_tokens of ordinary API requests (-1: not set) and how often each is used
+MAX_TOKENS_MIX = ([-1, 1024, 2048, 4096, 512], [0.45, 0.2, 0.15, 0.12, 0.08])
+#: temperatures ordinary accounts set
+TEMPERATURE_MIX = ([1.0, 0.7, 0.0, 0.2, 0.5], [0.45, 0.3, 0.1, 0.08, 0.07])
 STATUS = np.array(["ok", "error", "rate_limited"], dtype=object)
 STATUS_P = np.array([0.987, 0.004, 0.009])
 
@@ -376,8 +397,8 @@ class Population:
             self._classes(rng, st, n)
         elif arch == "corporate_team":
             self._teams(rng, st, n)
-        elif arch in lookalikes.ACCOUNTS:
-            lookalikes.ACCOUNTS[arch](self, rng, st, n)
+        elif arch in LOOKALIKE_ACCOUNTS:
+            LOOKALIKE_ACCOUNTS[arch](self, rng, st, n)
 
     def _classes(self, rng: np.random.Generator, st: dict, n: int) -> None:
         g = self.spec["group_size"]
@@ -450,7 +471,7 @@ class Population:
         sp = self.spec
         tiers, tp = CAMPAIGN_TIERS[self.arch]
         st["tier"] = _choice(rng, tiers, tp, total)
-        st["verified"] = rng.random(total) < (0.6 if self.arch == "low_and_slow" else 0.15)
+        st["verified"] = rng.random(total) < {"low_and_slow": 0.6, "adaptive": 0.3}.get(self.arch, 0.15)
         standby = st["pool"] == "standby"
         fd = sp["failover_day"]
         if fd != -1:
@@ -458,9 +479,14 @@ class Population:
             banned[:n] = rng.random(n) < sp.params.get("failover_share", 1.0)
             st["end_day"] = np.where(banned, fd - 1, st["end_day"])
             st["start_day"] = np.where(standby, fd, st["start_day"])
-        # sign-up: bursts through the cheap paths, or aged accounts
+        # the knobs draw from a generator of their own: turning one on leaves the other draws alone
+        krng = np.random.default_rng([self.seed, self.key, 0xADA])
+        # sign-up: spread over months, bursts through the cheap paths, or aged accounts
         first_day = st["start_day"]
-        if sp["account_age_days"] > 0:
+        if sp["signup_spread_days"] > 0:
+            age = sp["account_age_days"] + krng.uniform(0, sp["signup_spread_days"], total)
+            st["created"] = self.t0 + first_day * DAY_US - (age * DAY_US).astype(np.int64)
+        elif sp["account_age_days"] > 0:
             age = sp["account_age_days"] + rng.exponential(120, total)
             st["created"] = self.t0 + first_day * DAY_US - (age * DAY_US).astype(np.int64)
         elif sp["signup_bursts"] > 0:
@@ -486,8 +512,12 @@ class Population:
         cards = infra.hex_ids(rng, int(groups.max()) + 1, "pf_", 8)
         st["payment"] = cards[groups]
         st["group"] = groups
+        if sp["no_card_share"] > 0:  # no payment instrument at all: the free tier
+            no_card = krng.random(total) < sp["no_card_share"]
+            st["payment"] = np.where(no_card, None, st["payment"]).astype(object)
+            st["tier"] = np.where(no_card, "free", st["tier"]).astype(object)
         # e-mail
-        if self.arch == "low_and_slow":
+        if self.arch in ("low_and_slow", "adaptive"):
             st["email_domain"] = infra.weighted_choice(
                 rng, infra.CONSUMER_DOMAINS, infra.CONSUMER_DOMAIN_W, total
             )
@@ -503,6 +533,15 @@ class Population:
             st["signup_ip"] = st["ip"].copy()
             st["signup_country"] = st["country"].copy()
             st["ua"] = infra.weighted_choice(rng, infra.USER_AGENTS_SDK, infra.USER_AGENTS_SDK_W, total)
+        elif net == "sticky_residential":  # a consumer ISP re-assigns each account's address now and then
+            st["asn"] = infra.residential_asn(krng, cidx)
+            self._dynamic_addresses(krng, st, sp["ip_change_days"])
+            st["ip"] = self._dynamic_ip(np.arange(total), np.full(total, self.t0), st)
+            st["signup_ip"] = self._dynamic_ip(np.arange(total), st["created"], st)
+            st["signup_country"] = st["country"].copy()
+            sdk = infra.weighted_choice(krng, infra.USER_AGENTS_SDK, infra.USER_AGENTS_SDK_W, total)
+            browser = infra.USER_AGENTS_BROWSER[krng.integers(0, len(infra.USER_AGENTS_BROWSER), total)]
+            st["ua"] = np.where(krng.random(total) < 0.4, browser, sdk)
         elif net == "datacenter":
             asn, ip, country, _tz = infra.datacenter(rng, total)
             st["asn"], st["ip"], st["country"] = asn, ip, country
@@ -528,8 +567,10 @@ class Population:
             )
         st["org_id"] = _maybe(rng, st["org_id"], 0.6)
         st["temp"] = np.full(total, sp["temperature"])
-        st["model_pref"] = np.zeros(total, dtype=np.int64)
+        if self.arch != "adaptive":  # harvest scripts stay on the default model; adaptive: cover differs
+            st["model_pref"] = np.zeros(total, dtype=np.int64)
         st["cot_habit"] = np.zeros(total, dtype=bool)
+        self._knob_accounts(krng, st, total)
         # per campaign constants
         crng = np.random.default_rng([self.seed, self.key, 0xC0])
         self.injected = T.INJECTED[int(crng.integers(0, len(T.INJECTED)))]
@@ -538,6 +579,40 @@ class Population:
         self.injected_in_system = bool(crng.random() < 0.6)
         self.tool_count = int(crng.integers(5, 13))
         self.coding_system = T.CODING_AGENT_SYSTEMS[int(crng.integers(0, len(T.CODING_AGENT_SYSTEMS)))]
+
+    def _knob_accounts(self, krng: np.random.Generator, st: dict, total: int) -> None:
+        """Per-account draws of the evasion knobs (none when every knob is at its neutral value)."""
+        sp = self.spec
+        if sp["rate_max"] > 0:  # each account its own volume
+            st["rate_acct"] = krng.uniform(sp["rate_min"], sp["rate_max"], total)
+        if sp["settings"] == "varied":  # each account its own client settings, like anyone's
+            st["temp"] = _choice(krng, *TEMPERATURE_MIX, total).astype(float)
+            # what a harvest asks for: no limit, or a generous one
+            st["mt_pref"] = _choice(krng, [-1, 4096, 2048, 8192, 1024], [0.5, 0.2, 0.15, 0.1, 0.05], total)
+        if sp["elicitation"] == "varied":  # each account writes in one of the campaign's languages
+            langs = sp["languages"]
+            w = [0.5] + [0.5 / (len(langs) - 1)] * (len(langs) - 1) if len(langs) > 1 else [1.0]
+            st["lang"] = _choice(krng, langs, w, total)
+        if sp["template"] == "fixed":
+            wrng = np.random.default_rng([self.seed, self.key, 0xF1])
+            self.wrapper = T.FIXED_WRAPPERS[int(wrng.integers(0, len(T.FIXED_WRAPPERS)))]
+        if sp["partition"]:
+            self._pools: dict[str, list] = {}
+
+    def _dynamic_addresses(self, rng: np.random.Generator, st: dict, change_days: float) -> None:
+        """Accounts whose ISP re-assigns their address every ~``change_days`` days (st["dyn"])."""
+        n = len(st["account_id"])
+        st["dyn"] = np.ones(n, dtype=bool)
+        st["ip_days"] = change_days * rng.uniform(0.5, 1.5, n)
+        st["ip_phase"] = rng.uniform(0, 1, n) * st["ip_days"]
+
+    def _dynamic_ip(self, acct: np.ndarray, ts: np.ndarray, st: dict | None = None) -> np.ndarray:
+        """The address account ``acct`` had at time ``ts``: one per lease, a new one at every change
+        (a hash of seed, population, account and lease number, so any day can be drawn alone)."""
+        st = self.st if st is None else st
+        lease = np.floor(((ts - self.t0) / DAY_US + st["ip_phase"][acct]) / st["ip_days"][acct])
+        h = infra.stable_hash(self.seed, self.key, acct, lease.astype(np.int64))
+        return infra.ipv4(st["asn"][acct], (h % 8).astype(np.int64), ((h >> 8) % 65000).astype(np.int64))
 
     def accounts(self) -> pl.DataFrame:
         """Public account rows (``schema.ACCOUNTS``) plus label columns."""
@@ -572,6 +647,8 @@ class Population:
         alive = (st["start_day"] <= d) & (d <= st["end_day"]) & (st["created"] < day0 + DAY_US)
         active = alive & (rng.random(n) < np.clip(st["p_active"] * wmult, 0, 1))
         lam = st["rate_mult"] * sp["rate"] / b.per_session
+        if "rate_acct" in st:  # rate_min / rate_max: each account its own mean
+            lam = st["rate_acct"] / b.per_session
         if self.arch in ("batch_job", "eval_harness"):  # one run a day when active
             nsess = active.astype(np.int64)
         else:
@@ -586,6 +663,10 @@ class Population:
             alt = rng.choice(24, size=s, p=PROFILES["end_users"])
             hours = np.where(st["profile_alt"][acct], alt, hours)
         local_us = ((hours + rng.random(s)) * HOUR_US).astype(np.int64)
+        if "shift_start" in st:  # contract workers: sessions start inside their work shift (local)
+            local_us = ((st["shift_start"][acct] + rng.random(s) * st["shift_len"][acct]) * HOUR_US).astype(
+                np.int64
+            )
         start = day0 + local_us - st["tz"][acct].astype(np.int64) * HOUR_US
         if sp.params.get("hours") == "shifts":  # one orchestrator: sessions start in today's job windows
             win = rng.uniform(0, 24 - sp["shift_hours"], max(1, sp["shifts_per_day"]))
@@ -659,9 +740,12 @@ class Population:
         # network per row: the account's own, unless the content says otherwise (proxies)
         asn = c.get("asn", st["asn"][acct])
         ip = c.get("ip", st["ip"][acct])
+        if "dyn" in st and "ip" not in c:  # addresses an ISP re-assigns every few days
+            ip = np.where(st["dyn"][acct], self._dynamic_ip(acct, arr["ts"]), ip)
         country = c.get("country", st["country"][acct])
+        turn = c.get("turn", arr["turn"])
         # model: preference, benign adoption of a release, campaign pivot
-        model_idx = st["model_pref"][acct]
+        model_idx = c.get("model_idx", st["model_pref"][acct])
         model = self.model_names[model_idx]
         ts = arr["ts"]
         if self.release is not None:
@@ -675,7 +759,7 @@ class Population:
         # tokens
         plen = prompt.str.len_chars().to_numpy()
         slen = system.str.len_chars().fill_null(0).to_numpy()
-        hist = arr["turn"] * rng.integers(150, 600, r)
+        hist = turn * rng.integers(150, 600, r)
         input_tokens = np.ceil((plen + slen) / 3.8).astype(np.int64) + hist + 4 + tools * 120
         mus = np.zeros(r)
         sig = np.zeros(r)
@@ -685,7 +769,7 @@ class Population:
         out_tok = np.ceil(rng.lognormal(mus, sig)).astype(np.int64)
         max_tokens = c.get("max_tokens")
         if max_tokens is None:  # -1: not set
-            max_tokens = _choice(rng, [-1, 1024, 2048, 4096, 512], [0.45, 0.2, 0.15, 0.12, 0.08], r)
+            max_tokens = _choice(rng, *MAX_TOKENS_MIX, r)
         max_tokens = np.asarray(max_tokens, dtype=np.int64)
         mt = np.where(max_tokens < 0, np.iinfo(np.int64).max, max_tokens)
         out_tok = np.minimum(out_tok, mt)
@@ -699,8 +783,8 @@ class Population:
                 "prompt": prompt.alias("prompt"),
                 "org_id": _str(st["org_id"][acct]),
                 "api_key_id": _str(st["api_key"][acct]),
-                "conversation_id": _str(arr["conversation_id"]),
-                "turn": pl.Series(arr["turn"], dtype=pl.Int64),
+                "conversation_id": _str(c.get("conversation_id", arr["conversation_id"])),
+                "turn": pl.Series(turn, dtype=pl.Int64),
                 "system": system.alias("system"),
                 "model": _str(model),
                 "ip": _str(ip),
@@ -836,8 +920,8 @@ class Population:
                 "out": np.full(r, "agent", dtype=object),
                 "max_tokens": np.full(r, 4096),
             }
-        if arch in lookalikes.CONTENT:
-            return lookalikes.CONTENT[arch](self, rng, arr, d)
+        if arch in LOOKALIKE_CONTENT:
+            return LOOKALIKE_CONTENT[arch](self, rng, arr, d)
         raise AssertionError(arch)
 
     def _homework(self, rng: np.random.Generator, arr: dict, d: int) -> pl.Series:
@@ -876,11 +960,19 @@ class Population:
         tools = np.zeros(r, dtype=np.int64)
         out = np.full(r, "cot", dtype=object)
         s = T._slots()
+        # the knobs draw from a generator of their own (the playbooks' draws stay as they were)
+        krng = np.random.default_rng([self.seed, self.key, 1 + d, 0xADA])
+        # adaptive cover: whole sessions of ordinary chat, decided before the harvest items are taken
+        session_cover = self._session_cover(krng, arr) if self.arch == "adaptive" else None
+        dataset_rows = np.isin(cap, [i for i, c in enumerate(caps) if c in DATASET_CAPABILITIES])
         for i, name in enumerate(caps):
             m = cap == i
             if not m.any():
                 continue
-            if name == "reasoning":
+            if sp["partition"] and name in DATASET_CAPABILITIES:
+                take = m if session_cover is None else m & ~session_cover
+                core = _str(self._partitioned(name, take))
+            elif name == "reasoning":
                 core = bank.get("math" if rng.random() < 0.5 else "competition_math", rng, r)
             elif name == "coding":
                 core = bank.get("code", rng, r)
@@ -933,7 +1025,7 @@ class Population:
             else:
                 raise AssertionError(name)
             prompt = _where(m, core, prompt)
-        if sp["paraphrase"]:
+        if sp["template"] == "paraphrased":
             para = render(
                 rng,
                 T.PARA_TEMPLATES,
@@ -946,25 +1038,43 @@ class Population:
                     "item": prompt,
                 },
             )
-            prompt = _where(
-                np.isin(cap, [i for i, c in enumerate(caps) if c in ("reasoning", "coding", "general")]),
-                para,
-                prompt,
-            )
-        if sp["cot_share"] > 0:
-            demand = draw(rng, T.cot_demands(sp["languages"]), r)
-            prompt = _append(prompt, demand, rng.random(r) < sp["cot_share"], sep="\n")
-        if sp["injected_instruction"]:
-            if self.injected_in_system:
-                system = _where(system.is_null().to_numpy(), _const(self.injected, r), system)
-            else:
-                prompt = _append(
-                    prompt, np.full(r, self.injected, dtype=object), np.ones(r, dtype=bool), "\n\n"
-                )
+            prompt = _where(dataset_rows, para, prompt)
+        elif sp["template"] == "fixed":  # one wrapper around every dataset item
+            wrapped = render(rng, [self.wrapper], r, {"item": prompt})
+            prompt = _where(dataset_rows, wrapped, prompt)
+        if sp["elicitation"] == "fixed":
+            if sp["cot_share"] > 0:
+                demand = draw(rng, T.cot_demands(sp["languages"]), r)
+                prompt = _append(prompt, demand, rng.random(r) < sp["cot_share"], sep="\n")
+            if sp["injected_instruction"]:
+                if self.injected_in_system:
+                    system = _where(system.is_null().to_numpy(), _const(self.injected, r), system)
+                else:
+                    prompt = _append(
+                        prompt, np.full(r, self.injected, dtype=object), np.ones(r, dtype=bool), "\n\n"
+                    )
+        else:  # varied wording, or no request at all: long answers only where reasoning was asked for
+            asked = krng.random(r) < sp["cot_share"] if sp["elicitation"] == "varied" else np.zeros(r, bool)
+            if asked.any():
+                prompt = self._varied_request(krng, prompt, asked, acct)
+            out = np.where(dataset_rows & ~asked, "chat", out)
         del s
         harvest = np.ones(r, dtype=bool)
         res: dict = {}
-        if sp["cover_share"] > 0:  # the reseller's unrelated customers ride the same accounts
+        if session_cover is not None:
+            harvest = ~session_cover
+            if session_cover.any():
+                cov = self._cover_chats(krng, arr, session_cover)
+                prompt = _where(session_cover, cov["prompt"], prompt)
+                system = _where(session_cover, _const(None, r), system)
+                tools = np.where(session_cover, 0, tools)
+                out = np.where(session_cover, "chat", out)
+                res.update(turn=cov["turn"], conversation_id=cov["conversation_id"])
+            # harvest on the default model (or the release, once adopted); the cover chats on the
+            # model the account's users prefer
+            res["model_idx"] = np.where(harvest, 0, st["model_pref"][acct])
+            res["max_tokens"] = np.full(r, sp["max_tokens"])
+        elif sp["cover_share"] > 0:  # the reseller's unrelated customers ride the same accounts
             cover = rng.random(r) < sp["cover_share"]
             chat = _where(rng.random(r) < 0.5, bank.get("chat", rng, r), bank.get("support", rng, r))
             prompt = _where(cover, _where(rng.random(r) < 0.3, bank.get("dev", rng, r), chat), prompt)
@@ -976,6 +1086,10 @@ class Population:
             res["max_tokens"] = np.where(cover, 1024, sp["max_tokens"])
         else:
             res["max_tokens"] = np.full(r, sp["max_tokens"])
+        if sp["settings"] == "varied":  # the account's own settings; its chats like anyone's
+            res["temperature"] = st["temp"][acct]
+            ordinary = _choice(krng, *MAX_TOKENS_MIX, r)
+            res["max_tokens"] = np.where(harvest, st["mt_pref"][acct], ordinary)
         if sp["network"] == "residential_proxy":  # a fresh exit per request; pools use different providers
             pool = st["pool"][acct]
             pool_seed = np.where(pool == "standby", 1, 0)
@@ -992,6 +1106,76 @@ class Population:
             res.update(asn=asn, ip=ip, country=country)
         res.update(prompt=prompt, system=system, tools=tools, out=out, harvest=harvest)
         return res
+
+    # ------------------------------------------------------------------------------ evasion knobs
+
+    def _partitioned(self, cap_name: str, take: np.ndarray) -> np.ndarray:
+        """The next unused items of the campaign's pool for ``cap_name``, one per row of ``take``
+        (None elsewhere): drawn without replacement, so no item repeats within the campaign until
+        the pool is spent (then a fresh permutation starts). Days must be drawn in order (simulate
+        does)."""
+        ci = DATASET_CAPABILITIES.index(cap_name)
+        pool = self._pools.get(cap_name)
+        if pool is None:
+            items = self.bank.dataset(T.DATASET_SOURCES[cap_name])
+            if items is None:  # built-in text: a large pool of distinct generated items
+                g = np.random.default_rng([self.seed, self.key, 0x9A27, ci])
+                items = self.bank.get(T.DATASET_KINDS[cap_name], g, 60_000).unique(maintain_order=True)
+                items = items.to_numpy().astype(object)
+            pool = self._pools[cap_name] = {
+                "items": items,
+                "order": np.empty(0, np.int64),
+                "pos": 0,
+                "passes": 0,
+            }
+        k = int(take.sum())
+        picked = [np.empty(0, dtype=np.int64)]
+        while (need := k - sum(len(x) for x in picked)) > 0:
+            if pool["pos"] >= len(pool["order"]):  # a fresh permutation (a second pass repeats items)
+                g = np.random.default_rng([self.seed, self.key, 0x9A28, ci, pool["passes"]])
+                pool["order"], pool["pos"] = g.permutation(len(pool["items"])), 0
+                pool["passes"] += 1
+            got = pool["order"][pool["pos"] : pool["pos"] + need]
+            pool["pos"] += len(got)
+            picked.append(got)
+        out = np.full(len(take), None, dtype=object)
+        out[take] = pool["items"][np.concatenate(picked)]
+        return out
+
+    def _varied_request(
+        self, rng: np.random.Generator, prompt: pl.Series, asked: np.ndarray, acct: np.ndarray
+    ) -> pl.Series:
+        """Chain-of-thought requests composed afresh (elicitation.py) in the account's language,
+        before or after the item, set apart by a space, a line or a paragraph."""
+        r = len(prompt)
+        phrase = elicitation.compose(rng, self.st["lang"][acct], r)
+        sep = _str(np.asarray([" ", "\n", "\n\n"], dtype=object)[rng.choice(3, size=r, p=[0.3, 0.3, 0.4])])
+        before = rng.random(r) < 0.35
+        df = pl.DataFrame({"p": prompt, "q": phrase, "s": sep, "b": before, "a": asked})
+        return df.select(
+            pl.when(~pl.col("a"))
+            .then(pl.col("p"))
+            .when(pl.col("b"))
+            .then(pl.concat_str(["q", "s", "p"]))
+            .otherwise(pl.concat_str(["p", "s", "q"]))
+        )[:, 0]
+
+    def _session_cover(self, rng: np.random.Generator, arr: dict) -> np.ndarray:
+        """Per row: whether its session is cover (an ordinary chat), cover_share of sessions."""
+        s = int(arr["sess"].max()) + 1
+        return (rng.random(s) < self.spec["cover_share"])[arr["sess"]]
+
+    def _cover_chats(self, rng: np.random.Generator, arr: dict, cover: np.ndarray) -> dict:
+        """Cover sessions as multi-turn chats: a real opening message, then follow-ups."""
+        bank = self.bank
+        sess = arr["sess"]
+        r = len(sess)
+        first = np.searchsorted(sess, sess)  # index of each session's first row (sessions are contiguous)
+        pos = np.arange(r) - first
+        opening = _where(rng.random(r) < 0.75, bank.get("chat", rng, r), bank.get("dev", rng, r))
+        prompt = _where(pos == 0, opening, bank.get("followup", rng, r))
+        conv = np.where(cover, arr["conversation_id"][first], arr["conversation_id"])
+        return {"prompt": prompt, "turn": np.where(cover, pos, arr["turn"]), "conversation_id": conv}
 
 
 def _model_weights(k: int) -> np.ndarray:

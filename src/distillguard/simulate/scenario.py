@@ -51,8 +51,16 @@ BENIGN_ARCHETYPES = (
     "research_lab",
     "reward_model_vendor",
     "reseller_customers",
+    # look-alikes of adaptive campaigns: public dataset items, reasoning requests, quiet volume, home
+    # IPs, human hours (see adaptive_lookalikes.py)
+    "tutoring_product",
+    "ml_researcher",
+    "labelling_contractor",
+    "content_agency",
 )
-PLAYBOOKS = ("hydra", "cot_harvest", "capability_sweep", "paraphrase", "low_and_slow")
+PLAYBOOKS = ("hydra", "cot_harvest", "capability_sweep", "paraphrase", "low_and_slow", "adaptive")
+#: capabilities whose harvest items are public dataset items (math, code, instructions)
+DATASET_CAPABILITIES = ("reasoning", "coding", "general")
 CAPABILITIES = (
     "reasoning",
     "coding",
@@ -126,27 +134,81 @@ BENIGN_DEFAULTS: dict[str, dict[str, Any]] = {
         "gateway_prefixes": 3,
         "gateway_share": 0.85,
     },
+    # an ed-tech product's backend (group_size accounts per product, one tutor system prompt asking for
+    # step-by-step explanations): students' homework questions from public math/coding sets, popular
+    # ones asked again and again (Zipf exponent popularity over a curriculum of curriculum items),
+    # follow-up turns, students' hours in the product's time zone
+    "tutoring_product": {
+        "accounts": 60,
+        "rate": 90.0,
+        "active": 0.9,
+        "group_size": 3,
+        "curriculum": 1500,
+        "popularity": 1.1,
+    },
+    # individual researchers evaluating models on public benchmarks (GSM8K, MATH, HumanEval, MBPP):
+    # runs over a benchmark's canonical items, some sampled several times, from campus, home or a GPU box
+    "ml_researcher": {"accounts": 80, "rate": 60.0, "active": 0.35, "samples_max": 4},
+    # annotators of contracted data-labelling vendors (group_size per vendor): instruction-style items
+    # from the vendor's task queue (each item labelled by `overlap` annotators on average) in the
+    # vendor's guideline template, in shifts, from home; company_card_share of them on the vendor's card
+    "labelling_contractor": {
+        "accounts": 60,
+        "rate": 35.0,
+        "active": 0.8,
+        "group_size": 30,
+        "overlap": 2.5,
+        "company_card_share": 0.4,
+        "ip_change_days": 4.0,
+    },
+    # agencies (group_size staff accounts each, one card) running one template over client documents
+    "content_agency": {"accounts": 40, "rate": 30.0, "active": 0.75, "group_size": 4},
 }
 CAMPAIGN_COMMON: dict[str, Any] = {
     "campaign": "",  # campaign id, e.g. sim-c01 (required)
     "capabilities": ["reasoning"],
     "languages": ["en"],
-    "cot_share": 0.0,  # share of harvest prompts ending with a step-by-step demand
-    "injected_instruction": False,  # a fixed instruction forcing reasoning into tags
-    "paraphrase": False,  # templates assembled from interchangeable clauses
+    # template around the dataset items (reasoning, coding, general): none (the item verbatim) |
+    # fixed (one wrapper for the whole campaign) | paraphrased (assembled from interchangeable clauses);
+    # the other capabilities always use their stock task templates. `paraphrase = true` = "paraphrased".
+    "template": "none",
+    # how chain-of-thought is asked for: fixed (cot_share of harvest prompts end with one of a few
+    # stock phrases; injected_instruction adds one fixed instruction to every request) | varied
+    # (cot_share of harvest prompts carry a request composed afresh from a grammar, in the campaign's
+    # languages, many worded so that no stock phrase occurs) | none (never asked for)
+    "elicitation": "fixed",
+    "cot_share": 0.0,  # share of harvest prompts that ask for chain-of-thought
+    "injected_instruction": False,  # elicitation = fixed: a fixed instruction forcing reasoning into tags
     "pivot": False,  # move pivot_share of traffic to the released model within a day
     "pivot_share": 0.5,
     "failover_day": -1,  # day the primary pool goes quiet and the standby pool takes over
     "standby_accounts": 0,
     "failover_share": 1.0,  # share of the primary pool that goes quiet on failover_day
-    "cover_share": 0.0,  # share of requests that are the reseller's unrelated customer traffic
-    "network": "datacenter",  # residential_proxy | datacenter | home
+    # share of requests that are cover: the reseller's unrelated customers (other playbooks), or
+    # ordinary multi-turn chats the operator mixes in (adaptive: whole sessions of chat)
+    "cover_share": 0.0,
+    # residential_proxy (a fresh exit per request) | datacenter | home (one fixed home IP) |
+    # sticky_residential (one consumer-ISP address per account, re-assigned every ~ip_change_days)
+    "network": "datacenter",
+    "ip_change_days": 4.0,  # network = sticky_residential: mean days between address changes
     "card_group": 1,  # accounts sharing one payment instrument
+    "no_card_share": 0.0,  # share of accounts with no payment instrument at all (free tier)
     "signup_bursts": 0,  # sign-ups in this many bursts (0: spread out)
+    # > 0: sign-ups spread uniformly over this many days before account_age_days (replaces bursts)
+    "signup_spread_days": 0,
     "account_age_days": 0,  # accounts created this many days (or more) before start
     "hours": "flat",  # flat (24/7 scripts) | human (local waking hours) | shifts (shared job windows)
     "shifts_per_day": 3,  # hours=shifts: the orchestrator runs the pool in this many windows a day
     "shift_hours": 2.0,  # ... each this long; every active account starts its sessions inside them
+    # > 0: each account's mean requests per active day drawn uniformly from [rate_min, rate_max]
+    "rate_min": 0.0,
+    "rate_max": 0.0,
+    # harvest items drawn without replacement from the campaign's dataset pools, so no item repeats
+    # within the campaign (each goes to one account); reasoning/coding/general capabilities only
+    "partition": False,
+    # fixed (every request the campaign's temperature and max_tokens) | varied (each account its own
+    # temperature and output limit, from the mix ordinary API users show)
+    "settings": "fixed",
     "temperature": 0.6,
     "max_tokens": 8000,
 }
@@ -159,7 +221,7 @@ PLAYBOOK_DEFAULTS: dict[str, dict[str, Any]] = {
         "card_group": 4,
         "signup_bursts": 3,
         "cover_share": 0.25,
-        "paraphrase": True,
+        "template": "paraphrased",
         "cot_share": 0.5,
         "languages": ["en", "zh"],
         "capabilities": ["reasoning", "agentic_coding", "tool_use", "rubric_grading", "safe_rewrite"],
@@ -194,7 +256,7 @@ PLAYBOOK_DEFAULTS: dict[str, dict[str, Any]] = {
         "accounts": 50,
         "rate": 25.0,
         "active": 0.9,
-        "paraphrase": True,
+        "template": "paraphrased",
         "card_group": 2,
         "signup_bursts": 1,
         "network": "residential_proxy",
@@ -207,16 +269,63 @@ PLAYBOOK_DEFAULTS: dict[str, dict[str, Any]] = {
         "network": "home",
         "hours": "human",
         "account_age_days": 180,
-        "paraphrase": True,
+        "template": "paraphrased",
         "cot_share": 0.6,
         "temperature": 0.7,
         "max_tokens": 4096,
         "capabilities": ["reasoning", "articulate_reasoning", "coding"],
     },
+    # an operator who read the 2026 reports and avoids every tell they made public: no shared
+    # template, chain-of-thought asked for in freely varied wording, each account its own card or none,
+    # sign-ups spread over months, one consumer-ISP address per account that changes every few days,
+    # human hours in the account's own time zone, a third of the traffic ordinary chats, a power user's
+    # volume, the public datasets partitioned across the accounts, each account its own settings
+    "adaptive": {
+        "accounts": 150,
+        "active": 0.75,
+        "rate": 21.5,
+        "rate_min": 8.0,
+        "rate_max": 35.0,
+        "template": "none",
+        "elicitation": "varied",
+        "cot_share": 0.75,
+        "languages": ["en", "zh", "es", "ru", "de", "fr"],
+        "capabilities": ["reasoning", "coding", "general"],
+        "card_group": 1,
+        "no_card_share": 0.35,
+        "signup_spread_days": 150,
+        "account_age_days": 20,
+        "network": "sticky_residential",
+        "ip_change_days": 4.0,
+        "hours": "human",
+        "cover_share": 0.38,
+        "partition": True,
+        "settings": "varied",
+    },
 }
 ENUM_PARAMS = {
-    "network": ("residential_proxy", "datacenter", "home"),
+    "network": ("residential_proxy", "datacenter", "home", "sticky_residential"),
     "hours": ("flat", "human", "shifts"),
+    "template": ("none", "fixed", "paraphrased"),
+    "elicitation": ("fixed", "varied", "none"),
+    "settings": ("fixed", "varied"),
+}
+#: keys older scenario files may use for a knob that has a new name: old key -> (new key, mapping)
+ALIASES: dict[str, tuple[str, dict[Any, Any]]] = {
+    "paraphrase": ("template", {True: "paraphrased", False: "none"}),
+}
+#: campaign knobs added with the adaptive playbook and their neutral values (the behaviour before
+#: they existed); a population that leaves them all neutral is recorded in scenario.json as before,
+#: so that the files of older scenarios keep their bytes
+ADDED_CAMPAIGN_KNOBS: dict[str, Any] = {
+    "elicitation": "fixed",
+    "ip_change_days": 4.0,
+    "no_card_share": 0.0,
+    "signup_spread_days": 0,
+    "rate_min": 0.0,
+    "rate_max": 0.0,
+    "partition": False,
+    "settings": "fixed",
 }
 TOP_LEVEL: dict[str, Any] = {
     "name": "custom",
@@ -271,7 +380,9 @@ class Scenario:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["start"] = self.start.isoformat()
-        d["populations"] = [{"name": p.name, "archetype": p.archetype, **p.params} for p in self.populations]
+        d["populations"] = [
+            {"name": p.name, "archetype": p.archetype, **_recorded(p)} for p in self.populations
+        ]
         return d
 
     def scaled(self, scale: float, days: int | None = None) -> Scenario:
@@ -296,6 +407,26 @@ class Scenario:
             self.source,
             self.extra,
         )
+
+
+def _recorded(p: PopulationSpec) -> dict[str, Any]:
+    """A population's parameters as scenario.json records them.
+
+    A campaign that leaves every knob of :data:`ADDED_CAMPAIGN_KNOBS` neutral (and uses no template
+    or network that did not exist before) is written as it was before those knobs existed, with its
+    template as the old ``paraphrase`` flag, so the files of older scenarios keep their bytes.
+    """
+    params = dict(p.params)
+    if (
+        p.is_campaign
+        and params["template"] in ALIASES["paraphrase"][1].values()
+        and params["network"] != "sticky_residential"
+        and all(params[k] == v for k, v in ADDED_CAMPAIGN_KNOBS.items())
+    ):
+        for k in ADDED_CAMPAIGN_KNOBS:
+            del params[k]
+        params["paraphrase"] = params.pop("template") == "paraphrased"
+    return params
 
 
 def builtin_names() -> list[str]:
@@ -394,6 +525,18 @@ def parse_scenario(raw: Any, source: str) -> Scenario:
                 f"{where}.archetype", f"{arch!r} is not one of {', '.join(BENIGN_ARCHETYPES + PLAYBOOKS)}"
             )
         defaults = _defaults_for(arch)
+        p = dict(p)
+        for old, (new, mapping) in ALIASES.items():
+            if old in p and old not in defaults and new in defaults:
+                v = p.pop(old)
+                if v not in mapping or not isinstance(v, type(next(iter(mapping)))):
+                    raise bad(f"{where}.{old}", f"expected one of {', '.join(map(repr, mapping))}, got {v!r}")
+                if new in p and p[new] != mapping[v]:
+                    raise bad(
+                        f"{where}.{old}", f"{old} = {v!r} contradicts {new} = {p[new]!r}; give {new} only"
+                    )
+                p[new] = mapping[v]
+        given = set(p)
         for k, v in p.items():
             if k not in defaults:
                 raise bad(
@@ -413,6 +556,13 @@ def parse_scenario(raw: Any, source: str) -> Scenario:
             "shared_card_share",
             "launched_share",
             "gateway_share",
+            "no_card_share",
+            "company_card_share",
+            "ip_change_days",
+            "rate_min",
+            "rate_max",
+            "popularity",
+            "overlap",
         ):
             if k in params:
                 params[k] = float(params[k])
@@ -428,6 +578,8 @@ def parse_scenario(raw: Any, source: str) -> Scenario:
             "shared_card_share",
             "launched_share",
             "gateway_share",
+            "no_card_share",
+            "company_card_share",
         ):
             if k in params and not 0.0 <= params[k] <= 1.0:
                 raise bad(f"{where}.{k}", f"must be between 0 and 1, got {params[k]}")
@@ -443,9 +595,18 @@ def parse_scenario(raw: Any, source: str) -> Scenario:
             "sweep_days",
             "samples",
             "gateway_prefixes",
+            "curriculum",
+            "samples_max",
+            "overlap",
         ):
             if k in params and params[k] < 1:
                 raise bad(f"{where}.{k}", "must be >= 1")
+        for k in ("ip_change_days", "popularity"):
+            if k in params and params[k] <= 0:
+                raise bad(f"{where}.{k}", f"must be > 0, got {params[k]}")
+        for k in ("signup_spread_days", "account_age_days"):
+            if k in params and params[k] < 0:
+                raise bad(f"{where}.{k}", f"must be >= 0, got {params[k]}")
         if not 0 <= params["start_day"] < days:
             raise bad(f"{where}.start_day", f"must be in 0..{days - 1}")
         if params["end_day"] != -1 and not params["start_day"] <= params["end_day"] < days + 1000:
@@ -479,6 +640,7 @@ def parse_scenario(raw: Any, source: str) -> Scenario:
                 raise bad(f"{where}.standby_accounts", "failover needs standby_accounts >= 1")
             if params["pivot"] and not models["release"]:
                 raise bad(f"{where}.pivot", "pivot = true needs models.release and models.release_day")
+            _campaign_knobs(params, given, where, bad)
         name = params["name"] or (params.get("campaign") or arch)
         if name in seen_names:
             raise bad(f"{where}.name", f"{name!r} is used twice; give each population a distinct name")
@@ -487,6 +649,45 @@ def parse_scenario(raw: Any, source: str) -> Scenario:
         params.pop("archetype", None)
         pops.append(PopulationSpec(name, arch, params))
     return Scenario(top["name"], top["description"], start, days, models, tuple(pops), source)
+
+
+def _campaign_knobs(params: dict[str, Any], given: set[str], where: str, bad: Any) -> None:
+    """Check the evasion knobs of one campaign together and resolve what they imply.
+
+    A knob the file sets explicitly is never overridden; a playbook default that a chosen knob makes
+    meaningless is (e.g. the injected instruction of ``cot_harvest`` under ``elicitation = "varied"``).
+    """
+    lo, hi = params["rate_min"], params["rate_max"]
+    if (lo > 0) != (hi > 0) or lo < 0 or hi < lo:
+        key = "rate_max" if "rate_max" in given else "rate_min"
+        raise bad(
+            f"{where}.{key}", f"give both rate_min and rate_max, 0 < rate_min <= rate_max (got {lo}, {hi})"
+        )
+    if params["elicitation"] != "fixed" and params["injected_instruction"]:
+        if "injected_instruction" in given:
+            raise bad(
+                f"{where}.injected_instruction",
+                f'a fixed injected instruction contradicts elicitation = "{params["elicitation"]}"',
+            )
+        params["injected_instruction"] = False
+    if params["elicitation"] == "none" and params["cot_share"] > 0:
+        if "cot_share" in given:
+            raise bad(
+                f"{where}.cot_share", 'elicitation = "none" asks for no chain-of-thought; drop cot_share'
+            )
+        params["cot_share"] = 0.0
+    if params["signup_spread_days"] > 0 and params["signup_bursts"] > 0:
+        if "signup_bursts" in given:
+            raise bad(
+                f"{where}.signup_spread_days", "sign-ups are either spread or in bursts; set one of them"
+            )
+        params["signup_bursts"] = 0
+    if params["partition"] and not set(params["capabilities"]) & set(DATASET_CAPABILITIES):
+        raise bad(
+            f"{where}.partition",
+            "partitions dataset items, but none of the capabilities is one of "
+            + ", ".join(DATASET_CAPABILITIES),
+        )
 
 
 def load_scenario(spec: str | Path | None) -> Scenario:

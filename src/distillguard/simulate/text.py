@@ -663,6 +663,191 @@ RESELLERS = [
     ("opengate.ai", "OpenGate/2.0 gateway"),
 ]
 
+# --- adaptive campaigns and their look-alikes ------------------------------------------------------
+
+#: template = "fixed": one wrapper per campaign around every dataset item
+FIXED_WRAPPERS = [
+    "Solve the following problem.\n\n{item}\n\nGive the final answer on the last line.",
+    "### Task\n{item}\n### Instructions\nRespond with a complete, correct answer. End with 'Final answer:'.",
+    "Task: {item}\nRespond with a complete solution.",
+    "{item}\n\n[Answer in English. Provide a complete, self-contained response.]",
+]
+
+#: public datasets the harvest items (and the look-alikes' homework and benchmarks) come from, per
+#: dataset capability: verbatim items with --prompts-dir, the built-in kind otherwise
+DATASET_SOURCES: dict[str, tuple[str, ...]] = {
+    "reasoning": ("gsm8k", "hendrycks_math", "qwen25math_eval_reasoning"),
+    "coding": ("mbpp", "humaneval", "code_alpaca"),
+    "general": (
+        "stanford_alpaca_subset",
+        "self_instruct",
+        "gpteacher_gpt4_generated",
+        "natural_instructions_v1_gpt3_prompts",
+    ),
+}
+DATASET_KINDS = {"reasoning": "math", "coding": "code", "general": "instruction"}
+#: benchmarks researchers evaluate on: corpus, split, canonical size (the first items of the split)
+BENCHMARKS: dict[str, tuple[str, str | None, int, str]] = {
+    "gsm8k": ("gsm8k", "test", 1319, "math"),
+    "math": ("hendrycks_math", "test", 500, "math"),
+    "humaneval": ("humaneval", None, 164, "code"),
+    "mbpp": ("mbpp", None, 500, "code"),
+}
+#: how individual researchers wrap a benchmark item, per family ("math" / "code"); one format per run
+RESEARCH_FORMATS = {
+    "math": [
+        "{item}",
+        "{item}\nLet's think step by step.",
+        "Question: {item}\nAnswer:",
+        "{item}\nPlease reason step by step, and put your final answer within \\boxed{{}}.",
+        FEWSHOT_GSM8K.replace("{", "{{").replace("}", "}}") + "Q: {item}\nA:",
+        "Solve the following math problem efficiently and clearly. The last line of your response should "
+        "be of the form 'Therefore, the final answer is: $\\boxed{{ANSWER}}$'.\n\n{item}",
+        "<problem>\n{item}\n</problem>\nGive only the final answer.",
+        "{item}\nShow your work, then write the answer after '####'.",
+    ],
+    "code": [
+        "{item}",
+        "Complete the following Python function.\n\n```python\n{item}\n```",
+        "You are an expert Python programmer, and here is your task: {item}",
+        "Write a Python function for the following task. Return only the code.\n\n{item}",
+        "{item}\nThink step by step, then give the final code in one block.",
+    ],
+}
+
+#: ed-tech tutoring products: system prompts (one per product; {name}, {subject})
+TUTOR_SYSTEMS = [
+    "You are {name}, a friendly {subject} tutor for secondary-school students. Explain the solution step "
+    "by step so the student can follow, check their understanding, and never just hand over the answer.",
+    "You are {name}'s homework helper. Break every problem into small steps, explain why each step works, "
+    "and finish with the answer in bold.",
+    "You are a patient {subject} tutor at {name}. Guide the student through the solution one idea at a "
+    "time, show the working for each part, and explain what it does.",
+    "You are {name}, an AI tutor. For each question: state what is known and what is asked, go through "
+    "each calculation with a short justification, then give the result. Keep a warm, encouraging tone.",
+    "You help the students of {name} with their {subject} homework. Show your work clearly, the way a "
+    "teacher would on the board, and point out the mistakes students commonly make.",
+    "You are {name}, a Socratic {subject} coach. Lead the learner to the answer through the intermediate "
+    "results; if they are stuck, show the next step and explain it.",
+    "Eres {name}, un tutor de {subject}. Explica la solución paso a paso y con palabras sencillas, y al "
+    "final da la respuesta.",
+    "你是{name}的{subject}辅导老师。请一步一步地讲解解题过程，让学生能看懂，最后给出答案。",
+]
+TUTOR_SUBJECTS = ["maths", "math", "algebra", "programming", "Python", "computer science", "STEM"]
+TUTOR_NAMES = [
+    "Mathly",
+    "Brainbox",
+    "StudyPal",
+    "Quizzo",
+    "TutorAI",
+    "Learnify",
+    "Cognito",
+    "Edubot",
+    "Sparkwise",
+    "Homeworkr",
+    "Owlet",
+    "Numina",
+    "CodeBuddy",
+    "Kidcode",
+    "Examprep",
+    "Solvr",
+    "Tutormate",
+    "Klassi",
+    "Mentorly",
+    "Pathwise",
+    "Algebrix",
+    "Scholarly",
+    "Teachly",
+    "Lumos",
+]
+#: how students paste a question into a tutoring app (empty: the question verbatim)
+STUDENT_LEADS = [
+    "",
+    "",
+    "",
+    "",
+    "help ",
+    "i dont get this: ",
+    "how do i do this one\n",
+    "can u explain this question? ",
+    "Question: ",
+    "homework: ",
+    "pls help!! ",
+    "We did this in class but I'm lost: ",
+]
+STUDENT_FOLLOWUPS = [
+    "I don't understand step 2",
+    "why did you divide by that?",
+    "can you explain the second part again",
+    "wait where did the {a} come from",
+    "ok so is the answer {a}?",
+    "I got {a}, is that right?",
+    "can you give me a similar problem to practise",
+    "explain it more simply please",
+    "what formula is that",
+    "thanks!",
+    "how would I check my answer",
+    "why can't I just multiply?",
+    "what does this line of code do",
+    "my code gives an error: {error}",
+    "can you show it without a loop",
+    "I still don't get it",
+    "what's the first thing I should do on problems like this?",
+]
+
+#: data-labelling vendors: guideline templates (one per vendor; {client}, {task}, {item})
+LABEL_GUIDELINES = [
+    "Write the ideal assistant response to the prompt below. Follow the {client} guidelines: accurate, "
+    "helpful, harmless; no filler; markdown only when it helps.\n\nPROMPT:\n{item}",
+    "[{client} task {task}] Draft a reference answer for this instruction. Be factual and concise; state "
+    "any assumption you make.\n\n{item}",
+    "Instruction: {item}\n\nProduce a gold-standard response that a careful expert would write. Then list "
+    "any ambiguities in the instruction.",
+    "Answer as a helpful, honest assistant; this becomes a reference response for {client}."
+    "\n---\n{item}\n---",
+]
+LABEL_GRADING = (
+    "[{client} task {task}] Rate the response to the prompt for helpfulness and correctness (1-7) and "
+    "justify the rating in two sentences.\n\nPrompt: {item}\n\nResponse: {answer}"
+)
+LABEL_FOLLOWUPS = [
+    "make it more concise",
+    "rewrite this in a more neutral tone",
+    "is there anything factually wrong in this answer?",
+    "shorten to under 100 words",
+    "add one concrete example",
+    "does your answer follow every part of the instruction?",
+    "format it as a numbered list",
+    "remove the markdown",
+    "what would a better answer do differently?",
+    "check the grammar",
+]
+LABEL_CLIENTS = ["Project Atlas", "Client A", "Orion", "Helix", "NorthStar", "Project Falcon"]
+LABEL_VENDOR_DOMAINS = ["datacrowd.co", "annotix.io", "labelhouse.com", "taskforge.ai", "humanloop-ops.com"]
+#: countries (codes in infra.COUNTRIES) where labelling vendors employ remote annotators
+LABEL_COUNTRIES = ["IN", "NG", "VN", "ID", "BR", "EG", "AR", "MX"]
+
+#: agencies running one template over client documents (one per agency; {audience}, {n}, {doc})
+AGENCY_TEMPLATES = [
+    "Rewrite the following for {audience}. Keep the facts, drop the jargon, at most {n} words.\n\n{doc}",
+    "Summarise this document in 5 bullet points for {audience}:\n\n{doc}",
+    "Fix the grammar and make this read naturally for {audience}. Keep the client's terminology.\n\n{doc}",
+    "Turn these notes into a polished intro paragraph (about {n} words) for {audience}:\n\n{doc}",
+    "Write 3 alternative headlines and a meta description for {audience} based on:\n\n{doc}",
+    "Condense the text below into a {n}-word summary for {audience}.\n\n{doc}",
+]
+AGENCY_AUDIENCES = [
+    "a general audience",
+    "busy executives",
+    "our newsletter readers",
+    "a LinkedIn post",
+    "customers",
+    "the client's website",
+    "investors",
+    "new employees",
+]
+AGENCY_NAMES = ["brightcopy", "wordsmiths", "northpr", "inkwell", "clearvoice", "pagecraft", "tonic-media"]
+
 #: kinds a TextBank serves
 KINDS = (
     "chat",
@@ -787,7 +972,7 @@ def _builtin(kind: str, rng: np.random.Generator, n: int) -> pl.Series:
     raise KeyError(kind)
 
 
-def _read_corpus(path: Path, field: str | None) -> list[str]:
+def _read_corpus(path: Path, field: str | None, split: str | None = None) -> list[str]:
     out: list[str] = []
     with gzip.open(path, "rt", encoding="utf-8") as fh:
         for line_no, line in enumerate(fh, 1):
@@ -800,7 +985,7 @@ def _read_corpus(path: Path, field: str | None) -> list[str]:
             if field:
                 vals = rec.get(field) or []
                 out.extend(str(v) for v in vals[1:] if isinstance(v, str))  # later turns only
-            else:
+            elif split is None or rec.get("split") == split:
                 p = rec.get("prompt")
                 if isinstance(p, str) and p.strip():
                     out.append(p[:MAX_PROMPT_CHARS])
@@ -816,6 +1001,7 @@ class TextBank:
         self.sources: dict[str, list[str]] = {}
         self.eval_pools: dict[str, np.ndarray] = {}
         self.meta_systems: np.ndarray = np.array([], dtype=object)
+        self._datasets: dict[tuple, np.ndarray] = {}
         if self.prompts_dir is not None:
             self._load()
 
@@ -875,6 +1061,22 @@ class TextBank:
     def pool(self, kind: str, rng: np.random.Generator, size: int) -> np.ndarray:
         """A fixed pool of ``size`` prompts (e.g. one class's homework set)."""
         return self.get(kind, rng, size).to_numpy().astype(object)
+
+    def dataset(self, sources: tuple[str, ...], split: str | None = None) -> np.ndarray | None:
+        """The verbatim items of the named corpora, deduplicated, in file order (None without real
+        corpora, or when none of them is there); ``split`` keeps the records of that split only."""
+        if self.prompts_dir is None:
+            return None
+        key = (sources, split)
+        if key not in self._datasets:
+            items: list[str] = []
+            for name in sources:
+                f = self.prompts_dir / name / "prompts.jsonl.gz"
+                if f.is_file():
+                    items.extend(_read_corpus(f, None, split))
+            self._datasets[key] = pl.Series(items, dtype=pl.String).unique(maintain_order=True).to_numpy()
+        got = self._datasets[key]
+        return got.astype(object) if got.size else None
 
     def eval_items(self, fmt: str, rng: np.random.Generator, n: int) -> pl.Series:
         if fmt in self.eval_pools:
