@@ -32,6 +32,7 @@ from distillguard import __version__, schema
 from distillguard.accounts import account_features, account_signal_values
 from distillguard.accounts.counts import AccountCounts
 from distillguard.accounts.dormant import EXTRA, dormant_accounts
+from distillguard.accounts.sequential import harvest_cusum
 from distillguard.accounts.signals import ACCOUNT_SIGNALS
 from distillguard.campaigns import ClusterParams, cluster_features, leiden_clusters
 from distillguard.campaigns.assemble import assemble_campaigns
@@ -209,6 +210,8 @@ def _detect(
     # per-account totals and fingerprint counts, read by the account features and by the link keys
     counts = AccountCounts.materialised(con, staged, tag)
     feats = account_features(staged, acc_t, counts=counts)
+    sequential, _ = harvest_cusum(staged)
+    feats = feats.join(sequential, on="account_id", how="left")
 
     say("linking accounts", 0.0)
     skip = set(unavailable)

@@ -347,6 +347,25 @@ class DatasetWalk(AccountSignal):
         return _clip((items + 1.0).log() / float(np.log(WALK_ITEMS + 1)) * fresh)
 
 
+@register
+class HarvestSequential(AccountSignal):
+    """Harvest intent accumulated over time: the largest CUSUM of the log-likelihood ratio of the
+    account's harvest-like requests (dataset items, reasoning asked of harvested capabilities,
+    dataset-shaped rows) against the population's own rate, in units of the SPRT bound (see
+    :mod:`distillguard.accounts.sequential`), log-scaled (the bound -> 0.29, ten times it -> 1). A slow
+    account adds up; a benign history before the harvest is forgotten."""
+
+    id = "account.harvest_sequential"
+    requires = ("prompt", "ts")
+    raw = "harvest_cusum"
+    unit = "num"
+    phrase = "its harvest-like requests add up to {value} times the sequential test's bound"
+
+    @classmethod
+    def expr(cls) -> pl.Expr:
+        return _clip((pl.col("harvest_cusum").fill_null(0.0) + 1.0).log() / float(np.log(11.0)))
+
+
 ACCOUNT_SIGNALS: tuple[type[AccountSignal], ...] = (
     CotShare,
     FixedInstruction,
@@ -366,6 +385,7 @@ ACCOUNT_SIGNALS: tuple[type[AccountSignal], ...] = (
     VouchedPeers,
     DatasetShare,
     DatasetWalk,
+    HarvestSequential,
 )
 
 
