@@ -96,13 +96,13 @@ def tutoring_accounts(pop: Population, rng: np.random.Generator, st: dict, n: in
         [0.35, 0.35, 0.15, 0.15],
         k,
     )[groups]
-    # per product: its tutor prompt, subject (maths or programming), settings and curriculum
+    # per product: its tutor prompt, subject (maths, programming or all of STEM), settings, curriculum
     st["sys"] = rng.integers(0, len(T.TUTOR_SYSTEMS), k)[groups]
-    coding = rng.random(k) < 0.3
-    subject = np.where(
-        coding,
-        draw(rng, ["programming", "Python", "computer science"], k),
-        draw(rng, T.TUTOR_SUBJECTS[:4], k),
+    focus = rng.choice(3, size=k, p=[0.35, 0.2, 0.45])  # maths, programming, every subject
+    subject = np.select(
+        [focus == 0, focus == 1],
+        [draw(rng, T.TUTOR_SUBJECTS[:3], k), draw(rng, T.TUTOR_SUBJECTS[3:6], k)],
+        draw(rng, T.TUTOR_SUBJECTS[6:], k),
     )
     pop.tutor = {
         "name": names.astype(object),
@@ -111,18 +111,21 @@ def tutoring_accounts(pop: Population, rng: np.random.Generator, st: dict, n: in
         "curriculum": [],
     }
     st["temp"] = _choice(rng, [0.3, 0.5, 0.7, 1.0], [0.3, 0.3, 0.3, 0.1], k).astype(float)[groups]
-    size = sp["curriculum"]
-    math_items = pop.bank.dataset(T.DATASET_SOURCES["reasoning"][:2])  # GSM8K and MATH homework
-    code_items = pop.bank.dataset(T.DATASET_SOURCES["coding"])
+    # the subject's share of maths, programming and general questions (explain, write, define)
+    mix = np.array([[0.8, 0.1, 0.1], [0.1, 0.8, 0.1], [0.4, 0.25, 0.35]])[focus]
+    kinds = (("reasoning", "homework", 2), ("coding", "code", None), ("general", "instruction", None))
     for g in range(k):  # a handful of products, not rows
         grng = _group_rng(pop, 0x7E7, g)
-        items = code_items if coding[g] else math_items
-        if items is None:
-            kind = "code" if coding[g] else "homework"
-            pool = pop.bank.pool(kind, grng, size)
-        else:
-            pool = items[grng.choice(len(items), size=min(size, len(items)), replace=False)]
-        # popularity: the curriculum's items in a random order of popularity, Zipf weights
+        parts = []
+        for (cap, kind, first), share in zip(kinds, mix[g], strict=True):
+            size = max(1, round(sp["curriculum"] * share))
+            items = pop.bank.dataset(T.DATASET_SOURCES[cap][:first])  # maths: GSM8K and MATH
+            if items is None:
+                parts.append(pop.bank.pool(kind, grng, size))
+            else:
+                parts.append(items[grng.choice(len(items), size=min(size, len(items)), replace=False)])
+        pool = np.concatenate(parts)
+        pool = pool[grng.permutation(len(pool))]  # popularity: a random order, Zipf weights
         w = 1.0 / np.arange(1, len(pool) + 1) ** sp["popularity"]
         pop.tutor["curriculum"].append((pool, w / w.sum()))
 
@@ -170,7 +173,8 @@ def _benchmarks(pop: Population) -> dict[str, np.ndarray]:
         items = pop.bank.dataset((corpus,), split)
         if items is None:
             brng = np.random.default_rng([0xBE7C, list(T.BENCHMARKS).index(b)])
-            items = pop.bank.get("math" if family == "math" else "code", brng, size).to_numpy().astype(object)
+            kind = {"math": "math", "code": "code", "chat": "question"}[family]
+            items = pop.bank.get(kind, brng, size).to_numpy().astype(object)
         out[b] = items[:size]
     return out
 
@@ -259,7 +263,7 @@ def researcher_content(pop: Population, rng: np.random.Generator, arr: dict, d: 
         prompt[m] = render(
             rng, formats, int(m.sum()), {"item": _str(items[idx])}, template_index=f
         ).to_numpy()
-        out[m] = "cot" if family == "math" else "completion"
+        out[m] = {"math": "cot", "code": "completion", "chat": "chat"}[family]
     models = pop.model_names
     model_s = models[rng.integers(0, len(models), s)]
     if pop.release is not None:
@@ -320,18 +324,20 @@ def contractor_accounts(pop: Population, rng: np.random.Generator, st: dict, n: 
 
 
 def _queue(pop: Population, g: int, d: int, size: int) -> np.ndarray:
-    """Vendor ``g``'s task queue on day ``d``: ``size`` instruction-style items (code among them)."""
+    """Vendor ``g``'s task queue on day ``d``: ``size`` items of its projects (instruction following,
+    coding, maths reasoning), in the vendor's own mix."""
+    mix = _group_rng(pop, 0x1AB, g).dirichlet([4.0, 1.5, 1.5])  # the vendor's projects, fixed
     grng = _group_rng(pop, 0x1AB0 + d, g)
-    general = pop.bank.dataset(T.DATASET_SOURCES["general"])
-    code = pop.bank.dataset(("code_alpaca",))
-    n_code = int(grng.binomial(size, 0.2))
-    if general is None or code is None:
-        return np.concatenate(
-            [pop.bank.pool("instruction", grng, size - n_code), pop.bank.pool("code", grng, n_code)]
+    counts = grng.multinomial(size, mix)
+    parts = []
+    for cap, kind, c in zip(
+        ("general", "coding", "reasoning"), ("instruction", "code", "math"), counts, strict=True
+    ):
+        items = pop.bank.dataset(T.DATASET_SOURCES[cap])
+        parts.append(
+            pop.bank.pool(kind, grng, c) if items is None else items[grng.integers(0, len(items), c)]
         )
-    return np.concatenate(
-        [general[grng.integers(0, len(general), size - n_code)], code[grng.integers(0, len(code), n_code)]]
-    )
+    return np.concatenate(parts)
 
 
 def contractor_content(pop: Population, rng: np.random.Generator, arr: dict, d: int) -> dict:

@@ -25,6 +25,8 @@ _Z, _W = np.polynomial.hermite_e.hermegauss(64)
 _W = _W / _W.sum()
 _ACTIVE_SD = 0.12  # per-account spread of the activity probability (populations._accounts)
 _NEW_SHARE = 0.05  # benign accounts created during the window (populations._signup_spread)
+#: benign archetypes whose accounts all exist before the window opens
+AGED = ("reward_model_vendor", "tutoring_product", "ml_researcher", "labelling_contractor", "content_agency")
 
 
 def _p_active(active: float, weekday_mult: np.ndarray) -> np.ndarray:
@@ -37,6 +39,8 @@ def _p_active(active: float, weekday_mult: np.ndarray) -> np.ndarray:
 
 def _per_active_day(p: PopulationSpec) -> float:
     rate = p["rate"]
+    if p.is_campaign and p["rate_max"] > 0:  # each account its own mean, uniform in the range
+        return (p["rate_min"] + p["rate_max"]) / 2
     if p.archetype == "power_user":  # a share of sessions are scripts of 10-39 requests
         q = p["script_share"] * 0.3
         ps = BEHAVIOUR["power_user"].per_session
@@ -61,7 +65,7 @@ def _alive(p: PopulationSpec, days: int) -> np.ndarray:
     if p.archetype == "research_lab":  # sweep_days per lab inside the window
         span = max(0, end - p["start_day"] + 1)
         return np.where(in_window, n * min(p["sweep_days"], span) / max(span, 1), 0.0)
-    if p.archetype in ("reward_model_vendor",):  # aged accounts
+    if p.archetype in AGED:  # aged accounts
         return n * in_window
     if p.archetype == "startup_cohort":  # the batch signs up around start_day - 6 .. start_day + 3
         lo = p["start_day"] - 6

@@ -399,6 +399,13 @@ class Population:
             self._teams(rng, st, n)
         elif arch in LOOKALIKE_ACCOUNTS:
             LOOKALIKE_ACCOUNTS[arch](self, rng, st, n)
+        if self.spec.params.get("dynamic_ip_share", 0.0) > 0:  # ISPs that re-assign home addresses
+            drng = np.random.default_rng([self.seed, self.key, 0xD1B])
+            self._dynamic_addresses(drng, st, self.spec["ip_change_days"])
+            st["dyn"] = drng.random(n) < self.spec["dynamic_ip_share"]
+            every = np.arange(n)
+            st["ip"] = np.where(st["dyn"], self._dynamic_ip(every, np.full(n, self.t0), st), st["ip"])
+            st["signup_ip"] = np.where(st["dyn"], self._dynamic_ip(every, st["created"], st), st["signup_ip"])
 
     def _classes(self, rng: np.random.Generator, st: dict, n: int) -> None:
         g = self.spec["group_size"]
@@ -588,7 +595,7 @@ class Population:
         if sp["settings"] == "varied":  # each account its own client settings, like anyone's
             st["temp"] = _choice(krng, *TEMPERATURE_MIX, total).astype(float)
             # what a harvest asks for: no limit, or a generous one
-            st["mt_pref"] = _choice(krng, [-1, 4096, 2048, 8192, 1024], [0.5, 0.2, 0.15, 0.1, 0.05], total)
+            st["mt_pref"] = _choice(krng, [-1, 4096, 2048, 1024], [0.55, 0.25, 0.15, 0.05], total)
         if sp["elicitation"] == "varied":  # each account writes in one of the campaign's languages
             langs = sp["languages"]
             w = [0.5] + [0.5 / (len(langs) - 1)] * (len(langs) - 1) if len(langs) > 1 else [1.0]
@@ -597,7 +604,9 @@ class Population:
             wrng = np.random.default_rng([self.seed, self.key, 0xF1])
             self.wrapper = T.FIXED_WRAPPERS[int(wrng.integers(0, len(T.FIXED_WRAPPERS)))]
         if sp["partition"]:
-            self._pools: dict[str, list] = {}
+            self._pools: dict[str, dict] = {}
+        if sp["focus"] > 0:  # each account its main capability
+            st["main_cap"] = krng.integers(0, len(sp["capabilities"]), total)
 
     def _dynamic_addresses(self, rng: np.random.Generator, st: dict, change_days: float) -> None:
         """Accounts whose ISP re-assigns their address every ~``change_days`` days (st["dyn"])."""
@@ -962,6 +971,8 @@ class Population:
         s = T._slots()
         # the knobs draw from a generator of their own (the playbooks' draws stay as they were)
         krng = np.random.default_rng([self.seed, self.key, 1 + d, 0xADA])
+        if sp["focus"] > 0:  # most of an account's harvest on its own main capability
+            cap = np.where(krng.random(r) < sp["focus"], st["main_cap"][acct], cap)
         # adaptive cover: whole sessions of ordinary chat, decided before the harvest items are taken
         session_cover = self._session_cover(krng, arr) if self.arch == "adaptive" else None
         dataset_rows = np.isin(cap, [i for i, c in enumerate(caps) if c in DATASET_CAPABILITIES])
@@ -1115,19 +1126,19 @@ class Population:
         the pool is spent (then a fresh permutation starts). Days must be drawn in order (simulate
         does)."""
         ci = DATASET_CAPABILITIES.index(cap_name)
-        pool = self._pools.get(cap_name)
-        if pool is None:
-            items = self.bank.dataset(T.DATASET_SOURCES[cap_name])
-            if items is None:  # built-in text: a large pool of distinct generated items
-                g = np.random.default_rng([self.seed, self.key, 0x9A27, ci])
-                items = self.bank.get(T.DATASET_KINDS[cap_name], g, 60_000).unique(maintain_order=True)
-                items = items.to_numpy().astype(object)
-            pool = self._pools[cap_name] = {
-                "items": items,
-                "order": np.empty(0, np.int64),
-                "pos": 0,
-                "passes": 0,
-            }
+        if not self._pools:  # every dataset pool at once, an item in one pool only (corpora overlap)
+            parts = []
+            for i, cap in enumerate(DATASET_CAPABILITIES):
+                items = self.bank.dataset(T.DATASET_SOURCES[cap])
+                if items is None:  # built-in text: a large pool of generated items
+                    g = np.random.default_rng([self.seed, self.key, 0x9A27, i])
+                    items = self.bank.get(T.DATASET_KINDS[cap], g, 60_000).to_numpy().astype(object)
+                parts.append(pl.DataFrame({"item": _str(items), "cap": np.full(len(items), i)}))
+            every = pl.concat(parts).unique("item", keep="first", maintain_order=True)
+            for i, cap in enumerate(DATASET_CAPABILITIES):
+                items = every.filter(pl.col("cap") == i)["item"].to_numpy().astype(object)
+                self._pools[cap] = {"items": items, "order": np.empty(0, np.int64), "pos": 0, "passes": 0}
+        pool = self._pools[cap_name]
         k = int(take.sum())
         picked = [np.empty(0, dtype=np.int64)]
         while (need := k - sum(len(x) for x in picked)) > 0:
@@ -1166,13 +1177,22 @@ class Population:
         return (rng.random(s) < self.spec["cover_share"])[arr["sess"]]
 
     def _cover_chats(self, rng: np.random.Generator, arr: dict, cover: np.ndarray) -> dict:
-        """Cover sessions as multi-turn chats: a real opening message, then follow-ups."""
+        """Cover sessions as multi-turn chats: a real opening message, then follow-ups. With a main
+        capability per account (``focus``) the chats fit the persona: a coder's are mostly
+        programming questions."""
         bank = self.bank
         sess = arr["sess"]
         r = len(sess)
         first = np.searchsorted(sess, sess)  # index of each session's first row (sessions are contiguous)
         pos = np.arange(r) - first
-        opening = _where(rng.random(r) < 0.75, bank.get("chat", rng, r), bank.get("dev", rng, r))
+        p_dev = np.full(r, 0.25)
+        if "main_cap" in self.st:
+            coder = (
+                np.asarray(self.spec["capabilities"], dtype=object)[self.st["main_cap"][arr["acct"]]]
+                == "coding"
+            )
+            p_dev = np.where(coder, 0.75, 0.15)
+        opening = _where(rng.random(r) < p_dev, bank.get("dev", rng, r), bank.get("chat", rng, r))
         prompt = _where(pos == 0, opening, bank.get("followup", rng, r))
         conv = np.where(cover, arr["conversation_id"][first], arr["conversation_id"])
         return {"prompt": prompt, "turn": np.where(cover, pos, arr["turn"]), "conversation_id": conv}

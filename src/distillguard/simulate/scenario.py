@@ -84,8 +84,18 @@ COMMON: dict[str, Any] = {
     "end_day": -1,  # last day of activity, -1 = to the end
 }
 BENIGN_DEFAULTS: dict[str, dict[str, Any]] = {
-    "casual": {"accounts": 2000, "rate": 4.0, "active": 0.3},
-    "power_user": {"accounts": 200, "rate": 22.0, "active": 0.65, "cot_habit": 0.3, "script_share": 0.3},
+    # dynamic_ip_share of the accounts have an ISP that re-assigns their home address every
+    # ~ip_change_days days (the rest keep one address)
+    "casual": {"accounts": 2000, "rate": 4.0, "active": 0.3, "dynamic_ip_share": 0.0, "ip_change_days": 4.0},
+    "power_user": {
+        "accounts": 200,
+        "rate": 22.0,
+        "active": 0.65,
+        "cot_habit": 0.3,
+        "script_share": 0.3,
+        "dynamic_ip_share": 0.0,
+        "ip_change_days": 4.0,
+    },
     "app_backend": {"accounts": 30, "rate": 90.0, "active": 0.97, "cot_system_share": 0.35},
     "batch_job": {"accounts": 15, "rate": 350.0, "active": 0.25},
     "eval_harness": {"accounts": 10, "rate": 450.0, "active": 0.2},
@@ -206,6 +216,9 @@ CAMPAIGN_COMMON: dict[str, Any] = {
     # harvest items drawn without replacement from the campaign's dataset pools, so no item repeats
     # within the campaign (each goes to one account); reasoning/coding/general capabilities only
     "partition": False,
+    # share of an account's harvest on its own main capability (a persona: one account asks maths,
+    # another code); 0: every account spreads evenly over the capabilities
+    "focus": 0.0,
     # fixed (every request the campaign's temperature and max_tokens) | varied (each account its own
     # temperature and output limit, from the mix ordinary API users show)
     "settings": "fixed",
@@ -300,6 +313,7 @@ PLAYBOOK_DEFAULTS: dict[str, dict[str, Any]] = {
         "hours": "human",
         "cover_share": 0.38,
         "partition": True,
+        "focus": 0.85,
         "settings": "varied",
     },
 }
@@ -325,7 +339,13 @@ ADDED_CAMPAIGN_KNOBS: dict[str, Any] = {
     "rate_min": 0.0,
     "rate_max": 0.0,
     "partition": False,
+    "focus": 0.0,
     "settings": "fixed",
+}
+#: the same for benign archetypes that had parameters before
+ADDED_BENIGN_KNOBS: dict[str, dict[str, Any]] = {
+    "casual": {"dynamic_ip_share": 0.0, "ip_change_days": 4.0},
+    "power_user": {"dynamic_ip_share": 0.0, "ip_change_days": 4.0},
 }
 TOP_LEVEL: dict[str, Any] = {
     "name": "custom",
@@ -417,6 +437,10 @@ def _recorded(p: PopulationSpec) -> dict[str, Any]:
     template as the old ``paraphrase`` flag, so the files of older scenarios keep their bytes.
     """
     params = dict(p.params)
+    added = ADDED_BENIGN_KNOBS.get(p.archetype, {})
+    if added and all(params[k] == v for k, v in added.items()):
+        for k in added:
+            del params[k]
     if (
         p.is_campaign
         and params["template"] in ALIASES["paraphrase"][1].values()
@@ -561,6 +585,8 @@ def parse_scenario(raw: Any, source: str) -> Scenario:
             "ip_change_days",
             "rate_min",
             "rate_max",
+            "focus",
+            "dynamic_ip_share",
             "popularity",
             "overlap",
         ):
@@ -580,6 +606,8 @@ def parse_scenario(raw: Any, source: str) -> Scenario:
             "gateway_share",
             "no_card_share",
             "company_card_share",
+            "focus",
+            "dynamic_ip_share",
         ):
             if k in params and not 0.0 <= params[k] <= 1.0:
                 raise bad(f"{where}.{k}", f"must be between 0 and 1, got {params[k]}")

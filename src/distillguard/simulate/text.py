@@ -692,6 +692,8 @@ BENCHMARKS: dict[str, tuple[str, str | None, int, str]] = {
     "math": ("hendrycks_math", "test", 500, "math"),
     "humaneval": ("humaneval", None, 164, "code"),
     "mbpp": ("mbpp", None, 500, "code"),
+    "alpaca_eval": ("alpaca_eval_805", None, 805, "chat"),
+    "arena_hard": ("arena_hard_auto", None, 500, "chat"),
 }
 #: how individual researchers wrap a benchmark item, per family ("math" / "code"); one format per run
 RESEARCH_FORMATS = {
@@ -713,6 +715,7 @@ RESEARCH_FORMATS = {
         "Write a Python function for the following task. Return only the code.\n\n{item}",
         "{item}\nThink step by step, then give the final code in one block.",
     ],
+    "chat": ["{item}", "{item}", "User: {item}\nAssistant:"],
 }
 
 #: ed-tech tutoring products: system prompts (one per product; {name}, {subject})
@@ -733,7 +736,8 @@ TUTOR_SYSTEMS = [
     "final da la respuesta.",
     "你是{name}的{subject}辅导老师。请一步一步地讲解解题过程，让学生能看懂，最后给出答案。",
 ]
-TUTOR_SUBJECTS = ["maths", "math", "algebra", "programming", "Python", "computer science", "STEM"]
+#: by focus: maths (3), programming (3), all of STEM (2)
+TUTOR_SUBJECTS = ["maths", "math", "algebra", "programming", "Python", "computer science", "STEM", "homework"]
 TUTOR_NAMES = [
     "Mathly",
     "Brainbox",
