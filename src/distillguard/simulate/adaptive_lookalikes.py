@@ -154,7 +154,7 @@ def tutoring_content(pop: Population, rng: np.random.Generator, arr: dict, d: in
     return {
         "prompt": prompt,
         "system": system,
-        "out": np.where(turn == 0, "cot", "chat"),
+        "out": np.where((turn == 0) | (rng.random(r) < 0.7), "cot", "chat"),  # the tutor explains again
         "max_tokens": tut["max_tokens"][g],
     }
 
