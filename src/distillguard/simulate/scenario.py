@@ -145,9 +145,9 @@ BENIGN_DEFAULTS: dict[str, dict[str, Any]] = {
         "gateway_share": 0.85,
     },
     # an ed-tech product's backend (group_size accounts per product, one tutor system prompt asking for
-    # step-by-step explanations): students' homework questions from public math/coding sets, popular
-    # ones asked again and again (Zipf exponent popularity over a curriculum of curriculum items),
-    # follow-up turns, students' hours in the product's time zone
+    # step-by-step explanations): students' homework questions from public math/coding/instruction
+    # sets, popular ones asked again and again (Zipf weights of exponent `popularity` over the
+    # product's `curriculum` items), follow-up turns, students' hours in the product's time zone
     "tutoring_product": {
         "accounts": 60,
         "rate": 90.0,
