@@ -2,10 +2,11 @@
 
 An operator who avoids every shared key (own cards, own addresses, no template, no fixed instruction)
 still runs one harvesting program over all its accounts, and the program leaves the same profile on
-each: what it asks for (the mix of capabilities, the share of public-dataset items and of
-chain-of-thought requests), how (single turns, system prompts, tools, requested output length,
-temperature, prompt length) and how much (requests per active day, hours of the day). This is the
-lockstep principle of CopyCatch and SynchroTrap applied to behaviour instead of timing.
+each: what it asks for (the mix of capabilities, the share of public-dataset items, how many of them
+repeat or are also sent by others, the share of chain-of-thought and dataset-shaped requests, prompt
+length) and how (single turns, system prompts, tools). Request settings, volume and hours are left
+out: they cost nothing to vary per account. This is the lockstep principle of CopyCatch and
+SynchroTrap applied to behaviour instead of timing.
 
 Each account's profile is a vector of those aggregates, every coordinate scaled by its spread in the
 population. The ``neighbours`` nearest profiles of every account are found with an approximate
@@ -16,9 +17,9 @@ from the population's median profile (0 at the median, 1 from the ``rare_quantil
 users are close to many others but not rare, so they get no links; a lone unusual account is rare
 but close to no one. A harvesting pool is both.
 
-What evading it costs: each account must run a different program (a different mix of what it asks,
-different settings, different volumes and hours), i.e. the operator harvests different things on
-different accounts, or drowns the harvest in enough ordinary traffic that it stops being a harvest.
+What evading it costs: each account must ask for different things (its own mix of capabilities and
+datasets, its own share of cover traffic), i.e. the operator splits the harvest into many small
+differently shaped ones, or drowns it in enough ordinary traffic that it stops being a harvest.
 """
 
 from __future__ import annotations
@@ -71,7 +72,9 @@ class BehaviouralPeers(Signal):
     requires = ("prompt",)
 
 
-#: profile coordinates taken from the account features (log-scaled where the value spans decades)
+#: profile coordinates taken from the account features. Only what is asked and how: request settings
+#: (max_tokens, temperature), volume and hours cost an operator nothing to vary per account, and the
+#: adaptive scenario's campaigns spread as wide as the whole population in them
 _FROM_FEATURES: dict[str, pl.Expr] = {
     "cot_share": pl.col("cot_share"),
     "dataset_share": pl.col("dataset_share"),
@@ -80,11 +83,7 @@ _FROM_FEATURES: dict[str, pl.Expr] = {
     "single_turn": pl.col("single_turn_share"),
     "tools": pl.col("tools_share"),
     "dataset_shape": pl.col("dataset_shape"),
-    "max_tokens": pl.col("mean_max_tokens").clip(lower_bound=1.0).log(2),
     "prompt_chars": pl.col("mean_prompt_chars").clip(lower_bound=1.0).log(2),
-    "req_per_day": pl.col("req_per_day").clip(lower_bound=0.1).log(2),
-    "hour_entropy": pl.col("hour_entropy"),
-    "active_days": pl.col("active_days").cast(pl.Float64),
 }
 
 
@@ -93,10 +92,7 @@ def profiles(staged: ir.Table, feats: pl.DataFrame, min_requests: int = 10) -> p
     ``min_requests`` requests (nulls: the population median of that coordinate)."""
     t = staged
     caps = t.group_by(["account_id", "capability"]).aggregate(c=lambda s: s.count())
-    extra = t.group_by("account_id").aggregate(
-        temperature=t.temperature.mean(),
-        system=ibis.ifelse(t.system_fp.notnull(), 1.0, 0.0).mean(),
-    )
+    extra = t.group_by("account_id").aggregate(system=ibis.ifelse(t.system_fp.notnull(), 1.0, 0.0).mean())
     cap = pl.from_arrow(caps.to_pyarrow())
     ex = pl.from_arrow(extra.to_pyarrow())
     assert isinstance(cap, pl.DataFrame) and isinstance(ex, pl.DataFrame)
