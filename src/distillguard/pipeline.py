@@ -157,7 +157,8 @@ def scan(
     feature_fn: FeatureFn | None = None,
 ) -> ScanResult:
     """Run the whole scan; ``work_dir`` (created, not removed) holds the staged data and DuckDB spill."""
-    choose_operating_point(load_model(options.model_path), options.threshold, options.target_precision)
+    model = load_model(options.model_path, dataset_index=options.dataset_index is not None)
+    choose_operating_point(model, options.threshold, options.target_precision)
     if options.dataset_index is not None:  # (a bad index stops the scan before any work)
         from distillguard.dataset_index import load_cached
 
@@ -302,7 +303,7 @@ def analyse(
     """Everything after the per-prompt features: aggregates, links, clusters, scores, campaigns."""
     t0 = time.perf_counter()
     say = progress or (lambda stage, frac: None)
-    model = load_model(options.model_path)
+    model = load_model(options.model_path, dataset_index=options.dataset_index is not None)
     op = choose_operating_point(model, options.threshold, options.target_precision)
     stats, accounts_read, rejected = st.stats, st.accounts, st.rejected
     paths, accounts_paths = st.paths, st.accounts_paths

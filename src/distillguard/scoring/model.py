@@ -2,8 +2,9 @@
 
 ``score = sigmoid(intercept + sum_i w_i x_i)`` with every ``x_i`` in [0, 1]. Each term ``w_i x_i``
 is the signal's contribution, which is what the reasons print. The weights ship as data
-(``model.json``, fitted by ``benchmarks/train_scorer.py`` on simulator seeds kept apart from the
-test seeds); without it a documented hand-set model is used.
+(``model.json`` for scans with a public-dataset index, ``model-noindex.json`` for scans without one,
+fitted by :mod:`distillguard.scoring.train` on simulator seeds kept apart from the test seeds);
+without them a documented hand-set model is used.
 """
 
 from __future__ import annotations
@@ -76,14 +77,21 @@ class ScoreModel:
         }
 
 
-def load_model(path: str | None = None) -> ScoreModel:
-    """The shipped fitted model (``scoring/model.json``), a model file at ``path``, or the hand-set one."""
+#: the shipped models: fitted on scans with a public-dataset index, and on scans without one
+MODEL_FILES = {True: "model.json", False: "model-noindex.json"}
+
+
+def load_model(path: str | None = None, *, dataset_index: bool = False) -> ScoreModel:
+    """A model file at ``path``, else the shipped fitted model for scans with a public-dataset index
+    (``scoring/model.json``) or without one (``scoring/model-noindex.json``: the dataset signals are
+    null there, so a model fitted with them would under-score), else the hand-set one."""
     if path is not None:
         with open(path) as fh:
             d = json.load(fh)
     else:
         try:
-            d = json.loads(resources.files("distillguard.scoring").joinpath("model.json").read_text())
+            res = resources.files("distillguard.scoring").joinpath(MODEL_FILES[dataset_index])
+            d = json.loads(res.read_text())
         except FileNotFoundError:
             d = _HAND
     return ScoreModel(

@@ -22,7 +22,7 @@ import numpy as np
 import polars as pl
 
 from distillguard.outdir import OutputFile
-from distillguard.scoring.model import FEATURES, design_matrix
+from distillguard.scoring.model import FEATURES, MODEL_FILES, design_matrix
 
 TARGETS = (0.9, 0.95, 0.98, 0.99, 0.995, 0.999)
 #: thresholds at which the shipped curve is recorded
@@ -30,21 +30,34 @@ GRID = tuple(round(0.02 + 0.005 * i, 3) for i in range(196))
 
 
 def labelled_design(
-    seed: int, scale: float, prompts_dir: str | None, scenario: str = "default"
+    seed: int, scale: float, prompts_dir: str | None, scenario: str = "default",
+    dataset_index: str | None = None,
 ) -> pl.DataFrame:
     """Simulate one seed of a scenario, scan it, return the model inputs with labels ``y``."""
+    return labelled_designs(seed, scale, prompts_dir, scenario, [dataset_index])[0]
+
+
+def labelled_designs(
+    seed: int, scale: float, prompts_dir: str | None, scenario: str, indexes: list[str | None],
+) -> list[pl.DataFrame]:
+    """Simulate one seed of a scenario once and scan it once per entry of ``indexes`` (a dataset index
+    folder, or None for a scan without one); the model inputs of each scan with labels ``y``."""
     from distillguard.pipeline import ScanOptions, scan
     from distillguard.simulate import simulate
 
+    out = []
     with tempfile.TemporaryDirectory() as tmp:
         logs = Path(tmp) / "logs"
         simulate(logs, scenario=scenario, seed=seed, scale=scale, prompts_dir=prompts_dir)
-        res = scan(
-            [logs / "interactions"], [logs / "accounts.parquet"], Path(tmp) / "work", ScanOptions(seed=seed)
-        )
         lab = pl.read_parquet(logs / "labels" / "accounts.parquet")
-    assert res.design is not None
-    return label_design(res.design, lab, seed, scenario)
+        for i, index in enumerate(indexes):
+            res = scan(
+                [logs / "interactions"], [logs / "accounts.parquet"], Path(tmp) / f"work{i}",
+                ScanOptions(seed=seed, dataset_index=index),
+            )
+            assert res.design is not None
+            out.append(label_design(res.design, lab, seed, scenario))
+    return out
 
 
 def label_design(design: pl.DataFrame, labels: pl.DataFrame, seed: int, scenario: str) -> pl.DataFrame:
@@ -147,31 +160,73 @@ def build_model(frame: pl.DataFrame, folds: int = 4, c: float = 0.5, description
     }
 
 
+def build_index(prompts_dir: str, out: Path) -> Path:
+    """The public-dataset index of the shared corpora the simulator draws harvests, homework and
+    benchmarks from (what a provider's own index of public datasets would hold)."""
+    from distillguard.dataset_index import build, dataset_files
+    from distillguard.simulate.text import PUBLIC_DATASETS
+
+    paths = [Path(prompts_dir) / name for name in PUBLIC_DATASETS if (Path(prompts_dir) / name).is_dir()]
+    out.mkdir(parents=True, exist_ok=True)
+    build(dataset_files(paths), out)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--prompts-dir", default=None)
-    ap.add_argument("--scenarios", default="default,hard-lookalikes")
+    ap.add_argument("--scenarios", default="default,hard-lookalikes,adaptive",
+                    help="scenarios of the model for scans with a dataset index")
+    ap.add_argument("--noindex-scenarios", default="default,hard-lookalikes",
+                    help="scenarios of the model for scans without one (adaptive campaigns need the index)")
     ap.add_argument("--seeds", default=",".join(str(s) for s in range(1, 17)))
     ap.add_argument("--scale", type=float, default=0.5)
     ap.add_argument("--folds", type=int, default=4)
-    ap.add_argument("--out", default=str(Path(__file__).with_name("model.json")))
+    ap.add_argument("--jobs", type=int, default=2, help="seeds simulated and scanned at once")
+    here = Path(__file__).parent
+    ap.add_argument("--out", default=str(here / MODEL_FILES[True]), help="model for scans with an index")
+    ap.add_argument("--out-noindex", default=str(here / MODEL_FILES[False]), help="model for scans without")
     a = ap.parse_args()
-    target = OutputFile(Path(a.out), "model", "--out")
-    target.check()  # (before the minutes of fitting)
+    if a.prompts_dir is None:
+        raise SystemExit("--prompts-dir is needed: the dataset index is built from the real corpora")
+    targets = {True: OutputFile(Path(a.out), "model", "--out"),
+               False: OutputFile(Path(a.out_noindex), "model", "--out-noindex")}
+    for t in targets.values():
+        t.check()  # (before the minutes of fitting)
     seeds = [int(s) for s in a.seeds.split(",")]
     assert all(s < 100 for s in seeds), "training uses development seeds only (< 100)"
-    scenarios = a.scenarios.split(",")
-    frames = [labelled_design(s, a.scale, a.prompts_dir, sc) for sc in scenarios for s in seeds]
-    frame = pl.concat(frames, how="diagonal_relaxed")
-    model = build_model(
-        frame,
-        a.folds,
-        description=f"logistic regression, simulator scenarios {scenarios} dev seeds {seeds}, "
-        f"scale {a.scale}",
-    )
-    with target.writing() as tmp:
-        tmp.write_text(json.dumps(model, indent=1))
-    print(json.dumps({k: v for k, v in model.items() if k != "curve"}, indent=1))
+    with_index, without = a.scenarios.split(","), a.noindex_scenarios.split(",")
+    frames: dict[bool, list[pl.DataFrame]] = {True: [], False: []}
+    with tempfile.TemporaryDirectory() as tmp:
+        index = str(build_index(a.prompts_dir, Path(tmp) / "index"))
+        jobs = []
+        for sc in dict.fromkeys(with_index + without):
+            modes = [m for m, scs in ((True, with_index), (False, without)) if sc in scs]
+            jobs.extend((sc, s, modes) for s in seeds)
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(a.jobs, mp_context=mp.get_context("spawn")) as pool:
+            futures = [
+                (sc, s, modes, pool.submit(labelled_designs, s, a.scale, a.prompts_dir, sc,
+                                           [index if m else None for m in modes]))
+                for sc, s, modes in jobs
+            ]
+            for sc, s, modes, fut in futures:  # (collected in job order: the frame does not depend on timing)
+                for m, d in zip(modes, fut.result(), strict=True):
+                    frames[m].append(d)
+                print(f"{sc} seed {s} scanned", flush=True)
+    for mode, scenarios in ((True, with_index), (False, without)):
+        frame = pl.concat(frames[mode], how="diagonal_relaxed")
+        model = build_model(
+            frame,
+            a.folds,
+            description=f"logistic regression, simulator scenarios {scenarios} dev seeds {seeds}, "
+            f"scale {a.scale}, " + ("scanned with a public-dataset index" if mode else "scanned without one"),
+        )
+        with targets[mode].writing() as tmp_file:
+            tmp_file.write_text(json.dumps(model, indent=1))
+        print(json.dumps({k: v for k, v in model.items() if k != "curve"}, indent=1))
 
 
 if __name__ == "__main__":

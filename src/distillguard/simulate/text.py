@@ -695,6 +695,14 @@ BENCHMARKS: dict[str, tuple[str, str | None, int, str]] = {
     "alpaca_eval": ("alpaca_eval_805", None, 805, "chat"),
     "arena_hard": ("arena_hard_auto", None, 500, "chat"),
 }
+#: the public benchmark and instruction datasets among the shared corpora: what a provider's index of
+#: known public datasets (``distillguard index build``) holds in training and tests; the corpora of
+#: real users' conversations are not among them
+PUBLIC_DATASETS: tuple[str, ...] = tuple(sorted(
+    {name for names in DATASET_SOURCES.values() for name in names}
+    | {corpus for corpus, *_ in BENCHMARKS.values()}
+    | {"p3_t0_templated_prompts_sample", "wizardlm_testset"}
+))
 #: how individual researchers wrap a benchmark item, per family ("math" / "code"); one format per run
 RESEARCH_FORMATS = {
     "math": [
