@@ -30,3 +30,12 @@ def traces_dir() -> Path:
             pytest.fail(f"{path} is missing: CI needs shared/data/traces beside the checkout")
         pytest.skip(f"{path} not present")
     return path
+
+
+@pytest.fixture(scope="session")
+def dataset_index(prompts_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A public-dataset index of the shared corpora's benchmark and instruction datasets (what a
+    provider would index), built once per test session and worker."""
+    from distillguard.scoring.train import build_index
+
+    return build_index(str(prompts_dir), tmp_path_factory.mktemp("dataset-index"))

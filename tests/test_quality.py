@@ -1,9 +1,14 @@
 """Quality floors on simulator seeds never used while tuning (seeds >= 1000), real prompt text, on the
-`default` scenario and on `hard-lookalikes` (default traffic plus hard legitimate look-alikes).
+`default` scenario, on `hard-lookalikes` (default traffic plus hard legitimate look-alikes) and on
+`adaptive` (campaigns that avoid every published tell, among look-alikes that share what they still
+show), scanned with the shared corpora's public-dataset index or without one (each mode has its own
+shipped model).
 
-Floors from the issue: account precision >= 0.98, recall >= 0.90, every playbook's recall >= 0.80,
-no look-alike archetype with more than 0.5% of its accounts flagged, >= 90% of each campaign's
-flagged accounts under one campaign id, the standby pool under its primary's campaign id.
+Floors from the issues: account precision >= 0.98, recall >= 0.90, every playbook's recall >= 0.80
+(every adaptive campaign's), no look-alike archetype with more than 0.5% of its accounts flagged, >= 90%
+of each campaign's flagged accounts under one campaign id, the standby pool under its primary's
+campaign id. Adaptive campaigns share nothing that ties their accounts together (no keys, no
+synchronized hours), so their attribution to one id is not asserted.
 """
 
 from __future__ import annotations
@@ -15,14 +20,18 @@ import pytest
 
 from distillguard.pipeline import ScanOptions, scan
 
-#: (scenario, held-out seed): seeds >= 1000, never used while tuning or fitting the scorer
+#: (scenario, held-out seed, scanned with the dataset index): seeds >= 1000, never used while tuning
+#: or fitting the scorer
 RUNS = [
-    ("default", 1000),
-    ("default", 1001),
-    ("hard-lookalikes", 1002),
-    ("default", 1003),
-    ("hard-lookalikes", 1005),
+    ("default", 1000, False),
+    ("default", 1001, False),
+    ("hard-lookalikes", 1002, False),
+    ("default", 1003, True),
+    ("hard-lookalikes", 1005, True),
+    ("adaptive", 1010, True),
+    ("adaptive", 1011, True),
 ]
+ADAPTIVE = "adaptive"
 #: known detection gaps on a held-out run (scorer, not attribution): reported here, not hidden. None now:
 #: default-1001's cot_harvest gap (recall 0.18) came from the capability signal reading a CoT meta
 #: system prompt's boilerplate ("summarizing findings") as the task; fixed in prompt.capability, and
@@ -31,18 +40,21 @@ KNOWN_RECALL_GAPS: dict[tuple[str, int], str] = {}
 SCALE = 0.5
 
 
-@pytest.fixture(scope="module", params=RUNS, ids=[f"{sc}-{seed}" for sc, seed in RUNS])
+@pytest.fixture(
+    scope="module", params=RUNS, ids=[f"{sc}-{seed}{'-index' if ix else ''}" for sc, seed, ix in RUNS]
+)
 def scanned(request: pytest.FixtureRequest, prompts_dir: Path, tmp_path_factory: pytest.TempPathFactory):
     from distillguard.simulate import simulate
 
-    scenario, seed = request.param
+    scenario, seed, with_index = request.param
+    index = str(request.getfixturevalue("dataset_index")) if with_index else None
     tmp = tmp_path_factory.mktemp(f"quality-{scenario}-{seed}")
     simulate(tmp / "logs", scenario=scenario, seed=seed, scale=SCALE, prompts_dir=prompts_dir)
     res = scan(
         [tmp / "logs" / "interactions"],
         [tmp / "logs" / "accounts.parquet"],
         tmp / "work",
-        ScanOptions(seed=0),
+        ScanOptions(seed=0, dataset_index=index),
     )
     lab = pl.read_parquet(tmp / "logs" / "labels" / "accounts.parquet")
     acc = pl.from_arrow(res.accounts).join(lab, on="account_id", suffix="_true", how="full", coalesce=True)
@@ -76,8 +88,12 @@ def test_every_playbook_recall(scanned, request: pytest.FixtureRequest) -> None:
     if run in KNOWN_RECALL_GAPS:
         request.applymarker(pytest.mark.xfail(reason=KNOWN_RECALL_GAPS[run], strict=True))
     _, a = scanned
-    rec = a.filter(POS).group_by("playbook").agg(r=pl.col("flagged").mean())
-    assert rec.height >= 5
+    if run[0] == ADAPTIVE:  # one playbook, two campaigns: each must be found
+        rec = a.filter(POS).group_by("campaign_id_true").agg(r=pl.col("flagged").mean())
+        assert rec.height == 2
+    else:
+        rec = a.filter(POS).group_by("playbook").agg(r=pl.col("flagged").mean())
+        assert rec.height >= 5
     assert rec.filter(pl.col("r") < 0.80).height == 0, rec
 
 
@@ -89,7 +105,9 @@ def test_no_lookalike_group_flagged(scanned) -> None:
 
 
 @pytest.mark.slow
-def test_campaigns_are_attributed_to_one_id_with_their_standby_pool(scanned) -> None:
+def test_campaigns_are_attributed_to_one_id_with_their_standby_pool(scanned, request) -> None:
+    if request.node.callspec.params["scanned"][0] == ADAPTIVE:
+        pytest.skip("adaptive campaigns share nothing that ties their accounts to one operator")
     _, a = scanned
     f = a.filter(POS & pl.col("flagged"))
     purity = f.group_by("campaign_id_true").agg(
@@ -108,13 +126,15 @@ def test_campaigns_are_attributed_to_one_id_with_their_standby_pool(scanned) -> 
 
 
 @pytest.mark.slow
-def test_every_flagged_account_has_reasons_with_campaign_evidence(scanned) -> None:
+def test_every_flagged_account_has_reasons_with_campaign_evidence(scanned, request) -> None:
     res, a = scanned
     f = a.filter(pl.col("flagged"))
     assert f.height > 0
     assert f.filter(pl.col("reasons").str.len_chars() == 0).height == 0
     in_campaign = f.filter(pl.col("campaign_id").is_not_null())
     assert in_campaign.filter(~pl.col("reasons").str.contains("campaign DG-")).height == 0
+    if request.node.callspec.params["scanned"][0] == ADAPTIVE:  # the dataset coverage behind a flag
+        assert f.filter(POS & ~pl.col("reasons").str.contains("public-dataset items")).height == 0
     op = res.summary["operating_point"]
     assert op["threshold"] > 0 and op["measured_precision"] >= op["target_precision"]
     assert op["measured_on"]["scenarios"] and all(

@@ -31,6 +31,7 @@ import pyarrow as pa
 from distillguard import __version__, schema
 from distillguard.accounts import account_features, account_signal_values
 from distillguard.accounts.counts import AccountCounts
+from distillguard.accounts.coverage import account_coverage, campaign_coverage, coverage_text, item_datasets
 from distillguard.accounts.dormant import EXTRA, dormant_accounts
 from distillguard.accounts.sequential import harvest_cusum
 from distillguard.accounts.signals import ACCOUNT_SIGNALS
@@ -39,13 +40,19 @@ from distillguard.campaigns.assemble import assemble_campaigns
 from distillguard.campaigns.attribute import AttributionParams
 from distillguard.errors import UsageError
 from distillguard.linking import LINK_SIGNALS, LinkParams, all_keys, candidate_edges, weigh_keys
-from distillguard.linking.behaviour import BehaviourParams, add_behaviour, behaviour_edges, profiles
+from distillguard.linking.behaviour import (
+    BehaviourParams,
+    account_behaviour_text,
+    add_behaviour,
+    behaviour_edges,
+    profiles,
+)
 from distillguard.linking.edges import content_reach, vouched_peer_share
 from distillguard.linking.evidence import key_evidence_text, popular_keys
 from distillguard.linking.keys import signal_keys
 from distillguard.linking.sync import SyncParams, account_sync_text, campaign_sync, reinforce, sync_evidence
 from distillguard.scoring import ScoreModel, choose_operating_point, load_model, score_accounts
-from distillguard.scoring.reasons import account_reasons
+from distillguard.scoring.reasons import account_reasons, joined_evidence
 from distillguard.signals.base import unavailable_signals
 from distillguard.stage import FeatureFn, Progress, Staged, ip_prefix, stage_inputs
 
@@ -339,12 +346,22 @@ def analyse(
         params=replace(options.attribution, seed=options.seed),
     )
     key_text = key_evidence_text(keys)
+    evidence = [account_sync_text(edges_pl), account_behaviour_text(edges_pl)]
+    by_campaign: dict[str, list[dict]] = {}
+    if options.dataset_index is not None:  # which public datasets, how many items, how shared
+        from distillguard.dataset_index import load_cached
+
+        datasets = item_datasets(load_cached(options.dataset_index))
+        evidence.append(coverage_text(account_coverage(staged, datasets)))
+        by_campaign = campaign_coverage(staged, datasets, assembled.account_campaign)
     reasons = account_reasons(
-        scored, feats, cfeats, clusters, key_text, assembled.campaign_evidence, account_sync_text(edges_pl)
+        scored, feats, cfeats, clusters, key_text, assembled.campaign_evidence, joined_evidence(*evidence)
     )
     sync_by_campaign = campaign_sync(edges_pl, assembled.account_campaign)
     for c in assembled.campaigns:
         c["indicators"]["synchronized_activity"] = sync_by_campaign[c["campaign_id"]]
+        if options.dataset_index is not None:
+            c["indicators"]["public_datasets"] = by_campaign.get(c["campaign_id"], [])
 
     # --- results table --------------------------------------------------------------------------
     res = (

@@ -39,6 +39,16 @@ def _account_texts(feats: pl.DataFrame, s: type[AccountSignal]) -> pl.Expr:
     return pl.concat_str([_phrase(s.phrase, _fmt(raw, s.unit)), pl.lit(f" (typical account: {base_txt})")])
 
 
+def joined_evidence(*frames: pl.DataFrame) -> pl.DataFrame:
+    """``account_id, text``: the texts of several ``account_id, text`` frames, "; "-joined per account
+    in the order the frames are given."""
+    parts = [f.select("account_id", "text", order=pl.lit(i)) for i, f in enumerate(frames) if f.height]
+    if not parts:
+        return pl.DataFrame(schema={"account_id": pl.Utf8, "text": pl.Utf8})
+    both = pl.concat(parts).sort("account_id", "order")
+    return both.group_by("account_id", maintain_order=True).agg(pl.col("text").str.join("; "))
+
+
 def account_reasons(
     scored: pl.DataFrame,
     feats: pl.DataFrame,
@@ -53,7 +63,8 @@ def account_reasons(
 
     ``key_evidence``: ``account_id, text`` (its strongest shared key, already in words);
     ``campaign_evidence``: ``account_id, text`` (its campaign's shared evidence);
-    ``sync_evidence``: ``account_id, text`` (its synchronized links, when it has any).
+    ``sync_evidence``: ``account_id, text`` (its link evidence beyond shared keys, when it has any:
+    synchronized and behavioural peers, public-dataset coverage; see :func:`joined_evidence`).
     """
     contrib_cols = [c for c in scored.columns if c.startswith("contrib:")]
     long = scored.select("account_id", *contrib_cols).unpivot(

@@ -1,0 +1,114 @@
+"""Dataset coverage in words: which public datasets an account's (or a campaign's) prompts come from.
+
+The evidence behind ``account.dataset_walk`` for an analyst or a lawyer: how many items of which
+datasets the account sent, how many it repeated, how many no other account sent; for a campaign, how
+its accounts together cover each dataset and whether any item was sent by two of them (a harvest
+partitioned over accounts never repeats one).
+"""
+
+from __future__ import annotations
+
+import ibis
+import ibis.expr.types as ir
+import polars as pl
+
+#: datasets named per account in a reason (the largest first)
+TOP_DATASETS = 3
+
+
+def item_datasets(index) -> pl.DataFrame:  # index: DatasetIndex
+    """``item, dataset`` of every item of a loaded dataset index."""
+    import numpy as np
+
+    items = np.arange(len(index.item_dataset), dtype=np.int64)
+    return pl.DataFrame({"item": items, "dataset": index.dataset_of(items)})
+
+
+def _items(staged: ir.Table) -> ir.Table:
+    """``account_id, item`` of every request that holds a dataset item."""
+    t = staged.filter(staged.dataset_item.notnull())
+    return t.select("account_id", item=t.dataset_item.cast("int64"))
+
+
+def account_coverage(staged: ir.Table, datasets: pl.DataFrame) -> pl.DataFrame:
+    """Per account and dataset: ``requests``, ``items`` (distinct), ``exclusive`` (items no other
+    account sent)."""
+    t = _items(staged)
+    per = t.group_by(["account_id", "item"]).aggregate(c=lambda s: s.count())
+    owners = per.group_by("item").aggregate(owners=lambda s: s.count())
+    per = per.join(owners, "item")
+    df = pl.from_arrow(per.to_pyarrow())
+    assert isinstance(df, pl.DataFrame)
+    df = df.with_columns(pl.col("item").cast(pl.Int64)).join(datasets, on="item", how="left")
+    return (
+        df.group_by("account_id", "dataset")
+        .agg(
+            requests=pl.col("c").sum(),
+            items=pl.len(),
+            exclusive=(pl.col("owners") == 1).sum(),
+        )
+        .sort("account_id", "items", "dataset", descending=[False, True, False])
+    )
+
+
+def coverage_text(cov: pl.DataFrame) -> pl.DataFrame:
+    """``account_id, text``, e.g. "its prompts hold 87 items of public datasets (gsm8k 41,
+    hendrycks_math 30, mbpp 16), none repeated, 85 sent by no other account"."""
+    if cov.height == 0:
+        return pl.DataFrame(schema={"account_id": pl.Utf8, "text": pl.Utf8})
+    named = cov.with_columns(
+        part=pl.concat_str([pl.col("dataset").fill_null("?"), pl.lit(" "), pl.col("items").cast(pl.Utf8)])
+    )
+    per = named.group_by("account_id", maintain_order=True).agg(
+        items=pl.col("items").sum(),
+        requests=pl.col("requests").sum(),
+        exclusive=pl.col("exclusive").sum(),
+        parts=pl.col("part").head(TOP_DATASETS),
+        more=pl.len() - TOP_DATASETS,
+    )
+    repeated = pl.col("requests") - pl.col("items")
+    text = pl.concat_str([
+        pl.lit("its prompts hold "), pl.col("items").cast(pl.Utf8), pl.lit(" items of public datasets ("),
+        pl.col("parts").list.join(", "),
+        pl.when(pl.col("more") > 0).then(pl.concat_str([pl.lit(", "), pl.col("more").cast(pl.Utf8),
+                                                         pl.lit(" more")])).otherwise(pl.lit("")),
+        pl.lit("), "),
+        pl.when(repeated == 0).then(pl.lit("none repeated"))
+        .otherwise(pl.concat_str([repeated.cast(pl.Utf8), pl.lit(" repeats")])),
+        pl.lit(", "), pl.col("exclusive").cast(pl.Utf8), pl.lit(" sent by no other account"),
+    ])
+    return per.select("account_id", text=text).sort("account_id")
+
+
+def campaign_coverage(
+    staged: ir.Table, datasets: pl.DataFrame, account_campaign: pl.DataFrame
+) -> dict[str, list[dict]]:
+    """Per campaign id, one entry per dataset its accounts drew from (most requests first):
+    ``dataset``, ``accounts``, ``requests``, ``items`` (distinct over the campaign) and
+    ``shared_items`` (items sent by two or more of its accounts: none, for a harvest partitioned over
+    them)."""
+    ac = account_campaign.filter(pl.col("campaign_id").is_not_null()).select("account_id", "campaign_id")
+    if ac.height == 0:
+        return {}
+    t = _items(staged)
+    t = t.join(ibis.memtable(ac), "account_id").join(ibis.memtable(datasets), "item")
+    per = t.group_by(["campaign_id", "dataset", "item"]).aggregate(
+        n=lambda s: s.count(), accounts=lambda s: s.account_id.nunique()
+    )
+    agg = per.group_by(["campaign_id", "dataset"]).aggregate(
+        requests=lambda s: s.n.sum(),
+        items=lambda s: s.count(),
+        shared_items=lambda s: ibis.ifelse(s.accounts >= 2, 1, 0).sum(),
+    )
+    acc = t.select("campaign_id", "dataset", "account_id").distinct()
+    acc = acc.group_by(["campaign_id", "dataset"]).aggregate(accounts=lambda s: s.count())
+    df = pl.from_arrow(agg.join(acc, ["campaign_id", "dataset"]).to_pyarrow())
+    assert isinstance(df, pl.DataFrame)
+    out: dict[str, list[dict]] = {}
+    for r in df.sort(["campaign_id", "requests", "dataset"], descending=[False, True, False]).iter_rows(
+        named=True
+    ):
+        out.setdefault(r["campaign_id"], []).append(
+            {k: r[k] for k in ("dataset", "accounts", "requests", "items", "shared_items")}
+        )
+    return out
