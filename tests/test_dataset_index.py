@@ -168,3 +168,18 @@ def test_index_build_command_and_scan_option(tmp_path):
     bad = _cli("scan", "logs.jsonl", "--out", "res3", "--dataset-index", "ds", cwd=tmp_path)
     assert bad.returncode == 2 and "not a readable dataset index" in bad.stderr
     assert not (tmp_path / "res3").exists()
+
+
+@pytest.mark.parametrize("batch_rows", [7, 64])
+def test_staging_in_this_process_matches_with_the_index(index, tmp_path, batch_rows):
+    """The scan's own feature caches carry the index (an empty cache must not be taken for none)."""
+    from distillguard.stage import stage_inputs
+
+    rows = [{"request_id": f"r{i}", "ts": f"2026-04-22T0{i % 10}:00:00Z", "account_id": f"a{i % 3}",
+             "prompt": MATH[i % 3] if i % 2 else f"hello number {i}"} for i in range(30)]
+    (tmp_path / "logs.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    st = stage_inputs([tmp_path / "logs.jsonl"], None, tmp_path / "work", workers=1, batch_rows=batch_rows,
+                      dataset_index=str(index.path))
+    staged = pl.read_parquet(st.stage_dir / "*.parquet").sort("request_id")
+    held = staged.filter(pl.col("dataset_item").is_not_null())["request_id"].to_list()
+    assert sorted(held) == sorted(f"r{i}" for i in range(30) if i % 2)

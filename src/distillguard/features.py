@@ -228,7 +228,7 @@ class FeatureCache:
         if unknown or not key_columns:
             raise UsageError(f"key_columns must be some of {list(FEATURE_INPUTS)}, got {list(key_columns)}")
         self.max_rows = int(max_rows)
-        self.feature_fn = feature_fn or prompt_features
+        self.feature_fn = feature_fn if feature_fn is not None else prompt_features
         self.key_columns = tuple(key_columns)
         self.hits = 0
         self.misses = 0

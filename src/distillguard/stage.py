@@ -217,7 +217,8 @@ def stage_part(
     """
     from distillguard.features import FeatureCache, FeatureCaches
 
-    fn = feature_fn or _default_features(dataset_index)
+    # (`is None`: an empty FeatureCaches is falsy: it has a length)
+    fn = feature_fn if feature_fn is not None else _default_features(dataset_index)
     cached = isinstance(fn, FeatureCache | FeatureCaches)
     feats = fn.frame(batch, seed=seed) if cached else fn(batch, seed=seed)
     table = stage_batch(batch, feats)
@@ -402,7 +403,7 @@ class _Parts:
         self.dataset_index = dataset_index
         self.batch_rows = max(1, int(batch_rows))
         # in this process: a cache that lives as long as this run (workers keep one per process)
-        self._local_fn: FeatureFn = feature_fn or staged_features(dataset_index)
+        self._local_fn: FeatureFn = feature_fn if feature_fn is not None else staged_features(dataset_index)
         self.parts = 0
         self.rows = 0
         self._pools: list[ProcessPoolExecutor] = []
