@@ -176,9 +176,10 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--prompts-dir", default=None)
     ap.add_argument("--scenarios", default="default,hard-lookalikes,adaptive",
-                    help="scenarios of the model for scans with a dataset index")
+                    help="scenarios of the model for scans with a dataset index (empty: not refitted)")
     ap.add_argument("--noindex-scenarios", default="default,hard-lookalikes",
-                    help="scenarios of the model for scans without one (adaptive campaigns need the index)")
+                    help="scenarios of the model for scans without one (adaptive campaigns need the index); "
+                    "empty: that model is not refitted")
     ap.add_argument("--seeds", default=",".join(str(s) for s in range(1, 17)))
     ap.add_argument("--scale", type=float, default=0.5)
     ap.add_argument("--folds", type=int, default=4)
@@ -195,7 +196,7 @@ def main() -> None:
         t.check()  # (before the minutes of fitting)
     seeds = [int(s) for s in a.seeds.split(",")]
     assert all(s < 100 for s in seeds), "training uses development seeds only (< 100)"
-    with_index, without = a.scenarios.split(","), a.noindex_scenarios.split(",")
+    with_index, without = ([s for s in x.split(",") if s] for x in (a.scenarios, a.noindex_scenarios))
     frames: dict[bool, list[pl.DataFrame]] = {True: [], False: []}
     with tempfile.TemporaryDirectory() as tmp:
         index = str(build_index(a.prompts_dir, Path(tmp) / "index"))
@@ -217,6 +218,8 @@ def main() -> None:
                     frames[m].append(d)
                 print(f"{sc} seed {s} scanned", flush=True)
     for mode, scenarios in ((True, with_index), (False, without)):
+        if not scenarios:  # (that model is not refitted)
+            continue
         frame = pl.concat(frames[mode], how="diagonal_relaxed")
         model = build_model(
             frame,
