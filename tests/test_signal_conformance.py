@@ -175,3 +175,47 @@ def test_seed_changes_fingerprints_only(column):
     assert all(x != y for x, y in zip(va, vb, strict=True))
     for col in ("cot", "capability", "dataset_shape", "prompt_lang"):
         assert a.column(col).equals(b.column(col))
+
+
+# --- account signals ------------------------------------------------------------------------------
+
+ACCOUNT_IDS = sorted(sid for sid, cls in REGISTRY.items() if cls.level == "account")
+
+
+def _feature_column(name: str, rng: np.random.Generator, n: int, nulls: bool):
+    """Plausible values of one account-feature column (a quarter null when ``nulls``)."""
+    import datetime as dt
+
+    import polars as pl
+
+    if name == "tier":
+        values = rng.choice(["free", "edu", "startup", "research", "enterprise"], n).tolist()
+    elif name == "verified":
+        values = (rng.random(n) < 0.3).tolist()
+    elif name == "first_seen":
+        t0 = dt.datetime(2026, 4, 22, tzinfo=dt.UTC)
+        values = [t0 + dt.timedelta(hours=float(h)) for h in rng.uniform(0, 300, n)]
+    else:  # counts, shares, hours, days, token means: from 0 to large
+        values = (rng.lognormal(0.0, 2.0, n) * rng.choice([0.0, 0.01, 1.0, 100.0], n)).tolist()
+    if nulls:
+        values = [None if rng.random() < 0.25 else v for v in values]
+    return pl.Series(name, values)
+
+
+@pytest.mark.parametrize("sid", ACCOUNT_IDS)
+@pytest.mark.parametrize("nulls", [False, True])
+def test_account_signal_values_are_unit_or_null_and_deterministic(sid, nulls):
+    import polars as pl
+
+    cls = REGISTRY[sid]
+    names = set(cls.expr().meta.root_names()) | {cls.raw}
+    for seed in range(5):
+        rng = np.random.default_rng(seed)
+        feats = pl.DataFrame([_feature_column(c, rng, 200, nulls) for c in sorted(names)])
+        out = feats.select(cls.expr().cast(pl.Float64).alias("v"))["v"]
+        assert out.len() == 200
+        present = out.drop_nulls()
+        assert not present.is_nan().any(), sid
+        assert present.is_between(0.0, 1.0).all(), (sid, present.min(), present.max())
+        assert feats.select(cls.expr().cast(pl.Float64).alias("v"))["v"].equals(out)
+    assert cls.reason(0.5, 0.1)  # an analyst can read why
