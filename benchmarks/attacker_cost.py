@@ -1,0 +1,146 @@
+"""What staying hidden costs an adaptive operator: recall against each evasion knob, and the harvest an
+undetected account still brings in per day.
+
+Starts from the built-in ``adaptive`` scenario (two campaigns that use every evasion) and changes one
+knob of both campaigns at a time, on held-out seeds (>= 1000, never used while tuning), with real
+prompts and the shared corpora's public-dataset index. For every variant it simulates, scans at the
+default operating point and reports, per campaign, the recall of its accounts, the harvest requests
+per account per active day, and the same for the accounts the scan did not flag: what an operator
+keeps by evading.
+
+Usage: ``.venv/bin/python benchmarks/attacker_cost.py [--scale 0.5] [--seeds 2000] [--only KNOB...]``
+(``--json FILE`` writes the table).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+import tomllib
+from importlib import resources
+from pathlib import Path
+
+import polars as pl
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+PROMPTS = ROOT.parent / "shared" / "data" / "prompts"
+
+#: (knob, value label, parameters set on both adaptive campaigns); the first row is the baseline
+VARIANTS: list[tuple[str, str, dict]] = [
+    ("baseline", "every evasion", {}),
+    ("elicitation", "fixed instruction", {"elicitation": "fixed", "injected_instruction": True}),
+    ("elicitation", "none", {"elicitation": "none", "cot_share": 0.0}),
+    ("template", "fixed", {"template": "fixed"}),
+    ("template", "paraphrased", {"template": "paraphrased"}),
+    ("cover_share", "0", {"cover_share": 0.0}),
+    ("cover_share", "0.6", {"cover_share": 0.6}),
+    ("cover_share", "0.8", {"cover_share": 0.8}),
+    ("volume", "2-6 a day", {"rate_min": 2.0, "rate_max": 6.0}),
+    ("volume", "35-80 a day", {"rate_min": 35.0, "rate_max": 80.0}),
+    ("partition", "off", {"partition": False}),
+    ("network", "rotating proxies", {"network": "residential_proxy"}),
+    ("network", "cloud", {"network": "datacenter"}),
+    ("timing", "uniform", {"hours": "flat"}),
+    ("timing", "synchronized", {"hours": "shifts"}),
+    ("payment", "5 accounts per card", {"card_group": 5, "no_card_share": 0.0}),
+    ("sign-up", "3 bursts", {"signup_spread_days": 0, "signup_bursts": 3}),
+    ("account age", "new accounts", {"account_age_days": 0}),
+    ("settings", "fixed per campaign", {"settings": "fixed"}),
+]
+
+
+def scenario_file(params: dict, out: Path) -> Path:
+    """The adaptive scenario with ``params`` set on both campaigns, as a YAML scenario file."""
+    text = (resources.files("distillguard.simulate") / "scenarios" / "adaptive.toml").read_text()
+    doc = tomllib.loads(text)
+    for pop in doc["population"]:
+        if pop["archetype"] == "adaptive":
+            if params.get("elicitation") in ("none", "fixed"):
+                pop.pop("cot_share", None)  # (varied wording's share; the knob sets its own)
+            pop.update(params)
+    out.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return out
+
+
+def run_variant(params: dict, seed: int, scale: float, index: str, tmp: Path) -> list[dict]:
+    from distillguard.pipeline import ScanOptions, scan
+    from distillguard.simulate import simulate
+
+    logs = tmp / "logs"
+    simulate(logs, scenario=scenario_file(params, tmp / "variant.yaml"), seed=seed, scale=scale,
+             prompts_dir=PROMPTS)
+    res = scan([logs / "interactions"], [logs / "accounts.parquet"], tmp / "work",
+               ScanOptions(seed=0, dataset_index=index, workers=2))
+    lab = pl.read_parquet(logs / "labels" / "accounts.parquet").select("account_id", "campaign_id")
+    acc = pl.from_arrow(res.accounts).select("account_id", "flagged").join(lab, on="account_id")
+    ilab = pl.read_parquet(logs / "labels" / "interactions").select("request_id", "account_id", "harvest")
+    inter = pl.read_parquet(logs / "interactions", columns=["request_id", "ts"])
+    days = (
+        ilab.join(inter, on="request_id")
+        .group_by("account_id")
+        .agg(harvest=pl.col("harvest").sum(), days=pl.col("ts").dt.date().n_unique())
+    )
+    acc = acc.join(days, on="account_id", how="left").with_columns(pl.col("harvest", "days").fill_null(0))
+    benign = acc.filter(pl.col("campaign_id") == "benign")
+    fp = int(benign["flagged"].sum())
+    rows = []
+    for cid in sorted(c for c in acc["campaign_id"].unique().to_list() if c != "benign"):
+        c = acc.filter(pl.col("campaign_id") == cid)
+        tp = int(c["flagged"].sum())
+        hidden = c.filter(~pl.col("flagged"))
+        rows.append({
+            "campaign": cid,
+            "accounts": c.height,
+            "recall": tp / c.height,
+            "false_positives": fp,
+            "harvest_per_account_day": float(c["harvest"].sum() / max(1, c["days"].sum())),
+            "hidden_accounts": hidden.height,
+            "harvest_per_hidden_account_day": float(hidden["harvest"].sum() / hidden["days"].sum())
+            if hidden.height and hidden["days"].sum() else None,
+        })
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--scale", type=float, default=0.5)
+    ap.add_argument("--seeds", default="2000", help="held-out seeds (>= 1000), comma-separated")
+    ap.add_argument("--only", nargs="*", default=None, help="knobs to sweep (default: all)")
+    ap.add_argument("--json", default=None, help="also write the rows as JSON to this file")
+    a = ap.parse_args()
+    seeds = [int(s) for s in a.seeds.split(",")]
+    if any(s < 1000 for s in seeds):
+        sys.exit("held-out seeds only (>= 1000): the scorer was fitted on seeds below 100")
+    if not PROMPTS.is_dir():
+        sys.exit(f"{PROMPTS}: the real prompt corpora are needed")
+    from distillguard.scoring.train import build_index
+
+    variants = [v for v in VARIANTS if a.only is None or v[0] in a.only or v[0] == "baseline"]
+    out = []
+    with tempfile.TemporaryDirectory() as root:
+        index = str(build_index(str(PROMPTS), Path(root) / "index"))
+        print(f"{'knob':<12} {'value':<22} {'campaign':<8} {'recall':>6} {'FP':>3} "
+              f"{'harvest/acct-day':>16} {'hidden':>6} {'harvest/hidden acct-day':>23}")
+        for knob, label, params in variants:
+            for seed in seeds:
+                t0 = time.perf_counter()
+                with tempfile.TemporaryDirectory(dir=root) as tmp:
+                    rows = run_variant(params, seed, a.scale, index, Path(tmp))
+                for r in rows:
+                    r.update(knob=knob, value=label, seed=seed, seconds=round(time.perf_counter() - t0, 1))
+                    hidden = r["harvest_per_hidden_account_day"]
+                    print(f"{knob:<12} {label:<22} {r['campaign']:<8} {r['recall']:>6.2f} "
+                          f"{r['false_positives']:>3} {r['harvest_per_account_day']:>16.1f} "
+                          f"{r['hidden_accounts']:>6} {'-' if hidden is None else f'{hidden:.1f}':>23}",
+                          flush=True)
+                out.extend(rows)
+    if a.json:
+        Path(a.json).write_text(json.dumps(out, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
