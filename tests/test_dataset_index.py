@@ -81,6 +81,7 @@ def test_the_index_records_datasets_items_and_sources(index):
     assert items["dataset"].to_list() == ["gsm"] * 4 + ["mbpp"] * 2
     assert items.filter(pl.col("dataset") == "gsm")["id"].to_list() == ["g0", "g1", "g2", "g3"]
     assert items["row"].to_list() == [1, 2, 3, 4, 1, 2]
+    assert items["part"].to_list() == ["gsm"] * 4 + ["mbpp"] * 2  # (no split or subset field)
     assert (items["shingles"] > 0).all()
     meta = json.loads((index.path / "index.json").read_text())
     assert meta["datasets"]["gsm"] == {"files": 1, "items": 4, "indexed_items": 4}
@@ -183,3 +184,15 @@ def test_staging_in_this_process_matches_with_the_index(index, tmp_path, batch_r
     staged = pl.read_parquet(st.stage_dir / "*.parquet").sort("request_id")
     held = staged.filter(pl.col("dataset_item").is_not_null())["request_id"].to_list()
     assert sorted(held) == sorted(f"r{i}" for i in range(30) if i % 2)
+
+
+def test_parts_come_from_a_split_or_subset_field(tmp_path):
+    rows = [{"prompt": q, "split": "test" if i < 2 else "train"} for i, q in enumerate(MATH)]
+    rows.append({"prompt": CODE[0], "split": None})
+    (tmp_path / "d.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "idx"
+    out.mkdir()
+    di.build(di.dataset_files([tmp_path / "d.jsonl"]), out)
+    parts = pl.read_parquet(out / "items.parquet").sort("item")["part"].to_list()
+    assert parts == ["d/test", "d/test", "d/train", "d"]
+    assert di.DatasetIndex.load(out).item_part.tolist() == parts

@@ -16,8 +16,8 @@ changes the data the operator wanted answered.
 
 Files of an index folder (written under the output-folder rule of :mod:`distillguard.outdir`):
 ``shingles.parquet`` (``hash`` uint64 sorted, ``item`` uint32), ``items.parquet`` (``item``,
-``dataset``, ``source``, ``row``, ``id``, ``shingles``, ``preview``) and ``index.json``
-(parameters, datasets, counts).
+``dataset``, ``part`` (the dataset and the item's split or subset, e.g. ``gsm8k/test``), ``source``,
+``row``, ``id``, ``shingles``, ``preview``) and ``index.json`` (parameters, datasets, counts).
 """
 
 from __future__ import annotations
@@ -50,9 +50,11 @@ MAX_ITEMS_PER_SHINGLE = 4
 MAX_PROMPT_WORDS = 2000
 #: the seed of the word hash (part of the index format: changing it invalidates every index)
 WORD_SEED = 0x1D3_5E7
+#: field names tried, in order, for the part of a dataset an item belongs to (a benchmark's test split)
+PART_FIELDS = ("split", "subset")
 #: field names tried, in order, for an item's text
 TEXT_FIELDS = ("prompt", "question", "problem", "instruction", "text", "input", "query", "content")
-INDEX_FORMAT = 1
+INDEX_FORMAT = 2
 #: words: a run of letters/digits, or a single CJK character (those scripts do not separate words)
 TOKEN_RX = r"[\p{Han}\p{Hiragana}\p{Katakana}]|[\w&&[^\p{Han}\p{Hiragana}\p{Katakana}]]+"
 
@@ -167,7 +169,8 @@ def dataset_files(paths: Sequence[Path], names: Sequence[str] = ()) -> list[Data
 
 
 def read_items(f: DatasetFile, text_field: str | None = None) -> pl.DataFrame:
-    """``row`` (1-based), ``id`` and ``text`` of every item of one dataset file."""
+    """``row`` (1-based), ``id``, ``text`` and ``part`` (the item's split or subset, from a ``split``
+    or ``subset`` field; null when the file has none) of every item of one dataset file."""
     kind = _kind(f.path)
     try:
         if kind in (".txt", ".txt.gz"):
@@ -176,7 +179,7 @@ def read_items(f: DatasetFile, text_field: str | None = None) -> pl.DataFrame:
                 lines = [ln.rstrip("\n") for ln in fh]
             df = pl.DataFrame({"text": lines})
             df = df.with_row_index("row", offset=1).filter(pl.col("text").str.strip_chars() != "")
-            return df.with_columns(pl.lit(None, pl.String).alias("id"))
+            return df.with_columns(pl.lit(None, pl.String).alias("id"), pl.lit(None, pl.String).alias("part"))
         if kind == ".parquet":
             df = pl.read_parquet(f.path)
         elif kind in (".csv", ".csv.gz"):
@@ -192,7 +195,9 @@ def read_items(f: DatasetFile, text_field: str | None = None) -> pl.DataFrame:
         wanted = text_field or " / ".join(TEXT_FIELDS)
         raise InputError(f.path, f"no text column {wanted} (found: {', '.join(df.columns) or 'none'})")
     ids = pl.col("id").cast(pl.String) if "id" in df.columns else pl.lit(None, pl.String)
-    out = df.select(pl.col(column).cast(pl.String).alias("text"), ids.alias("id"))
+    part_col = next((c for c in PART_FIELDS if c in df.columns), None)
+    part = pl.col(part_col).cast(pl.String) if part_col else pl.lit(None, pl.String)
+    out = df.select(pl.col(column).cast(pl.String).alias("text"), ids.alias("id"), part.alias("part"))
     return out.with_row_index("row", offset=1).filter(
         pl.col("text").is_not_null() & (pl.col("text").str.strip_chars() != "")
     )
@@ -240,9 +245,10 @@ def build(files: Iterable[DatasetFile], out_dir: Path, *, text_field: str | None
         sh = sh.select("hash", item=pl.Series(ids[sh["text"].to_numpy()], dtype=pl.UInt32))
         shingle_frames.append(sh)
         src = os.path.relpath(f.path) if not f.path.is_absolute() else str(f.path)
+        part = pl.concat_str([pl.lit(f.dataset), pl.lit("/"), items["part"]]).fill_null(f.dataset)
         item_frames.append(pl.DataFrame({
-            "item": ids, "dataset": f.dataset, "source": src, "row": items["row"].cast(pl.Int64),
-            "id": items["id"], "preview": items["text"].str.slice(0, 160),
+            "item": ids, "dataset": f.dataset, "part": items.select(part).to_series(), "source": src,
+            "row": items["row"].cast(pl.Int64), "id": items["id"], "preview": items["text"].str.slice(0, 160),
         }))
     if not item_frames:
         raise UsageError("no items found in the dataset files given")
@@ -282,12 +288,14 @@ class DatasetIndex:
     """A loaded index: sorted shingle hashes with their items, and each item's shingle count."""
 
     def __init__(self, path: Path, hashes: np.ndarray, items: np.ndarray, item_shingles: np.ndarray,
-                 item_dataset: np.ndarray, datasets: list[str], meta: dict):
+                 item_dataset: np.ndarray, datasets: list[str], meta: dict,
+                 item_part: np.ndarray | None = None):
         self.path = path
         self.hashes = hashes
         self.items = items
         self.item_shingles = item_shingles
         self.item_dataset = item_dataset  # dataset number per item
+        self.item_part = item_part if item_part is not None else np.full(len(item_dataset), None, object)
         self.datasets = datasets
         self.meta = meta
         self.k = int(meta["shingle_words"])
@@ -302,7 +310,7 @@ class DatasetIndex:
             if meta.get("distillguard_index") != INDEX_FORMAT or meta.get("word_seed") != WORD_SEED:
                 raise ValueError("not a distillguard dataset index of this format")
             sh = pq.read_table(path / "shingles.parquet")
-            it = pq.read_table(path / "items.parquet", columns=["item", "dataset", "shingles"])
+            it = pq.read_table(path / "items.parquet", columns=["item", "dataset", "part", "shingles"])
         except (OSError, ValueError, KeyError, pa.ArrowException) as exc:
             raise UsageError(f"--dataset-index {path}: not a readable dataset index ({exc}); build one with "
                              "`distillguard index build`") from None
@@ -315,8 +323,10 @@ class DatasetIndex:
         shingle_count[item_ids] = it.column("shingles").to_numpy()
         item_dataset = np.zeros(n_items, dtype=np.int16)
         item_dataset[item_ids] = [number[n] for n in names]
+        parts = np.empty(n_items, dtype=object)
+        parts[item_ids] = it.column("part").to_pylist()
         return cls(path, sh.column("hash").to_numpy(), sh.column("item").to_numpy(), shingle_count,
-                   item_dataset, datasets, meta)
+                   item_dataset, datasets, meta, parts)
 
     def match(self, texts: pl.Series) -> tuple[np.ndarray, np.ndarray]:
         """For each text: the item it contains (-1 for none) and the share of that item's shingles

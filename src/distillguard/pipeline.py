@@ -31,7 +31,13 @@ import pyarrow as pa
 from distillguard import __version__, schema
 from distillguard.accounts import account_features, account_signal_values
 from distillguard.accounts.counts import AccountCounts
-from distillguard.accounts.coverage import account_coverage, campaign_coverage, coverage_text, item_datasets
+from distillguard.accounts.coverage import (
+    account_coverage,
+    campaign_coverage,
+    coverage_text,
+    item_datasets,
+    part_coverage,
+)
 from distillguard.accounts.dormant import EXTRA, dormant_accounts
 from distillguard.accounts.sequential import harvest_cusum
 from distillguard.accounts.signals import ACCOUNT_SIGNALS
@@ -220,6 +226,15 @@ def _detect(
     feats = account_features(staged, acc_t, counts=counts)
     sequential, _ = harvest_cusum(staged)
     feats = feats.join(sequential, on="account_id", how="left")
+    if options.dataset_index is not None:
+        from distillguard.dataset_index import load_cached
+
+        datasets = item_datasets(load_cached(options.dataset_index))
+        feats = feats.join(part_coverage(staged, datasets), on="account_id", how="left")
+    else:
+        feats = feats.with_columns(
+            benchmark_coverage=pl.lit(None, pl.Float64), benchmark_part=pl.lit(None, pl.String)
+        )
 
     say("linking accounts", 0.0)
     skip = set(unavailable)

@@ -16,12 +16,35 @@ import polars as pl
 TOP_DATASETS = 3
 
 
+#: distinct items of one part an account must send for its coverage of that part to count
+MIN_PART_ITEMS = 10
+
+
 def item_datasets(index) -> pl.DataFrame:  # index: DatasetIndex
-    """``item, dataset`` of every item of a loaded dataset index."""
+    """``item, dataset, part`` of every item of a loaded dataset index."""
     import numpy as np
 
     items = np.arange(len(index.item_dataset), dtype=np.int64)
-    return pl.DataFrame({"item": items, "dataset": index.dataset_of(items)})
+    return pl.DataFrame({"item": items, "dataset": index.dataset_of(items),
+                         "part": pl.Series(index.item_part, dtype=pl.String)})
+
+
+def part_coverage(staged: ir.Table, datasets: pl.DataFrame) -> pl.DataFrame:
+    """Per account: ``benchmark_coverage``, the largest share of one dataset part (a dataset's split or
+    subset, e.g. ``gsm8k/test``) whose items it sent (counting parts of which it sent at least
+    :data:`MIN_PART_ITEMS` distinct items), and ``benchmark_part``, which part. An evaluation runs
+    through a benchmark's canonical set; a harvest samples thinly across whole datasets."""
+    sizes = datasets.group_by("part").agg(size=pl.len())
+    per = _items(staged).distinct().join(ibis.memtable(datasets.select("item", "part")), "item")
+    per = per.group_by(["account_id", "part"]).aggregate(items=lambda s: s.count())
+    df = pl.from_arrow(per.to_pyarrow())
+    assert isinstance(df, pl.DataFrame)
+    df = df.filter(pl.col("items") >= MIN_PART_ITEMS).join(sizes, on="part")
+    df = df.with_columns(coverage=(pl.col("items") / pl.col("size")).cast(pl.Float64))
+    best = df.sort(["account_id", "coverage", "part"], descending=[False, True, False]).unique(
+        "account_id", keep="first", maintain_order=True
+    )
+    return best.select("account_id", benchmark_coverage="coverage", benchmark_part="part")
 
 
 def _items(staged: ir.Table) -> ir.Table:

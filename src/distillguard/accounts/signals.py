@@ -348,6 +348,25 @@ class DatasetWalk(AccountSignal):
 
 
 @register
+class BenchmarkCoverage(AccountSignal):
+    """Mitigating evidence: the account ran through a large share of one part of a public dataset (a
+    benchmark's test split or subset: GSM8K's test set, HumanEval, MBPP's 500), as an evaluation
+    does; a harvest samples thinly across whole datasets. Log-scaled share of the part (1% -> 0.15,
+    10% -> 0.52, all of it -> 1). Evading it means harvesting whole small benchmark sets, which hold
+    little."""
+
+    id = "account.benchmark_coverage"
+    requires = ("prompt",)
+    option = "--dataset-index"
+    raw = "benchmark_coverage"
+    phrase = "sent {value} of one public benchmark set's items, as an evaluation does"
+
+    @classmethod
+    def expr(cls) -> pl.Expr:
+        return _clip((pl.col("benchmark_coverage").fill_null(0.0) * 100.0 + 1.0).log() / float(np.log(101.0)))
+
+
+@register
 class HarvestSequential(AccountSignal):
     """Harvest intent accumulated over time: the largest CUSUM of the log-likelihood ratio of the
     account's harvest-like requests (dataset items, reasoning asked of harvested capabilities,
@@ -385,6 +404,7 @@ ACCOUNT_SIGNALS: tuple[type[AccountSignal], ...] = (
     VouchedPeers,
     DatasetShare,
     DatasetWalk,
+    BenchmarkCoverage,
     HarvestSequential,
 )
 
