@@ -63,20 +63,25 @@ def test_descriptive_columns_are_extra_and_change_nothing_else() -> None:
     assert abs(b["gap_cv"]) < 1e-12  # one request every 15 hours: no variation
 
 
+#: senders per (account, item) pair: a's 10, 11, 12 have one, 20 two; b's 20 two, 21 one
+PAIR_OWNERS = (1 + 1 + 1 + 2 + 2 + 1) / 6
+
+
 @pytest.mark.parametrize(
-    ("account", "share", "items", "repeat", "exclusive", "exclusive_items"),
+    ("account", "share", "items", "repeat", "exclusive", "exclusive_items", "popularity"),
     [
-        ("a", 5 / 8, 4, 1 - 4 / 5, 3 / 4, 3.0),  # 10 twice; 20 is b's too
-        ("b", 2 / 4, 2, 0.0, 1 / 2, 1.0),
+        ("a", 5 / 8, 4, 1 - 4 / 5, 3 / 4, 3.0, (5 / 4) / PAIR_OWNERS),  # 10 twice; 20 is b's too
+        ("b", 2 / 4, 2, 0.0, 1 / 2, 1.0, (3 / 2) / PAIR_OWNERS),
     ],
 )
-def test_dataset_aggregates(account, share, items, repeat, exclusive, exclusive_items) -> None:
+def test_dataset_aggregates(account, share, items, repeat, exclusive, exclusive_items, popularity) -> None:
     row = account_features(_staged()).filter(pl.col("account_id") == account).row(0, named=True)
     assert row["dataset_share"] == pytest.approx(share)
     assert row["dataset_items"] == items
     assert row["dataset_repeat"] == pytest.approx(repeat)
     assert row["dataset_exclusive"] == pytest.approx(exclusive)
     assert row["dataset_exclusive_items"] == pytest.approx(exclusive_items)
+    assert row["dataset_popularity"] == pytest.approx(popularity)
 
 
 def test_without_dataset_items_the_aggregates_say_none() -> None:

@@ -84,7 +84,8 @@ def account_features(
     ``pivot_hours`` (hours from such a model's first appearance to this account's first use of it),
     ``ip24_per_request``, ``dataset_share`` (requests holding an item of the public-dataset index),
     ``dataset_items`` (distinct items, int), ``dataset_repeat`` (share of its item requests that repeat
-    an item it sent before), ``dataset_exclusive`` (share of its items no other account sent), and
+    an item it sent before), ``dataset_exclusive`` (share of its items no other account sent),
+    ``dataset_popularity`` (mean senders of its items over the mean of a random (account, item) pair), and
     from the accounts table when given ``tier``, ``verified``,
     ``tenure_days`` (first use minus sign-up), ``org_id``.
 
@@ -122,8 +123,16 @@ def account_features(
     per_item = ds.group_by(["account_id", "item"]).aggregate(c=lambda s: s.count())
     owners = per_item.group_by("item").aggregate(owners=lambda s: s.count())
     pj = per_item.join(owners, "item")
+    # how popular its items are among all senders, against the popularity of the item behind a
+    # random (account, item) pair: ~1 for an account that samples a dataset at random, well above 1
+    # for one sending the benchmark items or popular questions many others send. A ratio, so it does
+    # not drift as the population (and every item's number of senders) grows
+    pair_owners = pj.owners.cast("float64").mean().as_scalar()
     ds_stats = pj.group_by("account_id").aggregate(
-        dataset_items=pj.count(), dataset_requests=pj.c.sum(), dataset_exclusive=_share(pj.owners == 1)
+        dataset_items=pj.count(),
+        dataset_requests=pj.c.sum(),
+        dataset_exclusive=_share(pj.owners == 1),
+        dataset_popularity=pj.owners.cast("float64").mean() / pair_owners,
     )
 
     # diurnal shape: entropy of the hour-of-day histogram

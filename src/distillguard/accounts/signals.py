@@ -322,29 +322,48 @@ class DatasetShare(AccountSignal):
         return _clip(pl.col("dataset_share").fill_null(0.0))
 
 
-#: distinct exclusive items at which :class:`DatasetWalk` saturates
+#: distinct items at which :class:`DatasetWalk` saturates
 WALK_ITEMS = 100
 
 
 @register
 class DatasetWalk(AccountSignal):
-    """The account works its way through public datasets: many distinct items that no other account
-    sent, none repeated (a harvest partitioned over many accounts), log-scaled (1 item -> 0.15, 100 or
-    more -> 1). A class or a tutoring product asks the same popular questions again and again, and
-    researchers evaluating on a benchmark all send its same items."""
+    """The account works its way through public datasets: many distinct items, none repeated (a
+    harvest partitioned over many accounts), log-scaled (1 item -> 0.15, 100 or more -> 1). A class
+    or a tutoring product asks the same popular questions again and again."""
 
     id = "account.dataset_walk"
     requires = ("prompt",)
     option = "--dataset-index"
-    raw = "dataset_exclusive_items"
+    raw = "dataset_items"
     unit = "num"
-    phrase = "sent {value} public-dataset items that no other account sent"
+    phrase = "sent {value} distinct items of public datasets"
 
     @classmethod
     def expr(cls) -> pl.Expr:
-        items = pl.col("dataset_exclusive_items").fill_null(0.0)
+        items = pl.col("dataset_items").fill_null(0).cast(pl.Float64)
         fresh = (1.0 - pl.col("dataset_repeat").fill_null(0.0)).clip(0.0, 1.0)
         return _clip((items + 1.0).log() / float(np.log(WALK_ITEMS + 1)) * fresh)
+
+
+@register
+class PopularItems(AccountSignal):
+    """Mitigating evidence: the account's dataset items are ones many other accounts send too (the
+    benchmark items researchers all evaluate on, the homework a class shares), against a random
+    sample of the datasets: mean senders per item over that of a random (account, item) pair,
+    log-scaled (as popular as chance -> 0, 8 times -> 1). A ratio, so it holds as the population
+    grows; an operator who harvests only popular items harvests little."""
+
+    id = "account.popular_items"
+    requires = ("prompt",)
+    option = "--dataset-index"
+    raw = "dataset_popularity"
+    unit = "num"
+    phrase = "its dataset items are {value} times as popular as chance"
+
+    @classmethod
+    def expr(cls) -> pl.Expr:
+        return _clip(pl.col("dataset_popularity").fill_null(1.0).clip(lower_bound=1e-9).log(2) / 3.0)
 
 
 @register
@@ -404,6 +423,7 @@ ACCOUNT_SIGNALS: tuple[type[AccountSignal], ...] = (
     VouchedPeers,
     DatasetShare,
     DatasetWalk,
+    PopularItems,
     BenchmarkCoverage,
     HarvestSequential,
 )

@@ -26,7 +26,7 @@ CLUSTER_FEATURES: dict[str, str] = {
     "cluster.vouched": "{value} of the group's accounts are verified contract-tier accounts",
     "cluster.synchronized": "{value} of the group's links are active in the same hours beyond their rhythms",
     "cluster.behaviour": "{value} of the group's links are near-identical, rare request profiles",
-    "cluster.dataset_walk": "the group's accounts work through public datasets without overlap ({value})",
+    "cluster.dataset_walk": "the group's accounts work through public datasets without repeats ({value})",
 }
 
 

@@ -2,8 +2,8 @@
 
 An operator who avoids every shared key (own cards, own addresses, no template, no fixed instruction)
 still runs one harvesting program over all its accounts, and the program leaves the same profile on
-each: what it asks for (the mix of capabilities, the share of public-dataset items, how many of them
-repeat or are also sent by others, the share of chain-of-thought and dataset-shaped requests, prompt
+each: what it asks for (the mix of capabilities, the share of public-dataset items, how often they
+repeat and how popular they are, the share of chain-of-thought and dataset-shaped requests, prompt
 length) and how (single turns, system prompts, tools). Request settings, volume and hours are left
 out: they cost nothing to vary per account. This is the lockstep principle of CopyCatch and
 SynchroTrap applied to behaviour instead of timing.
@@ -79,7 +79,7 @@ _FROM_FEATURES: dict[str, pl.Expr] = {
     "cot_share": pl.col("cot_share"),
     "dataset_share": pl.col("dataset_share"),
     "dataset_repeat": pl.col("dataset_repeat"),
-    "dataset_exclusive": pl.col("dataset_exclusive"),
+    "dataset_popularity": pl.col("dataset_popularity").clip(lower_bound=1e-3).log(2),
     "single_turn": pl.col("single_turn_share"),
     "tools": pl.col("tools_share"),
     "dataset_shape": pl.col("dataset_shape"),

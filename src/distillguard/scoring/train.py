@@ -188,6 +188,10 @@ def main() -> None:
                     f"of {', '.join(NEGATIVES_ONLY_WITHOUT_INDEX)} only the legitimate accounts")
     ap.add_argument("--seeds", default=",".join(str(s) for s in range(1, 17)))
     ap.add_argument("--scale", type=float, default=0.5)
+    ap.add_argument("--large-seeds", default="17,18,19,20",
+                    help="development seeds also scanned at --large-scale (population size must not "
+                    "move the scores: how many accounts share an item grows with it)")
+    ap.add_argument("--large-scale", type=float, default=2.0)
     ap.add_argument("--folds", type=int, default=4)
     ap.add_argument("--jobs", type=int, default=2, help="seeds simulated and scanned at once")
     here = Path(__file__).parent
@@ -201,7 +205,9 @@ def main() -> None:
     for t in targets.values():
         t.check()  # (before the minutes of fitting)
     seeds = [int(s) for s in a.seeds.split(",")]
-    assert all(s < 100 for s in seeds), "training uses development seeds only (< 100)"
+    large = [int(s) for s in a.large_seeds.split(",") if s]
+    assert all(s < 100 for s in seeds + large), "training uses development seeds only (< 100)"
+    assert not set(seeds) & set(large), "a seed is either at --scale or at --large-scale"
     with_index, without = ([s for s in x.split(",") if s] for x in (a.scenarios, a.noindex_scenarios))
     frames: dict[bool, list[pl.DataFrame]] = {True: [], False: []}
     with tempfile.TemporaryDirectory() as tmp:
@@ -209,15 +215,16 @@ def main() -> None:
         jobs = []
         for sc in dict.fromkeys(with_index + without):
             modes = [m for m, scs in ((True, with_index), (False, without)) if sc in scs]
-            jobs.extend((sc, s, modes) for s in seeds)
+            jobs.extend((sc, s, a.scale, modes) for s in seeds)
+            jobs.extend((sc, s, a.large_scale, modes) for s in large)
         import multiprocessing as mp
         from concurrent.futures import ProcessPoolExecutor
 
         with ProcessPoolExecutor(a.jobs, mp_context=mp.get_context("spawn")) as pool:
             futures = [
-                (sc, s, modes, pool.submit(labelled_designs, s, a.scale, a.prompts_dir, sc,
+                (sc, s, modes, pool.submit(labelled_designs, s, scale, a.prompts_dir, sc,
                                            [index if m else None for m in modes]))
-                for sc, s, modes in jobs
+                for sc, s, scale, modes in jobs
             ]
             for sc, s, modes, fut in futures:  # (collected in job order: the frame does not depend on timing)
                 for m, d in zip(modes, fut.result(), strict=True):
@@ -229,14 +236,16 @@ def main() -> None:
         if not scenarios:  # (that model is not refitted)
             continue
         frame = pl.concat(frames[mode], how="diagonal_relaxed")
+        how = "scanned with a public-dataset index" if mode else (
+            "scanned without one; of "
+            f"{', '.join(s for s in scenarios if s in NEGATIVES_ONLY_WITHOUT_INDEX) or 'none'} only the "
+            "legitimate accounts"
+        )
         model = build_model(
             frame,
             a.folds,
-            description=f"logistic regression, simulator scenarios {scenarios} dev seeds {seeds}, "
-            f"scale {a.scale}, " + ("scanned with a public-dataset index" if mode else
-                                    "scanned without one; of "
-                                    f"{', '.join(s for s in scenarios if s in NEGATIVES_ONLY_WITHOUT_INDEX)} "
-                                    "only the legitimate accounts"),
+            description=f"logistic regression, simulator scenarios {scenarios} dev seeds {seeds} at "
+            f"scale {a.scale} and {large} at scale {a.large_scale}, {how}",
         )
         with targets[mode].writing() as tmp_file:
             tmp_file.write_text(json.dumps(model, indent=1))
