@@ -134,7 +134,7 @@ def test_every_flagged_account_has_reasons_with_campaign_evidence(scanned, reque
     in_campaign = f.filter(pl.col("campaign_id").is_not_null())
     assert in_campaign.filter(~pl.col("reasons").str.contains("campaign DG-")).height == 0
     if request.node.callspec.params["scanned"][0] == ADAPTIVE:  # the dataset coverage behind a flag
-        assert f.filter(POS & ~pl.col("reasons").str.contains("public-dataset items")).height == 0
+        assert f.filter(POS & ~pl.col("reasons").str.contains("items of public datasets")).height == 0
     op = res.summary["operating_point"]
     assert op["threshold"] > 0 and op["measured_precision"] >= op["target_precision"]
     assert op["measured_on"]["scenarios"] and all(

@@ -194,6 +194,8 @@ def main() -> None:
     ap.add_argument("--large-scale", type=float, default=2.0)
     ap.add_argument("--folds", type=int, default=4)
     ap.add_argument("--jobs", type=int, default=2, help="seeds simulated and scanned at once")
+    ap.add_argument("--save-frames", default=None, metavar="DIR",
+                    help="also write the labelled model inputs of each model here (for diagnostics)")
     here = Path(__file__).parent
     ap.add_argument("--out", default=str(here / MODEL_FILES[True]), help="model for scans with an index")
     ap.add_argument("--out-noindex", default=str(here / MODEL_FILES[False]), help="model for scans without")
@@ -236,6 +238,9 @@ def main() -> None:
         if not scenarios:  # (that model is not refitted)
             continue
         frame = pl.concat(frames[mode], how="diagonal_relaxed")
+        if a.save_frames:
+            Path(a.save_frames).mkdir(parents=True, exist_ok=True)
+            frame.write_parquet(Path(a.save_frames) / f"{MODEL_FILES[mode].removesuffix('.json')}.parquet")
         how = "scanned with a public-dataset index" if mode else (
             "scanned without one; of "
             f"{', '.join(s for s in scenarios if s in NEGATIVES_ONLY_WITHOUT_INDEX) or 'none'} only the "
