@@ -189,8 +189,9 @@ def main() -> None:
     ap.add_argument("--seeds", default=",".join(str(s) for s in range(1, 17)))
     ap.add_argument("--scale", type=float, default=0.5)
     ap.add_argument("--large-seeds", default="17,18,19,20",
-                    help="development seeds also scanned at --large-scale (population size must not "
-                    "move the scores: how many accounts share an item grows with it)")
+                    help="development seeds also scanned at --large-scale, for the model with a dataset "
+                    "index (population size must not move its scores: how many accounts send an item "
+                    "grows with it)")
     ap.add_argument("--large-scale", type=float, default=2.0)
     ap.add_argument("--folds", type=int, default=4)
     ap.add_argument("--jobs", type=int, default=2, help="seeds simulated and scanned at once")
@@ -218,7 +219,8 @@ def main() -> None:
         for sc in dict.fromkeys(with_index + without):
             modes = [m for m, scs in ((True, with_index), (False, without)) if sc in scs]
             jobs.extend((sc, s, a.scale, modes) for s in seeds)
-            jobs.extend((sc, s, a.large_scale, modes) for s in large)
+            if True in modes:  # (the dataset signals are the ones that move with population size)
+                jobs.extend((sc, s, a.large_scale, [True]) for s in large)
         import multiprocessing as mp
         from concurrent.futures import ProcessPoolExecutor
 
@@ -241,6 +243,7 @@ def main() -> None:
         if a.save_frames:
             Path(a.save_frames).mkdir(parents=True, exist_ok=True)
             frame.write_parquet(Path(a.save_frames) / f"{MODEL_FILES[mode].removesuffix('.json')}.parquet")
+        larger = f" and {large} at scale {a.large_scale}"
         how = "scanned with a public-dataset index" if mode else (
             "scanned without one; of "
             f"{', '.join(s for s in scenarios if s in NEGATIVES_ONLY_WITHOUT_INDEX) or 'none'} only the "
@@ -250,7 +253,7 @@ def main() -> None:
             frame,
             a.folds,
             description=f"logistic regression, simulator scenarios {scenarios} dev seeds {seeds} at "
-            f"scale {a.scale} and {large} at scale {a.large_scale}, {how}",
+            f"scale {a.scale}{larger if mode and large else ''}, {how}",
         )
         with targets[mode].writing() as tmp_file:
             tmp_file.write_text(json.dumps(model, indent=1))
