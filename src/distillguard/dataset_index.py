@@ -37,6 +37,7 @@ import pyarrow.parquet as pq
 
 from distillguard import __version__
 from distillguard.errors import InputError, UsageError
+from distillguard.signals.prompt.context import mix64
 
 #: words per shingle
 SHINGLE_WORDS = 8
@@ -59,17 +60,6 @@ INDEX_FORMAT = 2
 TOKEN_RX = r"[\p{Han}\p{Hiragana}\p{Katakana}]|[\w&&[^\p{Han}\p{Hiragana}\p{Katakana}]]+"
 
 _P = np.uint64(0x100000001B3)
-_M1 = np.uint64(0xBF58476D1CE4E5B9)
-_M2 = np.uint64(0x94D049BB133111EB)
-
-
-def _mix(x: np.ndarray) -> np.ndarray:
-    with np.errstate(over="ignore"):
-        x = x ^ (x >> np.uint64(30))
-        x = x * _M1
-        x = x ^ (x >> np.uint64(27))
-        x = x * _M2
-        return x ^ (x >> np.uint64(31))
 
 
 def shingles(
@@ -104,7 +94,7 @@ def shingles(
                 acc = acc * _P + wh[j : j + m]
         inside = pos[:m] + k <= length[:m]
         out_rows.append(row[:m][inside])
-        out_hash.append(_mix(acc[inside]))
+        out_hash.append(mix64(acc[inside]))
     short = (pos == 0) & (length < k) & (length >= MIN_WORDS)
     if short.any():
         # a short text: one shingle over all its words (same chaining, its own length)
@@ -116,7 +106,7 @@ def shingles(
                 live = j < lens
                 acc = np.where(live, acc * _P + wh[np.minimum(first + j, n - 1)], acc)
         out_rows.append(row[first])
-        out_hash.append(_mix(acc ^ lens.astype(np.uint64)))
+        out_hash.append(mix64(acc ^ lens.astype(np.uint64)))
     if not out_rows:
         return empty
     out = pl.DataFrame({"text": np.concatenate(out_rows).astype(np.uint32), "hash": np.concatenate(out_hash)})
