@@ -160,6 +160,8 @@ def build_model(frame: pl.DataFrame, folds: int = 4, c: float = 0.5, description
     }
 
 
+#: the built-in scenarios the models are fitted on (hydra-reseller is default's hydra at the seed case's size)
+SCENARIOS = ("default", "hard-lookalikes", "adaptive", "low-and-slow", "cot-and-sweeps")
 #: scenarios whose campaigns a scan without a dataset index cannot see (they avoid every other tell):
 #: the model for such scans is fitted on their legitimate accounts only, so that it does not flag
 #: their look-alikes, and is not bent towards campaigns it has no evidence for
@@ -181,9 +183,9 @@ def build_index(prompts_dir: str, out: Path) -> Path:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--prompts-dir", default=None)
-    ap.add_argument("--scenarios", default="default,hard-lookalikes,adaptive",
+    ap.add_argument("--scenarios", default=",".join(SCENARIOS),
                     help="scenarios of the model for scans with a dataset index (empty: not refitted)")
-    ap.add_argument("--noindex-scenarios", default="default,hard-lookalikes,adaptive",
+    ap.add_argument("--noindex-scenarios", default=",".join(SCENARIOS),
                     help="scenarios of the model for scans without one (empty: that model is not refitted); "
                     f"of {', '.join(NEGATIVES_ONLY_WITHOUT_INDEX)} only the legitimate accounts")
     ap.add_argument("--seeds", default=",".join(str(s) for s in range(1, 17)))
