@@ -99,9 +99,9 @@ def test_every_playbook_recall(scanned, request: pytest.FixtureRequest) -> None:
 
 #: known false positives in a look-alike group on a held-out run: reported here, not hidden
 KNOWN_LOOKALIKE_GAPS: dict[tuple[str, int, bool], str] = {
-    ("adaptive", 1010, True): "2 of 30 tutoring-product accounts flagged (6.7%; floor 0.5%): out of fold on "
-    "the development seeds, 14 of 60 runs had one such account in a small look-alike group (startup cohorts, "
-    "ML researchers, tutoring products) at the default threshold",
+    ("adaptive", 1010, True): "one account of a 40-account look-alike group flagged (2.5%; floor 0.5%): out "
+    "of fold on the development seeds, about one run in four has one such account in a small look-alike "
+    "group (startup cohorts, ML researchers, tutoring products) at the default threshold",
 }
 
 
