@@ -4,7 +4,8 @@ undetected account still brings in per day.
 Starts from the built-in ``adaptive`` scenario (two campaigns that use every evasion) and changes one
 knob of both campaigns at a time, on held-out seeds (>= 1000, never used while tuning), with real
 prompts and the shared corpora's public-dataset index. For every variant it simulates, scans at the
-default operating point and reports, per campaign, the recall of its accounts, the harvest requests
+default operating point (and again without the index: what the published tells alone find) and
+reports, per campaign, the recall of its accounts, the harvest requests
 per account per active day, and the same for the accounts the scan did not flag: what an operator
 keeps by evading.
 
@@ -73,10 +74,13 @@ def run_variant(params: dict, seed: int, scale: float, index: str, tmp: Path) ->
     logs = tmp / "logs"
     simulate(logs, scenario=scenario_file(params, tmp / "variant.yaml"), seed=seed, scale=scale,
              prompts_dir=PROMPTS)
-    res = scan([logs / "interactions"], [logs / "accounts.parquet"], tmp / "work",
-               ScanOptions(seed=0, dataset_index=index, workers=2))
+    flags = []
+    for i, ix in enumerate((index, None)):  # (with the index, then without: what the tells alone find)
+        res = scan([logs / "interactions"], [logs / "accounts.parquet"], tmp / f"work{i}",
+                   ScanOptions(seed=0, dataset_index=ix, workers=2))
+        flags.append(pl.from_arrow(res.accounts).select("account_id", pl.col("flagged").alias(f"f{i}")))
     lab = pl.read_parquet(logs / "labels" / "accounts.parquet").select("account_id", "campaign_id")
-    acc = pl.from_arrow(res.accounts).select("account_id", "flagged").join(lab, on="account_id")
+    acc = flags[0].join(flags[1], on="account_id").rename({"f0": "flagged"}).join(lab, on="account_id")
     ilab = pl.read_parquet(logs / "labels" / "interactions").select("request_id", "account_id", "harvest")
     inter = pl.read_parquet(logs / "interactions", columns=["request_id", "ts"])
     days = (
@@ -87,6 +91,7 @@ def run_variant(params: dict, seed: int, scale: float, index: str, tmp: Path) ->
     acc = acc.join(days, on="account_id", how="left").with_columns(pl.col("harvest", "days").fill_null(0))
     benign = acc.filter(pl.col("campaign_id") == "benign")
     fp = int(benign["flagged"].sum())
+    fp_either = int((benign["flagged"] | benign["f1"]).sum())
     rows = []
     for cid in sorted(c for c in acc["campaign_id"].unique().to_list() if c != "benign"):
         c = acc.filter(pl.col("campaign_id") == cid)
@@ -97,6 +102,9 @@ def run_variant(params: dict, seed: int, scale: float, index: str, tmp: Path) ->
             "accounts": c.height,
             "recall": tp / c.height,
             "false_positives": fp,
+            "recall_without_index": float(c["f1"].mean()),
+            "recall_either": float((c["flagged"] | c["f1"]).mean()),
+            "false_positives_either": fp_either,
             "harvest_per_account_day": float(c["harvest"].sum() / max(1, c["days"].sum())),
             "hidden_accounts": hidden.height,
             "harvest_per_hidden_account_day": float(hidden["harvest"].sum() / hidden["days"].sum())
@@ -124,7 +132,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as root:
         index = str(build_index(str(PROMPTS), Path(root) / "index"))
         print(f"{'knob':<12} {'value':<22} {'campaign':<8} {'recall':>6} {'FP':>3} "
-              f"{'harvest/acct-day':>16} {'hidden':>6} {'harvest/hidden acct-day':>23}")
+              f"{'harvest/acct-day':>16} {'hidden':>6} {'harvest/hidden acct-day':>23} "
+              f"{'no index':>8} {'either':>6} {'FP':>3}")
         for knob, label, params in variants:
             for seed in seeds:
                 t0 = time.perf_counter()
@@ -135,7 +144,9 @@ def main() -> None:
                     hidden = r["harvest_per_hidden_account_day"]
                     print(f"{knob:<12} {label:<22} {r['campaign']:<8} {r['recall']:>6.2f} "
                           f"{r['false_positives']:>3} {r['harvest_per_account_day']:>16.1f} "
-                          f"{r['hidden_accounts']:>6} {'-' if hidden is None else f'{hidden:.1f}':>23}",
+                          f"{r['hidden_accounts']:>6} {'-' if hidden is None else f'{hidden:.1f}':>23} "
+                          f"{r['recall_without_index']:>8.2f} {r['recall_either']:>6.2f} "
+                          f"{r['false_positives_either']:>3}",
                           flush=True)
                 out.extend(rows)
     if a.json:
