@@ -193,6 +193,23 @@ def read_items(f: DatasetFile, text_field: str | None = None) -> pl.DataFrame:
     )
 
 
+#: characters of item text shingled at once when building: the flat word table and its hash arrays
+#: take ~100 bytes a word, so a dataset of long few-shot prompts is shingled in slices
+BUILD_SLICE_CHARS = 4_000_000
+
+
+def _slices(texts: pl.Series, max_chars: int = BUILD_SLICE_CHARS) -> list[tuple[int, int]]:
+    """``[lo, hi)`` row ranges of ``texts`` holding about ``max_chars`` characters each (at least one row)."""
+    ends = texts.str.len_chars().fill_null(0).cum_sum().to_numpy()
+    out, lo = [], 0
+    while lo < len(ends):
+        base = ends[lo - 1] if lo else 0
+        hi = max(lo + 1, int(np.searchsorted(ends, base + max_chars, side="right")))
+        out.append((lo, hi))
+        lo = hi
+    return out
+
+
 # --- building ----------------------------------------------------------------------------------
 
 
@@ -231,9 +248,10 @@ def build(files: Iterable[DatasetFile], out_dir: Path, *, text_field: str | None
         items = items.filter(pl.Series(new))
         ids = np.arange(next_item, next_item + items.height, dtype=np.uint32)
         next_item += items.height
-        sh = shingles(items["text"], k=k)
-        sh = sh.select("hash", item=pl.Series(ids[sh["text"].to_numpy()], dtype=pl.UInt32))
-        shingle_frames.append(sh)
+        for lo, hi in _slices(items["text"]):
+            sh = shingles(items["text"].slice(lo, hi - lo), k=k)
+            sh = sh.select("hash", item=pl.Series(ids[lo + sh["text"].to_numpy()], dtype=pl.UInt32))
+            shingle_frames.append(sh)
         src = os.path.relpath(f.path) if not f.path.is_absolute() else str(f.path)
         part = pl.concat_str([pl.lit(f.dataset), pl.lit("/"), items["part"]]).fill_null(f.dataset)
         item_frames.append(pl.DataFrame({
@@ -242,7 +260,7 @@ def build(files: Iterable[DatasetFile], out_dir: Path, *, text_field: str | None
         }))
     if not item_frames:
         raise UsageError("no items found in the dataset files given")
-    sh = pl.concat(shingle_frames).unique()
+    sh = pl.concat(shingle_frames)  # (already distinct: each item once, each of its shingles once)
     per_hash = sh.group_by("hash").agg(pl.len().alias("n"))
     keep = per_hash.filter(pl.col("n") <= MAX_ITEMS_PER_SHINGLE).select("hash")
     sh = sh.join(keep, on="hash").sort("hash", "item")
