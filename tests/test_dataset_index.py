@@ -113,6 +113,25 @@ def test_the_same_text_in_two_datasets_is_one_item(tmp_path):
     assert di.DatasetIndex.load(out).match(pl.Series([MATH[0]]))[0].tolist() == [0]
 
 
+@pytest.mark.parametrize(("slice_chars", "slices"), [(1, 5), (150, 4), (10_000_000, 1)])
+def test_shingling_in_slices_writes_the_same_index(tmp_path, monkeypatch, slice_chars, slices):
+    # (a dataset of long texts is shingled a slice at a time to bound memory; the index must not change)
+    (tmp_path / "d.jsonl").write_text("".join(json.dumps({"prompt": q}) + "\n" for q in MATH + CODE + CJK))
+    pl.DataFrame({"text": [m + " " + c for m, c in zip(MATH, CODE * 2, strict=False)]}).write_parquet(
+        tmp_path / "e.parquet"
+    )
+    files = di.dataset_files([tmp_path / "d.jsonl", tmp_path / "e.parquet"])
+    whole, sliced = tmp_path / "whole", tmp_path / "sliced"
+    whole.mkdir(), sliced.mkdir()
+    di.build(files, whole)
+    monkeypatch.setattr(di, "BUILD_SLICE_CHARS", slice_chars)
+    # (texts of 155, 113, 260, 70 and 79 characters)
+    assert len(di._slices(pl.Series(MATH + CODE), slice_chars)) == slices
+    di.build(files, sliced)
+    for name in ("shingles.parquet", "items.parquet", "index.json"):
+        assert (sliced / name).read_bytes() == (whole / name).read_bytes(), name
+
+
 @pytest.mark.parametrize(
     ("files", "error", "words"),
     [

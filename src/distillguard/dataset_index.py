@@ -198,7 +198,7 @@ def read_items(f: DatasetFile, text_field: str | None = None) -> pl.DataFrame:
 BUILD_SLICE_CHARS = 4_000_000
 
 
-def _slices(texts: pl.Series, max_chars: int = BUILD_SLICE_CHARS) -> list[tuple[int, int]]:
+def _slices(texts: pl.Series, max_chars: int) -> list[tuple[int, int]]:
     """``[lo, hi)`` row ranges of ``texts`` holding about ``max_chars`` characters each (at least one row)."""
     ends = texts.str.len_chars().fill_null(0).cum_sum().to_numpy()
     out, lo = [], 0
@@ -248,7 +248,7 @@ def build(files: Iterable[DatasetFile], out_dir: Path, *, text_field: str | None
         items = items.filter(pl.Series(new))
         ids = np.arange(next_item, next_item + items.height, dtype=np.uint32)
         next_item += items.height
-        for lo, hi in _slices(items["text"]):
+        for lo, hi in _slices(items["text"], BUILD_SLICE_CHARS):
             sh = shingles(items["text"].slice(lo, hi - lo), k=k)
             sh = sh.select("hash", item=pl.Series(ids[lo + sh["text"].to_numpy()], dtype=pl.UInt32))
             shingle_frames.append(sh)
