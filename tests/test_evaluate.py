@@ -210,18 +210,51 @@ def test_missing_accounts_are_noted(tmp_path, labels_dir):
     assert any("7 labelled accounts are absent" in n for n in report.notes)
 
 
+def _days(*days: tuple[str, dict[str, bool]]) -> list[tuple[str, str, bool]]:
+    """Replay rows from (day, {account: flagged}) — a real replay lists every account seen so far."""
+    return [(acct, day, f) for day, flags in days for acct, f in flags.items()]
+
+
 @pytest.mark.parametrize(
-    ("replay", "delays"),
+    ("replay", "delays", "first_flagged"),
     [
-        # (account, day, flagged): c1 starts 04-22, first flagged 04-25; c2 starts 04-24, flagged 04-24
-        (
-            [("a1", "2026-04-23", False), ("a1", "2026-04-25", True), ("a4", "2026-04-24", True)],
-            {"c1": 3, "c2": 0},
+        # c1 (a1 from 04-22, a2 from 04-23, standby a3 from 04-26); c2 (a4 from 04-24)
+        pytest.param(
+            _days(
+                ("2026-04-22", {"a1": False}),
+                ("2026-04-23", {"a1": False, "a2": False}),
+                ("2026-04-24", {"a1": False, "a2": False, "a4": True}),
+                ("2026-04-26", {"a1": True, "a2": False, "a3": False, "a4": True}),
+                ("2026-04-27", {"a1": True, "a2": True, "a3": False, "a4": True}),
+            ),
+            {"c1": 5, "c2": 0},
+            {"c1": "2026-04-26", "c2": "2026-04-24"},
+            id="one of three flagged is not yet detection; two of three is",
         ),
-        ([("a2", "2026-04-28", True), ("b1", "2026-04-22", True)], {"c1": 6, "c2": None}),
+        pytest.param(
+            _days(
+                ("2026-04-23", {"a1": False, "a2": True}),
+                ("2026-04-26", {"a1": False, "a2": True, "a3": False}),
+            ),
+            {"c1": 1, "c2": None},
+            {"c1": "2026-04-23", "c2": None},
+            id="half of the accounts seen so far is enough, a later newcomer does not undo it",
+        ),
+        pytest.param(
+            _days(("2026-04-26", {"a1": True, "a2": False, "a3": False})),
+            {"c1": None, "c2": None},
+            {"c1": "2026-04-26", "c2": None},
+            id="never half: flagged once but not detected",
+        ),
+        pytest.param(
+            [("a2", "2026-04-28", True), ("b1", "2026-04-22", True)],
+            {"c1": 6, "c2": None},
+            {"c1": "2026-04-28", "c2": None},
+            id="sparse replay: the accounts a day lists",
+        ),
     ],
 )
-def test_detection_delay(tmp_path, labels_dir, replay, delays):
+def test_detection_delay(tmp_path, labels_dir, replay, delays, first_flagged):
     res = _results(tmp_path, PERFECT)
     pl.DataFrame(replay, schema=["account_id", "day", "flagged"], orient="row").with_columns(
         pl.col("day").str.to_date(), campaign_id=pl.lit("P1")
@@ -229,6 +262,7 @@ def test_detection_delay(tmp_path, labels_dir, replay, delays):
     report = evaluate(res, labels_dir)
     assert report.detection_delay == "available"
     assert {c.campaign_id: c.delay_days for c in report.campaigns} == delays
+    assert {c.campaign_id: c.first_flagged for c in report.campaigns} == first_flagged
 
 
 def test_delay_unavailable_without_replay(tmp_path, labels_dir):

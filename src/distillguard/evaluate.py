@@ -10,8 +10,9 @@ folder) and computes what a trust-and-safety team needs before trusting a detect
 - attribution: campaign cohesion (share of a campaign's flagged accounts under its most common
   predicted campaign id) and purity (share of a predicted campaign's accounts from its dominant true
   campaign), failover relinking (standby-pool accounts attributed to the primary pool's campaign);
-- speed: detection delay per campaign from ``results_dir/replay.parquet`` (flags after each daily
-  window), relative to the campaign's first activity.
+- speed: detection delay per campaign from ``results_dir/replay.parquet`` (each day's run over the
+  logs up to that day's end): days from the campaign's first request to the first run that flagged
+  at least half of its accounts seen by then. Only each day's own flags count, not the final scan's.
 
 Accounts in the labels but absent from the results count as score 0, not flagged.
 """
@@ -66,8 +67,9 @@ class CampaignEval:
     standby_flagged: int = 0
     relinked: float | None = None  # share of flagged standby accounts under the primary's predicted id
     first_activity: str | None = None
-    first_flagged: str | None = None
-    delay_days: int | None = None
+    first_flagged: str | None = None  # the first day's run that flagged any of its accounts
+    detected: str | None = None  # the first day's run that flagged at least half of its accounts seen so far
+    delay_days: int | None = None  # days from its first request to ``detected``
 
 
 @dataclass
@@ -471,15 +473,25 @@ def evaluate(results_dir: str | Path, labels: str | Path) -> EvaluationReport:
         if cid in first_act:
             ce.first_activity = first_act[cid].isoformat()
         if replay is not None:
-            hit = replay.join(c.select("account_id"), on="account_id").filter(pl.col("flagged"))
+            days = (
+                replay.join(c.select("account_id"), on="account_id")
+                .group_by("day")
+                .agg(seen=pl.len(), flagged=pl.col("flagged").sum())
+                .sort("day")
+            )
+            hit = days.filter(pl.col("flagged") > 0)
             if hit.height:
-                first_flag = hit["day"].min()
-                ce.first_flagged = first_flag.isoformat()
+                ce.first_flagged = hit["day"][0].isoformat()
+            # detected: the first day whose run flagged at least half of the campaign's accounts seen
+            # by then (one account flagged early is not yet a campaign an analyst can act on)
+            half = days.filter((pl.col("flagged") > 0) & (2 * pl.col("flagged") >= pl.col("seen")))
+            if half.height:
+                detected = half["day"][0]
+                ce.detected = detected.isoformat()
                 start = first_act.get(cid)
                 if start is None:  # fall back to the first replay day the campaign appears in
-                    seen = replay.join(c.select("account_id"), on="account_id")["day"].min()
-                    start = seen
-                ce.delay_days = (first_flag - start).days
+                    start = days["day"][0]
+                ce.delay_days = (detected - start).days
         campaigns.append(ce)
     if replay is not None and not first_act:
         notes.append(
