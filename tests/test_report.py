@@ -253,6 +253,31 @@ def test_optional_parts_missing_render_not_available(tmp_path):
     assert not any(k.endswith("-graph-chart") for k in s.charts)
 
 
+@pytest.mark.parametrize(
+    ("warnings", "shown"),
+    [
+        ([], []),
+        (
+            [{"kind": "implausible_timestamps", "rows": 2,
+              "message": "2 rows set aside with a timestamp before 2000-01-01 <probably faulty>"}],
+            ["2 rows set aside with a timestamp before 2000-01-01 &lt;probably faulty&gt;"],
+        ),
+    ],
+)
+def test_scan_warnings_are_shown(tmp_path, warnings, shown):
+    out = copy_fixture(tmp_path)
+    summary = json.loads((out / "summary.json").read_text())
+    summary["warnings"] = warnings
+    (out / "summary.json").write_text(json.dumps(summary))
+    html = write_report(out).read_text()
+    assert html.count('class="warning"') == len(shown)
+    for message in shown:
+        assert f"<strong>Warning:</strong> {message}</p>" in html
+        assert f"<dt>Warnings</dt><dd>{message}</dd>" in html
+    if not shown:
+        assert "<dt>Warnings</dt><dd>none</dd>" in html
+
+
 def _mutate(out: Path, case: str) -> None:
     camps = _campaigns(out)
     if case == "no_campaigns":
