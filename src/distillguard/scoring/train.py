@@ -201,11 +201,14 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=2, help="seeds simulated and scanned at once")
     ap.add_argument("--save-frames", default=None, metavar="DIR",
                     help="also write the labelled model inputs of each model here (for diagnostics)")
+    ap.add_argument("--from-frames", default=None, metavar="DIR",
+                    help="fit on the labelled model inputs an earlier run wrote with --save-frames (the "
+                    "same scenarios, seeds and scales) instead of simulating and scanning again")
     here = Path(__file__).parent
     ap.add_argument("--out", default=str(here / MODEL_FILES[True]), help="model for scans with an index")
     ap.add_argument("--out-noindex", default=str(here / MODEL_FILES[False]), help="model for scans without")
     a = ap.parse_args()
-    if a.prompts_dir is None:
+    if a.prompts_dir is None and a.from_frames is None:
         raise SystemExit("--prompts-dir is needed: the dataset index is built from the real corpora")
     targets = {True: OutputFile(Path(a.out), "model", "--out"),
                False: OutputFile(Path(a.out_noindex), "model", "--out-noindex")}
@@ -217,10 +220,20 @@ def main() -> None:
     assert not set(seeds) & set(large), "a seed is either at --scale or at --large-scale"
     with_index, without = ([s for s in x.split(",") if s] for x in (a.scenarios, a.noindex_scenarios))
     frames: dict[bool, list[pl.DataFrame]] = {True: [], False: []}
+    if a.from_frames is not None:
+        for mode, scenarios in ((True, with_index), (False, without)):
+            if scenarios:
+                path = Path(a.from_frames) / f"{MODEL_FILES[mode].removesuffix('.json')}.parquet"
+                if not path.is_file():
+                    raise SystemExit(f"{path}: no such file (write it with --save-frames)")
+                frame = pl.read_parquet(path)
+                have = set(frame["scenario"].unique().to_list())
+                if have != set(scenarios):
+                    raise SystemExit(f"{path}: frames of {sorted(have)}, not of {sorted(scenarios)}")
+                frames[mode].append(frame)
     with tempfile.TemporaryDirectory() as tmp:
-        index = str(build_index(a.prompts_dir, Path(tmp) / "index"))
         jobs = []
-        for sc in dict.fromkeys(with_index + without):
+        for sc in dict.fromkeys(with_index + without) if a.from_frames is None else ():
             modes = [m for m, scs in ((True, with_index), (False, without)) if sc in scs]
             jobs.extend((sc, s, a.scale, modes) for s in seeds)
             if True in modes:  # (the dataset signals are the ones that move with population size)
@@ -228,6 +241,7 @@ def main() -> None:
         import multiprocessing as mp
         from concurrent.futures import ProcessPoolExecutor
 
+        index = str(build_index(a.prompts_dir, Path(tmp) / "index")) if jobs else None
         with ProcessPoolExecutor(a.jobs, mp_context=mp.get_context("spawn")) as pool:
             futures = [
                 (sc, s, modes, pool.submit(labelled_designs, s, scale, a.prompts_dir, sc,
