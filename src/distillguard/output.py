@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 SCAN_FILES = (
     "accounts.csv", "accounts.parquet", "campaigns.json", "edges.parquet", "lookalikes.json",
     "rejected.parquet", "rejected.csv", "replay.parquet", "summary.json", "report.html",
+    "changes.jsonl",
 )
 
 

@@ -11,6 +11,8 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 from distillguard.cli import app, console, err_console
+from distillguard.errors import UsageError
+from distillguard.monitor.incremental import DEFAULT_WINDOW_DAYS, MonitorOptions, RunOutcome, parse_window
 from distillguard.pipeline import ScanOptions, ScanResult, scan
 from distillguard.stage import default_workers
 
@@ -61,6 +63,69 @@ def run_scan(
         for note in published.notes(out):
             err_console.print(note, highlight=False)
     return result
+
+
+def run_monitor(
+    paths: list[Path],
+    accounts: list[Path] | None,
+    state: Path,
+    out: Path,
+    options: ScanOptions,
+    mon: MonitorOptions,
+    *,
+    quiet: bool = False,
+) -> RunOutcome:
+    """One monitoring run: the state is locked first, results are published, then the state commits."""
+    from distillguard.monitor.incremental import run_incremental
+    from distillguard.monitor.state import StateDir
+    from distillguard.outdir import OutputRefused
+    from distillguard.output import scan_folder
+
+    state, out = Path(state), Path(out)
+    s, o = state.resolve(), out.resolve()
+    if s == o or s.is_relative_to(o) or o.is_relative_to(s):
+        raise OutputRefused(
+            f"{out}: the results folder and the state folder {state} must not hold one another; "
+            "nothing was written."
+        )
+    index = [Path(options.dataset_index)] if options.dataset_index else []
+    folder = scan_folder(out, [*paths, *(accounts or []), *index, state])
+    existing = folder.check()
+    with StateDir(state) as st, folder.staging() as tmp, Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[info]}"),
+        TimeElapsedColumn(), console=err_console, transient=True, disable=quiet,
+    ) as bar:
+        task = bar.add_task("scan", total=None, info="")
+
+        def progress(stage: str, value: float) -> None:
+            bar.update(task, description=stage, info=f"{int(value):,} rows" if value >= 1 else "")
+
+        published = []
+
+        def publish() -> None:
+            published.append(folder.publish(tmp, existing))
+
+        outcome = run_incremental(paths, accounts, state, tmp, options, mon, st, progress, publish)
+    if not quiet:
+        for p in published:
+            for note in p.notes(out):
+                err_console.print(note, highlight=False)
+        for note in outcome.notes:
+            err_console.print(f"[yellow]{note}[/]", highlight=False)
+    return outcome
+
+
+def print_changes(outcome: RunOutcome, out: Path) -> None:
+    head = outcome.changes[0]
+    counts: dict[str, int] = {}
+    for e in outcome.changes[1:]:
+        counts[e["type"]] = counts.get(e["type"], 0) + 1
+    what = ", ".join(f"{n} {t.replace('_', ' ')}" for t, n in sorted(counts.items())) or "nothing changed"
+    console.print(
+        f"run {head['run']} of the state: {head['new_files']} new file(s), {head['rows_added']:,} rows "
+        f"added, window {head['window']['from']} .. {head['window']['to']}; changes: {what} "
+        f"(see {out / 'changes.jsonl'})"
+    )
 
 
 MAX_CAMPAIGNS_SHOWN = 15
@@ -143,6 +208,13 @@ def scan_cmd(
     dataset_index: Path = typer.Option(
         None, "--dataset-index", help="public-dataset index prompts are matched against (`index build`)"
     ),
+    state: Path = typer.Option(
+        None, "--state", help="monitoring state: read only logs it has not seen, keep campaign ids stable"
+    ),
+    window: str = typer.Option(
+        f"{DEFAULT_WINDOW_DAYS}d", "--window", help="with --state: days of traffic detection reads (30d, 4w)"
+    ),
+    webhook: str = typer.Option(None, "--webhook", help="with --state: POST each run's changes to this URL"),
     as_json: bool = typer.Option(False, "--json", help="print summary.json instead of the table"),
     no_report: bool = typer.Option(False, "--no-report", help="skip report.html"),
 ) -> None:
@@ -160,6 +232,18 @@ def scan_cmd(
         workers=workers or default_workers(),
         dataset_index=str(dataset_index) if dataset_index is not None else None,
     )
+    if state is None and webhook is not None:
+        raise UsageError("--webhook needs --state (changes are measured against the previous run's state)")
+    if state is not None:
+        mon = MonitorOptions(window_days=parse_window(window), webhook=webhook)
+        outcome = run_monitor(list(paths), list(accounts) if accounts else None, state, out, opts, mon,
+                              quiet=as_json)
+        if as_json:
+            console.print_json(json.dumps(outcome.result.summary))
+        else:
+            print_summary(outcome.result, out)
+            print_changes(outcome, out)
+        return
     result = run_scan(
         list(paths), list(accounts) if accounts else None, out, opts, quiet=as_json, report=not no_report
     )
