@@ -107,9 +107,15 @@ def _campaign_evidence(scan: ScanOutput, top: int = 3) -> pl.DataFrame:
         def values(key: str, field: str = "value", ind: dict = ind) -> list[str]:
             return [str(x.get(field)) for x in (ind.get(key) or [])[:top] if x.get(field) is not None]
 
+        review = c.get("review") or {}
+        held = review.get("decision") == "dismiss" and not review.get("material_growth")
         rows.append({
             "campaign_id": c["campaign_id"],
             "confidence": float(c["confidence"]),
+            "review": ("dismissed" if held else "confirmed" if review.get("decision") == "confirm" else None),
+            "review_note": review.get("note"),
+            "joined_since": list(review.get("joined_since") or [])
+            if review.get("decision") == "confirm" else [],
             "campaign": {
                 "campaign_id": c["campaign_id"],
                 "confidence": float(c["confidence"]),
@@ -126,7 +132,8 @@ def _campaign_evidence(scan: ScanOutput, top: int = 3) -> pl.DataFrame:
                 "user_agents": values("user_agents"),
             },
         })
-    schema = {"campaign_id": pl.String, "confidence": pl.Float64}
+    schema = {"campaign_id": pl.String, "confidence": pl.Float64, "review": pl.String,
+              "review_note": pl.String, "joined_since": pl.List(pl.String)}
     if not rows:
         return pl.DataFrame(schema=schema | {"campaign": pl.Struct({"campaign_id": pl.String})})
     return pl.DataFrame(rows, schema_overrides=schema)
@@ -148,7 +155,9 @@ def propose_actions(scan: ScanOutput, policy: Policy | None = None) -> pl.DataFr
                     "reasons").join(camp, on="campaign_id", how="left")
     in_campaign = pl.col("campaign_id").is_not_null()
     flagged = pl.col("flagged")
+    dismissed = pl.col("review") == "dismissed"
     rules = [
+        ("monitor", dismissed.fill_null(False), "campaign dismissed by an analyst; not acted on"),
         ("suspend", flagged & in_campaign & (pl.col("score") >= p.suspend_score)
          & (pl.col("confidence").fill_null(0) >= p.suspend_confidence),
          f"flagged, in a campaign with confidence >= {p.suspend_confidence}, score >= {p.suspend_score}"),
@@ -190,14 +199,41 @@ def propose_actions(scan: ScanOutput, policy: Policy | None = None) -> pl.DataFr
         pl.element().filter(pl.element().str.len_chars() > 0))
     policy_struct = pl.struct([pl.lit(v if not isinstance(v, tuple) else list(v)).alias(k)
                                for k, v in p.to_dict().items()])
+    df = _confirmed_campaigns(df, cap)
     out = df.select(
         "account_id", "campaign_id", "action", "uncapped_action", "escalate_to_review", "protected", "score",
-        "flagged", "interactions", "tier", "verified", "rule",
+        "flagged", "interactions", "tier", "verified", "rule", "review",
         pl.struct(reasons.alias("reasons"), pl.col("campaign")).alias("evidence"),
         policy_struct.alias("policy"),
     )
     return out.sort(pl.col("action").replace_strict(_RANK, return_dtype=pl.Int8), "score", "account_id",
                     descending=[True, True, False])
+
+
+def _confirmed_campaigns(df: pl.DataFrame, cap: int) -> pl.DataFrame:
+    """Accounts that joined a campaign after an analyst confirmed it: proposed for the campaign's action
+    (the strongest among the members it had then), never above the protected cap."""
+    confirmed = pl.col("review") == "confirmed"
+    joined = pl.col("account_id").is_in(pl.col("joined_since").fill_null([])) & confirmed
+    df = df.with_columns(_joined=joined.fill_null(False), _rank=pl.col("action").replace_strict(_RANK,
+                         return_dtype=pl.Int8))
+    camp = df.filter(~pl.col("_joined") & pl.col("campaign_id").is_not_null()).group_by("campaign_id").agg(
+        _camp_rank=pl.col("_rank").max())
+    df = df.join(camp, on="campaign_id", how="left")
+    raise_to = pl.col("_joined") & (pl.col("_camp_rank").fill_null(-1) > pl.col("_rank"))
+    capped = pl.when(pl.col("protected")).then(pl.min_horizontal(pl.col("_camp_rank"), pl.lit(cap)))
+    new_rank = pl.when(raise_to).then(capped.otherwise(pl.col("_camp_rank"))).otherwise(pl.col("_rank"))
+    names = pl.Series(list(ACTIONS))
+    df = df.with_columns(
+        action=new_rank.map_elements(lambda r: names[int(r)], return_dtype=pl.String),
+        rule=pl.when(pl.col("_joined"))
+        .then(pl.col("rule") + pl.lit("; joined campaign ") + pl.col("campaign_id")
+              + pl.lit(" after an analyst confirmed it: proposed for the campaign's action"))
+        .when(confirmed).then(pl.col("rule") + pl.lit("; ") + pl.col("review_note"))
+        .when(pl.col("review") == "dismissed").then(pl.col("review_note") + pl.lit("; not acted on"))
+        .otherwise(pl.col("rule")),
+    )
+    return df.drop("_joined", "_rank", "_camp_rank")
 
 
 def write_actions(actions: pl.DataFrame, path: str | Path) -> Path:

@@ -203,6 +203,8 @@ def _campaign_context(scan: ScanOutput, c: dict, rank: int, seed: int, chart_spe
         "signup_bursts": bursts, "more_bursts": more_bursts, "infra": infra,
         "account_rows": acc_rows, "members_listed": members_df.height,
         "protected": protected.height,
+        "review": (c.get("review") or {}).get("note"),
+        "first_flagged": c.get("first_flagged"), "aliases": c.get("aliases") or [],
     }
 
 
@@ -214,7 +216,8 @@ def _overview_row(c: dict, rank: int) -> dict:
             "first_seen": c["first_seen"], "last_seen": c["last_seen"],
             "capabilities": ", ".join(f"{x['name']} ({_pct(x['share'], 0)})" for x in caps)
             or "not available",
-            "summary": c.get("summary") or "not available"}
+            "summary": c.get("summary") or "not available",
+            "review": (c.get("review") or {}).get("note")}
 
 
 def _display_name(d: Path) -> str:
