@@ -17,15 +17,13 @@ from distillguard import __version__
 
 
 def diff_runs(
-    last: dict[str, Any],
-    flagged: set[str],
-    campaign_sizes: dict[str, int],
-    members_active: dict[str, bool],
+    last: dict[str, Any], flagged: set[str], members_active: dict[str, bool]
 ) -> list[dict[str, Any]]:
     """Account-level changes and campaigns that stopped appearing, against the previous run.
 
-    ``members_active``: for each campaign the previous run flagged and this one does not, whether any
-    of its members sent a request since the previous run's data ended."""
+    ``members_active``: for each campaign the previous run flagged that this one does not (under its
+    id or the id it merged into), whether any of its members sent a request since the previous run's
+    data ended."""
     events: list[dict[str, Any]] = []
     before = set(last.get("flagged", []))
     new = sorted(flagged - before)
@@ -34,8 +32,8 @@ def diff_runs(
         events.append({"type": "newly_flagged", "accounts": new})
     if gone:
         events.append({"type": "no_longer_flagged", "accounts": gone})
-    for cid in sorted(set(last.get("campaigns", {})) - set(campaign_sizes)):
-        if members_active.get(cid, False):
+    for cid in sorted(members_active):
+        if members_active[cid]:
             events.append(
                 {
                     "type": "campaign_unflagged",

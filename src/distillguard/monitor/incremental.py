@@ -348,15 +348,14 @@ def run_incremental(
         last = cur.read_json("last.json", {}) if cur else {}
         cutoff = dt.datetime.fromisoformat(last["now"]) if last.get("now") else None
         active: dict[str, bool] = {}
-        for cid in set(last.get("campaigns", {})) - set(sizes):
-            sid = rg.resolve(registry, cid) or cid
-            mem = list(registry["campaigns"].get(sid, {}).get("members", []))
-            active[cid] = _active_since(acc, mem, cutoff)
-        for cid in sorted(set(last.get("campaigns", {})) - set(sizes)):
+        for cid in last.get("campaigns", {}):
             sid = rg.resolve(registry, cid)
-            if sid is not None:
-                registry["campaigns"][sid]["status"] = "unflagged" if active.get(cid) else "quiet"
-        events = asg.events + review_events + ch.diff_runs(last, flagged, sizes, active)
+            if sid is None or sid in sizes:  # (still flagged, maybe under the id it merged into)
+                continue
+            mem = list(registry["campaigns"][sid]["members"])
+            active[cid] = _active_since(acc, mem, cutoff)
+            registry["campaigns"][sid]["status"] = "unflagged" if active[cid] else "quiet"
+        events = asg.events + review_events + ch.diff_runs(last, flagged, active)
         state_id = meta.get("state_id") or uuid.uuid4().hex
         header = {
             "type": "run",
