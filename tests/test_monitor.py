@@ -20,23 +20,12 @@ import pytest
 
 from distillguard.cli.scan import run_monitor
 from distillguard.errors import UsageError
+from distillguard.monitor import split_by_day
 from distillguard.monitor.incremental import MonitorOptions, parse_window
 from distillguard.monitor.state import MARKER, StateBusy, StateDir, StateRefused
 from distillguard.pipeline import ScanOptions, scan
 
 DAYS = 10
-
-
-def split_by_day(interactions: Path, dst: Path) -> list[Path]:
-    """One Parquet file per UTC day of the simulated traffic, as a provider's daily export would be."""
-    dst.mkdir(parents=True)
-    d = pl.read_parquet(interactions / "*.parquet").with_columns(_d=pl.col("ts").dt.date())
-    out = []
-    for (day,), part in sorted(d.partition_by("_d", as_dict=True).items()):
-        p = dst / f"{day}.parquet"
-        part.drop("_d").sort("ts").write_parquet(p)
-        out.append(p)
-    return out
 
 
 @pytest.fixture(scope="module")
