@@ -147,6 +147,12 @@ def test_redelivered_files_and_rows_are_not_counted_twice(logs, tmp_path: Path) 
     rej = pl.read_parquet(tmp_path / "out" / "rejected.parquet")
     dup = rej.filter(pl.col("reason").str.contains("already read by an earlier run"))
     assert dup.height == 7 and set(dup["file"]) == {str(again)} and sorted(dup["row"]) == list(range(1, 8))
+    # the whole folder: files already read are skipped (by path, size and time, without reading them);
+    # day 2's file is new as a file, but its rows were all read from again.parquet
+    o = _run([days[0].parent], sim, tmp_path / "st", tmp_path / "out")
+    assert o.changes[0]["new_files"] == DAYS - 2
+    assert o.changes[0]["rows_set_aside"] == pq.read_metadata(days[2]).num_rows
+    assert sum(pq.read_metadata(d).num_rows for d in days[3:]) == o.changes[0]["rows_added"]
 
 
 def test_rows_older_than_the_window_are_set_aside(logs, tmp_path: Path) -> None:

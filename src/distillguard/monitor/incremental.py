@@ -68,14 +68,22 @@ def _iso(t: dt.datetime | None) -> str | None:
     return None if t is None else t.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _new_files(paths: list[Path], seen: dict[str, dict]) -> tuple[list[tuple[Path, str]], list[str]]:
+def _new_files(paths: list[Path], seen: dict[str, dict]) -> tuple[list[tuple[Path, str, dict]], list[str]]:
+    """The input files whose content the state has not read: (path, fingerprint, stat), and notes.
+
+    A file whose path, size and modification time match a file already read is not hashed again
+    (a daily run pointed at the whole log folder reads only the new day's bytes)."""
     from distillguard.ingest.files import discover
 
     files, _ignored = discover(list(paths))
+    by_stat = {(f.get("path"), f.get("size"), f.get("mtime_ns")): f for f in seen.values()}
     new, notes = [], []
     batch: set[str] = set()
     for f in files:
-        fp = digest(f.path)
+        st = f.path.stat()
+        info = {"path": str(f.path.resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+        known = by_stat.get((info["path"], info["size"], info["mtime_ns"]))
+        fp = known["fingerprint"] if known else digest(f.path)
         if fp in seen:
             s = seen[fp]
             notes.append(f"{f.path}: already read by run {s['run']} (as {s['path']}); skipped")
@@ -83,7 +91,7 @@ def _new_files(paths: list[Path], seen: dict[str, dict]) -> tuple[list[tuple[Pat
             notes.append(f"{f.path}: the same content as another input of this run; skipped")
         else:
             batch.add(fp)
-            new.append((f.path, fp))
+            new.append((f.path, fp, info))
     return new, notes
 
 
@@ -268,7 +276,7 @@ def run_incremental(
         new_max: dt.datetime | None = None
         if new:
             staged = stage_inputs(
-                [p for p, _ in new],
+                [p for p, _, _ in new],
                 None,
                 work / "new",
                 seed=options.seed,
@@ -299,7 +307,7 @@ def run_incremental(
         keep_days = {n.split("--")[0] for n in keep}
         if staged is not None:
             say("filing rows into the state", 0.0)
-            filed, aside = _file_rows(staged, cur, gen, run, start, keep_days, [p for p, _ in new])
+            filed, aside = _file_rows(staged, cur, gen, run, start, keep_days, [p for p, _, _ in new])
             shutil.rmtree(work / "new", ignore_errors=True)
         if not gen.row_files():
             raise UsageError(f"{state_path}: no rows inside the window ({start} .. {now.date()}) to scan")
@@ -312,7 +320,7 @@ def run_incremental(
         rejected = pa.concat_tables([rejected, aside.cast(rejected.schema)])
         window = Staged(
             gen.rows,
-            [str(p) for p, _ in new],
+            [str(p) for p, _, _ in new],
             [str(p) for p in (accounts or [])],
             stats,
             acc_read,
@@ -447,7 +455,7 @@ def run_incremental(
         )
         gen.write_json(
             "files.json",
-            list(files_seen.values()) + [{"fingerprint": fp, "path": str(p), "run": run} for p, fp in new],
+            list(files_seen.values()) + [{"fingerprint": fp, **info, "run": run} for _, fp, info in new],
         )
         meta.update(
             {

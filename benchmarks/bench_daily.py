@@ -1,0 +1,114 @@
+"""Daily monitoring runs (``scan --state``): does a run's cost follow the day's traffic or the history?
+
+Simulates a scenario with steady daily traffic (cached under bench-out/), cuts it into one file per
+day, and feeds the days one run at a time into a state, each run in its own process (wall time and
+peak RSS from ``wait4``). Then, from copies of the state as it stood before day 3 and before the last
+day, reruns those two days ``--repeats`` times, interleaved, and reports the medians and their ratio.
+Usage: ``python benchmarks/bench_daily.py [--scale 1.0] [--days 21] [--repeats 5]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _run(day: Path, accounts: Path, state: Path, out: Path) -> tuple[float, float]:
+    """One monitoring run in a child process: (wall seconds, peak RSS in MB)."""
+    cmd = [sys.executable, "-c", "from distillguard.cli import run; run()", "scan", str(day), "--accounts",
+           str(accounts), "--state", str(state), "--out", str(out), "--json", "--workers", "1"]
+    t0 = time.perf_counter()
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(p.pid, 0)
+    wall = time.perf_counter() - t0
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"run on {day} failed: {p.stderr.read().decode()[-2000:] if p.stderr else ''}")
+    return wall, usage.ru_maxrss / 1024
+
+
+def _delays(out: Path, sim: Path) -> int:
+    """Per campaign: the first run that flagged at least half of its accounts seen by then."""
+    from distillguard.evaluate import evaluate
+
+    ev = evaluate(out, sim)
+    print(f"precision {ev.precision:.3f} recall {ev.recall:.3f}")
+    for c in ev.campaigns:
+        print(f"{c.campaign_id} {c.playbook:18s} accounts {c.accounts:4d} recall {c.recall:.3f} "
+              f"first activity {c.first_activity} detected {c.detected} delay {c.delay_days} d")
+    return 0
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--scenario", default="default")
+    ap.add_argument("--scale", type=float, default=1.0)
+    ap.add_argument("--days", type=int, default=21)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--delay-only", action="store_true",
+                    help="feed the days and report each campaign's detection delay (no timed repeats)")
+    args = ap.parse_args()
+
+    from distillguard.monitor import split_by_day
+    from distillguard.simulate import simulate
+
+    cache = ROOT / "bench-out" / f"daily-{args.scenario}-s{args.scale}-d{args.days}-seed{args.seed}"
+    if not (cache / "days").exists():
+        if cache.exists():
+            raise SystemExit(f"{cache} exists without days/: remove it (bench output) and rerun")
+        simulate(cache / "sim", seed=args.seed, scale=args.scale, days=args.days, scenario=args.scenario)
+        split_by_day(cache / "sim" / "interactions", cache / "tmp-days")
+        (cache / "tmp-days").rename(cache / "days")
+    days = sorted((cache / "days").glob("*.parquet"))
+    accounts = cache / "sim" / "accounts.parquet"
+    import pyarrow.parquet as pq
+
+    rows = [pq.read_metadata(d).num_rows for d in days]
+    with tempfile.TemporaryDirectory(prefix="dg-daily-") as tmp_s:
+        tmp = Path(tmp_s)
+        state, out = tmp / "state", tmp / "out"
+        seq = []
+        snap = {}
+        for i, d in enumerate(days):
+            if i in (2, len(days) - 1):  # the state as it stood before day 3 and before the last day
+                shutil.copytree(state, tmp / f"before-{i + 1}", symlinks=True)
+            wall, rss = _run(d, accounts, state, out)
+            seq.append({"day": i + 1, "rows": rows[i], "seconds": round(wall, 2), "peak_rss_mb": round(rss)})
+            print(f"day {i + 1:2d}: {rows[i]:7,} rows  {wall:5.2f} s  {rss:6.0f} MB", flush=True)
+        if args.delay_only:
+            return _delays(out, cache / "sim")
+        timed: dict[int, list[tuple[float, float]]] = {3: [], len(days): []}
+        for r in range(args.repeats):
+            for day in (3, len(days)) if r % 2 == 0 else (len(days), 3):
+                st, o = tmp / f"st-{day}-{r}", tmp / f"out-{day}-{r}"
+                shutil.copytree(tmp / f"before-{day}", st, symlinks=True)
+                timed[day].append(_run(days[day - 1], accounts, st, o))
+                shutil.rmtree(st)
+                shutil.rmtree(o)
+        for day, v in timed.items():
+            snap[day] = {"median_s": round(statistics.median(w for w, _ in v), 2),
+                         "runs_s": [round(w, 2) for w, _ in v],
+                         "peak_rss_mb": round(max(m for _, m in v))}
+    last = len(days)
+    ratio = snap[last]["median_s"] / snap[3]["median_s"]
+    print(f"day 3 ({rows[2]:,} rows): median {snap[3]['median_s']} s of {snap[3]['runs_s']}, "
+          f"peak {snap[3]['peak_rss_mb']} MB")
+    print(f"day {last} ({rows[-1]:,} rows): median {snap[last]['median_s']} s of {snap[last]['runs_s']}, "
+          f"peak {snap[last]['peak_rss_mb']} MB")
+    print(f"ratio day {last} / day 3: {ratio:.2f} (target <= 1.5)")
+    print(json.dumps({"sequence": seq, "timed": snap, "ratio": round(ratio, 2)}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
