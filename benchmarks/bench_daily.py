@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import statistics
 import subprocess
@@ -21,19 +20,26 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_scan import TreeMemory  # noqa: E402 (this folder's own module)
 
 
 def _run(day: Path, accounts: Path, state: Path, out: Path) -> tuple[float, float]:
-    """One monitoring run in a child process: (wall seconds, peak RSS in MB)."""
+    """One monitoring run in a child process: (wall seconds, peak RSS in MB, sampled every 0.1 s;
+    the rusage of a child would start from this process's own size)."""
     cmd = [sys.executable, "-c", "from distillguard.cli import run; run()", "scan", str(day), "--accounts",
            str(accounts), "--state", str(state), "--out", str(out), "--json", "--workers", "1"]
     t0 = time.perf_counter()
     p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(p.pid, 0)
+    mem = TreeMemory(p.pid)
+    mem.start()
+    _, err = p.communicate()
     wall = time.perf_counter() - t0
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"run on {day} failed: {p.stderr.read().decode()[-2000:] if p.stderr else ''}")
-    return wall, usage.ru_maxrss / 1024
+    mem.done = True
+    mem.join()
+    if p.returncode != 0:
+        raise SystemExit(f"run on {day} failed: {err.decode()[-2000:]}")
+    return wall, mem.peak_mb
 
 
 def _delays(out: Path, sim: Path) -> int:
@@ -59,21 +65,24 @@ def main() -> int:
                     help="feed the days and report each campaign's detection delay (no timed repeats)")
     args = ap.parse_args()
 
-    from distillguard.monitor import split_by_day
-    from distillguard.simulate import simulate
-
     cache = ROOT / "bench-out" / f"daily-{args.scenario}-s{args.scale}-d{args.days}-seed{args.seed}"
     if not (cache / "days").exists():
         if cache.exists():
             raise SystemExit(f"{cache} exists without days/: remove it (bench output) and rerun")
-        simulate(cache / "sim", seed=args.seed, scale=args.scale, days=args.days, scenario=args.scenario)
-        split_by_day(cache / "sim" / "interactions", cache / "tmp-days")
+        # in a child process: this one stays small while it samples the runs' memory
+        subprocess.run([sys.executable, "-c", (
+            "import sys; from pathlib import Path; from distillguard.simulate import simulate; "
+            "from distillguard.monitor import split_by_day; c = Path(sys.argv[1]); "
+            "simulate(c / 'sim', seed=int(sys.argv[2]), scale=float(sys.argv[3]), days=int(sys.argv[4]), "
+            "scenario=sys.argv[5]); split_by_day(c / 'sim' / 'interactions', c / 'tmp-days')"),
+            str(cache), str(args.seed), str(args.scale), str(args.days), args.scenario], check=True)
         (cache / "tmp-days").rename(cache / "days")
     days = sorted((cache / "days").glob("*.parquet"))
     accounts = cache / "sim" / "accounts.parquet"
-    import pyarrow.parquet as pq
-
-    rows = [pq.read_metadata(d).num_rows for d in days]
+    rows = [json.loads(subprocess.run([sys.executable, "-c", (
+        "import sys, json, pyarrow.parquet as pq; "
+        "print(json.dumps([pq.read_metadata(p).num_rows for p in sys.argv[1:]]))"), *map(str, days)],
+        capture_output=True, text=True, check=True).stdout)][0]
     with tempfile.TemporaryDirectory(prefix="dg-daily-") as tmp_s:
         tmp = Path(tmp_s)
         state, out = tmp / "state", tmp / "out"
@@ -86,6 +95,11 @@ def main() -> int:
             seq.append({"day": i + 1, "rows": rows[i], "seconds": round(wall, 2), "peak_rss_mb": round(rss)})
             print(f"day {i + 1:2d}: {rows[i]:7,} rows  {wall:5.2f} s  {rss:6.0f} MB", flush=True)
         if args.delay_only:
+            kept = cache / "delay-out"
+            if kept.exists():
+                shutil.rmtree(kept)  # (this benchmark's own copy of the last run's results)
+            shutil.copytree(out, kept)
+            print(f"last run's results kept in {kept}")
             return _delays(out, cache / "sim")
         timed: dict[int, list[tuple[float, float]]] = {3: [], len(days): []}
         for r in range(args.repeats):
