@@ -23,12 +23,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_scan import TreeMemory  # noqa: E402 (this folder's own module)
 
+WINDOW: list[str] = []
+
 
 def _run(day: Path, accounts: Path, state: Path, out: Path) -> tuple[float, float]:
     """One monitoring run in a child process: (wall seconds, peak RSS in MB, sampled every 0.1 s;
     the rusage of a child would start from this process's own size)."""
     cmd = [sys.executable, "-c", "from distillguard.cli import run; run()", "scan", str(day), "--accounts",
-           str(accounts), "--state", str(state), "--out", str(out), "--json", "--workers", "1"]
+           str(accounts), "--state", str(state), "--out", str(out), "--json", "--workers", "1", *WINDOW]
     t0 = time.perf_counter()
     p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     mem = TreeMemory(p.pid)
@@ -61,9 +63,12 @@ def main() -> int:
     ap.add_argument("--days", type=int, default=21)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--window", default=None, help="the runs' --window (default: scan's)")
     ap.add_argument("--delay-only", action="store_true",
                     help="feed the days and report each campaign's detection delay (no timed repeats)")
     args = ap.parse_args()
+    if args.window:
+        WINDOW[:] = ["--window", args.window]
 
     cache = ROOT / "bench-out" / f"daily-{args.scenario}-s{args.scale}-d{args.days}-seed{args.seed}"
     if not (cache / "days").exists():
@@ -95,7 +100,7 @@ def main() -> int:
             seq.append({"day": i + 1, "rows": rows[i], "seconds": round(wall, 2), "peak_rss_mb": round(rss)})
             print(f"day {i + 1:2d}: {rows[i]:7,} rows  {wall:5.2f} s  {rss:6.0f} MB", flush=True)
         if args.delay_only:
-            kept = cache / "delay-out"
+            kept = cache / f"delay-out{'-' + args.window if args.window else ''}"
             if kept.exists():
                 shutil.rmtree(kept)  # (this benchmark's own copy of the last run's results)
             shutil.copytree(out, kept)

@@ -163,12 +163,14 @@ def test_rows_older_than_the_window_are_set_aside(logs, tmp_path: Path) -> None:
     assert o.changes[0]["rows_set_aside"] == n and o.changes[0]["rows_added"] == 0
     rej = pl.read_parquet(tmp_path / "out" / "rejected.parquet")
     assert rej.filter(pl.col("reason").str.starts_with("older than the state's window")).height == n
-    # and the window ages out: with days 5..8 read, day 5 is gone from a 3-day window
+    # and the window ages out: with days 5..8 read, day 5 is gone from a 3-day window (not from the
+    # runs' history, which keeps what each run decided for the detection delay)
     for f in days[6:9]:
         o = _run([f], sim, tmp_path / "st", tmp_path / "out", window_days=3)
     assert o.result.summary["monitor"]["window"]["from"] == str(days[6].stem)
     rows = sorted(p.name[:10] for p in next((tmp_path / "st").glob("gen-*/rows")).iterdir())
     assert rows[0] == days[6].stem
+    assert pl.read_parquet(tmp_path / "out" / "replay.parquet")["day"].min().isoformat() == days[5].stem
 
 
 def test_a_second_run_on_a_busy_state_refuses(logs, tmp_path: Path) -> None:

@@ -50,14 +50,14 @@ def _valid(state: Path, runs_before: int) -> int:
             return 0
         meta = cur.read_json("meta.json", {})
         assert meta["runs"] in (runs_before, runs_before + 1)
-        for name in ("files.json", "registry.json", "last.json", "history.parquet"):
+        for name in ("files.json", "registry.json", "last.json"):
             assert (cur.path / name).is_file(), name
         files = cur.read_json("files.json", [])
         assert len(files) == len({f["fingerprint"] for f in files})
         rows = cur.row_files()
         assert rows and all(pl.read_parquet_schema(f) for f in rows)
-        hist = pl.read_parquet(cur.path / "history.parquet")
-        assert hist["run"].max() == meta["runs"]
+        hist = pl.read_parquet(sorted((cur.path / "history").glob("*.parquet")))
+        assert hist["run"].max() == meta["runs"] and hist["run"].n_unique() == meta["runs"]
         return int(meta["runs"])
 
 

@@ -27,7 +27,7 @@ def review_cmd(
     """
     from distillguard.monitor import review as rv
     from distillguard.monitor.registry import empty_registry
-    from distillguard.monitor.state import StateDir, link_rows
+    from distillguard.monitor.state import StateDir
 
     wanted: list[tuple[str, str, str | None, str]] = []
     wanted += [(c, "confirm", reason, "") for c in confirm or []]
@@ -45,7 +45,6 @@ def review_cmd(
             return
         made = [rv.record(decisions, registry, c, d, r, where) for c, d, r, where in wanted]
         with st.next_generation() as gen:
-            link_rows(cur, gen)
             gen.write_json("decisions.json", decisions)
     for d in made:
         alias = f" (named as {d['named_as']})" if d["named_as"] else ""

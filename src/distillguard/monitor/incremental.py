@@ -32,12 +32,14 @@ from distillguard.errors import UsageError
 from distillguard.monitor import changes as ch
 from distillguard.monitor import registry as rg
 from distillguard.monitor import review as rv
-from distillguard.monitor.state import Generation, StateDir, link_rows
+from distillguard.monitor.state import Generation, StateDir
 from distillguard.outdir import OutputRefused, digest
 from distillguard.pipeline import ScanOptions, ScanResult, Staged, analyse
 from distillguard.stage import Progress, stage_inputs
 
 DEFAULT_WINDOW_DAYS = 30
+#: days of run decisions kept for replay.parquet (the detection delay), whatever the window
+HISTORY_DAYS = 90
 _WINDOW = re.compile(r"\s*(\d+)\s*([dw])\s*")
 
 
@@ -267,44 +269,45 @@ def run_incremental(
     }
     new, notes = _new_files(paths, files_seen)
     run = int(meta.get("runs", 0)) + 1
-    with st.next_generation() as gen:
-        work = tmp / "_work"
-        staged: Staged | None = None
+    work = tmp / "_work"
+    staged: Staged | None = None
+    new_max: dt.datetime | None = None
+    if new:
+        staged = stage_inputs(
+            [p for p, _, _ in new],
+            None,
+            work / "new",
+            seed=options.seed,
+            batch_rows=options.batch_rows,
+            workers=options.workers,
+            progress=progress,
+            dataset_index=index,
+        )
+        new_max = (
+            pl.scan_parquet(str(staged.stage_dir / "*.parquet")).select(pl.col("ts").max()).collect().item()
+        )
+    prev_now = dt.datetime.fromisoformat(meta["now"]) if meta.get("now") else None
+    now = max([t for t in (prev_now, new_max) if t is not None], default=None)
+    if now is None:
+        raise UsageError(
+            f"{state_path}: the state holds no rows yet and this run read none; give the first day's logs"
+        )
+    start = now.date() - dt.timedelta(days=mon.window_days - 1)
+    kept_from = {
+        "rows": start.isoformat(),
+        "history": (now.date() - dt.timedelta(days=HISTORY_DAYS)).isoformat(),
+    }
+
+    def keep(folder: str, name: str) -> bool:  # (file names start with their UTC day)
+        return name.split("--")[0] >= kept_from[folder]
+
+    old_rows = cur.row_files() if cur else []
+    aged = sum(1 for f in old_rows if not keep("rows", f.name))
+    keep_days = {f.name.split("--")[0] for f in old_rows if keep("rows", f.name)}
+    with st.next_generation(keep) as gen:
         filed = 0
         aside = pa.table({f.name: pa.array([], f.type) for f in schema.REJECTED}, schema=schema.REJECTED)
         acc_read, acc_cols = _merge_accounts(cur, gen, accounts)
-        new_max: dt.datetime | None = None
-        if new:
-            staged = stage_inputs(
-                [p for p, _, _ in new],
-                None,
-                work / "new",
-                seed=options.seed,
-                batch_rows=options.batch_rows,
-                workers=options.workers,
-                progress=progress,
-                dataset_index=index,
-            )
-            hi = (
-                pl.scan_parquet(str(staged.stage_dir / "*.parquet"))
-                .select(pl.col("ts").max())
-                .collect()
-                .item()
-            )
-            new_max = hi
-        prev_now = dt.datetime.fromisoformat(meta["now"]) if meta.get("now") else None
-        now = max([t for t in (prev_now, new_max) if t is not None], default=None)
-        if now is None:
-            raise UsageError(
-                f"{state_path}: the state holds no rows yet and this run read none; give the first day's logs"
-            )
-        start = now.date() - dt.timedelta(days=mon.window_days - 1)
-        keep = {
-            f.name for f in (cur.row_files() if cur else []) if f.name.split("--")[0] >= start.isoformat()
-        }
-        aged = len(cur.row_files()) - len(keep) if cur else 0
-        link_rows(cur, gen, keep)
-        keep_days = {n.split("--")[0] for n in keep}
         if staged is not None:
             say("filing rows into the state", 0.0)
             filed, aside = _file_rows(staged, cur, gen, run, start, keep_days, [p for p, _, _ in new])
@@ -383,8 +386,6 @@ def run_incremental(
         change_lines = [header, *[{"run": run, **e} for e in events]]
 
         # --- history (honest delay) and the results ------------------------------------------------
-        hist_path = (cur.path / "history.parquet") if cur else None
-        hist = pl.read_parquet(hist_path) if hist_path is not None and hist_path.exists() else None
         now_rows = acc.filter(pl.col("interactions") > 0).select(
             pl.lit(run, pl.Int32).alias("run"),
             pl.lit(now.date(), pl.Date).alias("day"),
@@ -392,8 +393,8 @@ def run_incremental(
             "flagged",
             pl.when(pl.col("flagged")).then(pl.col("campaign_id")).otherwise(None).alias("campaign_id"),
         )
-        hist = now_rows if hist is None else pl.concat([hist.filter(pl.col("day") >= start), now_rows])
-        hist.write_parquet(gen.path / "history.parquet")
+        now_rows.write_parquet(gen.path / "history" / f"{now.date().isoformat()}--r{run:06d}.parquet")
+        hist = pl.read_parquet(sorted((gen.path / "history").glob("*.parquet")))
         result.replay = (
             hist.sort("run")
             .group_by("account_id", "day")

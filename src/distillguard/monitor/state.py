@@ -13,7 +13,8 @@ state folder, recognised by :data:`MARKER`)::
         accounts.parquet            the accounts table, latest row per account (when one was given)
         registry.json               stable campaigns: ids, members, aliases, when first flagged
         decisions.json              analysts' confirm/dismiss decisions
-        history.parquet             each run's decisions per account (for an honest detection delay)
+        history/DAY--rNNNNNN.parquet each run's decisions per account (an honest detection delay),
+                                    kept for HISTORY_DAYS
         last.json                   the previous run's flagged accounts and campaigns (for changes)
         outbox.json                 change batches a webhook has not accepted yet
 
@@ -31,7 +32,7 @@ import json
 import os
 import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,8 @@ MARKER = "distillguard-state.json"
 STATE_FORMAT = 1
 _GEN = re.compile(r"gen-(\d{6,})")
 _TMP = re.compile(r"gen-(\d{6,})\.tmp")
+#: folders of a generation whose files are shared (hard links) with the next one
+FOLDERS = ("rows", "history")
 
 
 class StateRefused(UsageError):
@@ -197,11 +200,11 @@ class StateDir:
         return Generation(self.path / name, int(m.group(1)))
 
     @contextlib.contextmanager
-    def next_generation(self) -> Iterator[Generation]:
+    def next_generation(self, keep: Callable[[str, str], bool] | None = None) -> Iterator[Generation]:
         """A new generation to fill; committed (CURRENT switched) when the block ends without error.
 
-        The files of the current generation other than the row files are copied in first; row files
-        are linked by the caller (:meth:`link_rows`), so the block decides which days stay."""
+        The current generation's top-level files are copied in, and the files of its folders
+        (:data:`FOLDERS`) hard-linked, those for which ``keep(folder, name)`` is true (all by default)."""
         cur = self.current()
         n = (cur.number + 1) if cur else 1
         name = f"gen-{n:06d}"
@@ -209,11 +212,17 @@ class StateDir:
         if tmp.exists():
             shutil.rmtree(tmp)
         tmp.mkdir()
-        (tmp / "rows").mkdir()
+        for sub in FOLDERS:
+            (tmp / sub).mkdir()
         if cur is not None:
             for q in cur.path.iterdir():
                 if q.is_file():
                     shutil.copy2(q, tmp / q.name)
+            for sub in FOLDERS:
+                src = cur.path / sub
+                for f in sorted(src.iterdir()) if src.is_dir() else []:
+                    if keep is None or keep(sub, f.name):
+                        os.link(f, tmp / sub / f.name)
         gen = Generation(tmp, n)
         yield gen
         _fsync_tree(tmp)
@@ -230,15 +239,3 @@ class StateDir:
         gen.path = final
         if cur is not None:
             shutil.rmtree(cur.path)
-
-
-def link_rows(src: Generation | None, dst: Generation, keep: set[str] | None = None) -> int:
-    """Hard-link the row files of ``src`` into ``dst`` (only the names in ``keep`` when given)."""
-    if src is None:
-        return 0
-    n = 0
-    for f in src.row_files():
-        if keep is None or f.name in keep:
-            os.link(f, dst.rows / f.name)
-            n += 1
-    return n
