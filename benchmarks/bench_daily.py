@@ -26,22 +26,23 @@ from bench_scan import TreeMemory  # noqa: E402 (this folder's own module)
 WINDOW: list[str] = []
 
 
-def _run(day: Path, accounts: Path, state: Path, out: Path) -> tuple[float, float]:
+def _run(day: Path, accounts: Path, state: Path, out: Path) -> tuple[float, float, float]:
     """One monitoring run in a child process: (wall seconds, peak RSS in MB, sampled every 0.1 s;
-    the rusage of a child would start from this process's own size)."""
+    the rusage of a child would start from this process's own size) and the seconds of its detection
+    over the window (everything after the new rows' per-prompt features)."""
     cmd = [sys.executable, "-c", "from distillguard.cli import run; run()", "scan", str(day), "--accounts",
            str(accounts), "--state", str(state), "--out", str(out), "--json", "--workers", "1", *WINDOW]
     t0 = time.perf_counter()
-    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     mem = TreeMemory(p.pid)
     mem.start()
-    _, err = p.communicate()
+    summary, err = p.communicate()
     wall = time.perf_counter() - t0
     mem.done = True
     mem.join()
     if p.returncode != 0:
         raise SystemExit(f"run on {day} failed: {err.decode()[-2000:]}")
-    return wall, mem.peak_mb
+    return wall, mem.peak_mb, float(json.loads(summary)["timings"]["analysis"])
 
 
 def _delays(out: Path, sim: Path) -> int:
@@ -96,9 +97,14 @@ def main() -> int:
         for i, d in enumerate(days):
             if i in (2, len(days) - 1):  # the state as it stood before day 3 and before the last day
                 shutil.copytree(state, tmp / f"before-{i + 1}", symlinks=True)
-            wall, rss = _run(d, accounts, state, out)
-            seq.append({"day": i + 1, "rows": rows[i], "seconds": round(wall, 2), "peak_rss_mb": round(rss)})
-            print(f"day {i + 1:2d}: {rows[i]:7,} rows  {wall:5.2f} s  {rss:6.0f} MB", flush=True)
+            wall, rss, det = _run(d, accounts, state, out)
+            seq.append({"day": i + 1, "rows": rows[i], "seconds": round(wall, 2), "detection_s": det,
+                        "peak_rss_mb": round(rss)})
+            print(f"day {i + 1:2d}: {rows[i]:7,} rows  {wall:5.2f} s (detection {det:5.2f} s)  {rss:6.0f} MB",
+                  flush=True)
+        size = sum(f.stat().st_size for f in state.rglob("*") if f.is_file())
+        logs = sum(d.stat().st_size for d in days)
+        print(f"state after the last day: {size / 2**20:.1f} MB on disk (day files: {logs / 2**20:.1f} MB)")
         if args.delay_only:
             kept = cache / f"delay-out{'-' + args.window if args.window else ''}"
             if kept.exists():
@@ -106,7 +112,7 @@ def main() -> int:
             shutil.copytree(out, kept)
             print(f"last run's results kept in {kept}")
             return _delays(out, cache / "sim")
-        timed: dict[int, list[tuple[float, float]]] = {3: [], len(days): []}
+        timed: dict[int, list[tuple[float, float, float]]] = {3: [], len(days): []}
         for r in range(args.repeats):
             for day in (3, len(days)) if r % 2 == 0 else (len(days), 3):
                 st, o = tmp / f"st-{day}-{r}", tmp / f"out-{day}-{r}"
@@ -115,15 +121,16 @@ def main() -> int:
                 shutil.rmtree(st)
                 shutil.rmtree(o)
         for day, v in timed.items():
-            snap[day] = {"median_s": round(statistics.median(w for w, _ in v), 2),
-                         "runs_s": [round(w, 2) for w, _ in v],
-                         "peak_rss_mb": round(max(m for _, m in v))}
+            snap[day] = {"median_s": round(statistics.median(w for w, _, _ in v), 2),
+                         "runs_s": [round(w, 2) for w, _, _ in v],
+                         "detection_median_s": round(statistics.median(d for _, _, d in v), 2),
+                         "peak_rss_mb": round(max(m for _, m, _ in v))}
     last = len(days)
     ratio = snap[last]["median_s"] / snap[3]["median_s"]
-    print(f"day 3 ({rows[2]:,} rows): median {snap[3]['median_s']} s of {snap[3]['runs_s']}, "
-          f"peak {snap[3]['peak_rss_mb']} MB")
-    print(f"day {last} ({rows[-1]:,} rows): median {snap[last]['median_s']} s of {snap[last]['runs_s']}, "
-          f"peak {snap[last]['peak_rss_mb']} MB")
+    for day in (3, last):
+        d = snap[day]
+        print(f"day {day} ({rows[day - 1]:,} rows): median {d['median_s']} s of {d['runs_s']} "
+              f"(detection {d['detection_median_s']} s), peak {d['peak_rss_mb']} MB")
     print(f"ratio day {last} / day 3: {ratio:.2f} (target <= 1.5)")
     print(json.dumps({"sequence": seq, "timed": snap, "ratio": round(ratio, 2)}))
     return 0

@@ -74,6 +74,7 @@ def run_monitor(
     mon: MonitorOptions,
     *,
     quiet: bool = False,
+    report: bool = True,
 ) -> RunOutcome:
     """One monitoring run: the state is locked first, results are published, then the state commits."""
     from distillguard.monitor.incremental import run_incremental
@@ -105,7 +106,7 @@ def run_monitor(
         def publish() -> None:
             published.append(folder.publish(tmp, existing))
 
-        outcome = run_incremental(paths, accounts, state, tmp, options, mon, st, progress, publish)
+        outcome = run_incremental(paths, accounts, state, tmp, options, mon, st, progress, publish, report)
     if not quiet:
         for p in published:
             for note in p.notes(out):
@@ -237,7 +238,7 @@ def scan_cmd(
     if state is not None:
         mon = MonitorOptions(window_days=parse_window(window), webhook=webhook)
         outcome = run_monitor(list(paths), list(accounts) if accounts else None, state, out, opts, mon,
-                              quiet=as_json)
+                              quiet=as_json, report=not no_report)
         if as_json:
             console.print_json(json.dumps(outcome.result.summary))
         else:

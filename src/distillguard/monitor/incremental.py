@@ -237,6 +237,7 @@ def run_incremental(
     st: StateDir,
     progress: Progress | None = None,
     publish: Any = None,
+    report: bool = True,
 ) -> RunOutcome:
     """One monitoring run under ``st`` (locked); results staged in ``tmp``; ``publish()`` puts them in
     place before the state is committed."""
@@ -436,7 +437,7 @@ def run_incremental(
         with open(tmp / "changes.jsonl", "w", encoding="utf-8") as f:
             for line in change_lines:
                 f.write(json.dumps(line, ensure_ascii=False, default=str) + "\n")
-        problem = write_report_if_available(tmp)
+        problem = write_report_if_available(tmp) if report else None
         if problem:
             notes.append(problem)
         if publish is not None:

@@ -224,7 +224,11 @@ class StateDir:
                     if keep is None or keep(sub, f.name):
                         os.link(f, tmp / sub / f.name)
         gen = Generation(tmp, n)
-        yield gen
+        try:
+            yield gen
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)  # (this run's own partial generation)
+            raise
         _fsync_tree(tmp)
         final = self.path / name
         os.replace(tmp, final)
