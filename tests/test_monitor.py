@@ -273,6 +273,18 @@ def test_review_decisions_apply_to_later_runs(logs, tmp_path: Path) -> None:
         assert members["reasons"].str.contains("dismissed by").all()
     assert camps[kept]["review"]["decision"] == "confirm"
     assert o.result.summary["flagged_accounts"] == int(acc["flagged"].sum())
+    # the decisions show in the report and in the proposed actions
+    html = (tmp_path / "out" / "report.html").read_text()
+    assert "Analyst decision" in html and "a course" in html and "Monitoring run" in html
+    from distillguard.export.actions import propose_actions
+    from distillguard.report.load import load_scan_output
+
+    actions = propose_actions(load_scan_output(tmp_path / "out"))
+    by = dict(actions.group_by("campaign_id").agg(pl.col("review").first()).iter_rows())
+    assert by[kept] == "confirmed"
+    if held:
+        assert by[gone] == "dismissed"
+        assert (actions.filter(pl.col("campaign_id") == gone)["action"] == "monitor").all()
     # an unknown id: one message, exit 2, nothing written
     before = sorted(p.name for p in (tmp_path / "st").iterdir())
     p = subprocess.run([sys.executable, "-c", "from distillguard.cli import run; run()", "review",
