@@ -298,3 +298,21 @@ def test_state_files_are_ours_only(daily) -> None:
     names = set(os.listdir(tmp / "state"))
     current = (tmp / "state" / "CURRENT").read_text().strip()
     assert names == {".lock", "CURRENT", MARKER, current}
+
+
+@pytest.mark.parametrize(
+    ("extra", "needle"),
+    [
+        (["--webhook", "http://127.0.0.1:9/x"], "--webhook needs --state"),
+        (["--window", "7d"], "--window needs --state"),
+        (["--state", "{st}", "--replay-daily"], "--replay-daily and --state do not go together"),
+        (["--state", "{st}", "--window", "30"], "--window '30'"),
+    ],
+)
+def test_option_mistakes_give_one_message(logs, tmp_path: Path, extra: list[str], needle: str) -> None:
+    _, days = logs
+    args = [a.replace("{st}", str(tmp_path / "st")) for a in extra]
+    p = subprocess.run([sys.executable, "-c", "from distillguard.cli import run; run()", "scan", str(days[0]),
+                        "--out", str(tmp_path / "out"), *args], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 2 and needle in p.stderr and "Traceback" not in p.stderr
+    assert not (tmp_path / "out").exists() and not (tmp_path / "st").exists()

@@ -83,6 +83,11 @@ def run_monitor(
     from distillguard.output import scan_folder
 
     state, out = Path(state), Path(out)
+    if options.replay_daily:
+        raise UsageError(
+            "--replay-daily and --state do not go together: a monitoring run writes each run's "
+            "decisions to replay.parquet itself"
+        )
     s, o = state.resolve(), out.resolve()
     if s == o or s.is_relative_to(o) or o.is_relative_to(s):
         raise OutputRefused(
@@ -235,6 +240,8 @@ def scan_cmd(
     )
     if state is None and webhook is not None:
         raise UsageError("--webhook needs --state (changes are measured against the previous run's state)")
+    if state is None and window != f"{DEFAULT_WINDOW_DAYS}d":
+        raise UsageError("--window needs --state (a scan without one reads every row it is given)")
     if state is not None:
         mon = MonitorOptions(window_days=parse_window(window), webhook=webhook)
         outcome = run_monitor(list(paths), list(accounts) if accounts else None, state, out, opts, mon,
