@@ -30,7 +30,8 @@ def read_key(path: Path) -> bytes:
     try:
         text = path.read_text().strip()
     except FileNotFoundError:
-        raise UsageError(f"{path}: no such key file (make one with `distillguard provenance keygen`)") from None
+        hint = "make one with `distillguard provenance keygen`"
+        raise UsageError(f"{path}: no such key file ({hint})") from None
     except OSError as exc:
         raise UsageError(f"{path}: cannot read the key file ({exc.strerror})") from None
     try:

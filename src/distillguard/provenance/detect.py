@@ -85,7 +85,8 @@ def randomized_p(matches: int, n: int, u: float) -> tuple[float, float]:
 
 
 def _uniform(key: bytes, obs: Observations) -> float:
-    seed = int.from_bytes(hmac.digest(key, b"distillguard-pvalue\x00" + obs.digest, hashlib.sha256)[:8], "big")
+    digest = hmac.digest(key, b"distillguard-pvalue\x00" + obs.digest, hashlib.sha256)
+    seed = int.from_bytes(digest[:8], "big")
     return float(np.random.default_rng(seed).random())
 
 

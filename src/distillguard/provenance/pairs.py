@@ -52,9 +52,10 @@ def _not(verb: str, contracted: str, subjects: frozenset[str] = frozenset()) -> 
 
 
 def _be(subject: str, contracted: str, extra_next: frozenset[str] = frozenset()) -> Pair:
+    verb = "am" if subject == "i" else "are" if subject in _ARE_SUBJECTS else "is"
     return Pair(
-        f"{subject}-be", f"{subject} {'am' if subject == 'i' else 'are' if subject in _ARE_SUBJECTS else 'is'}",
-        contracted, need_next_word=True, bad_next=frozenset({"not"}) | extra_next,
+        f"{subject}-be", f"{subject} {verb}", contracted,
+        need_next_word=True, bad_next=frozenset({"not"}) | extra_next,
     )
 
 

@@ -120,7 +120,8 @@ def _tokens(text: str) -> Iterator[tuple[str, int, int, int, int]]:
         kind = m.lastgroup
         start, end = m.span()
         pos = end
-        if kind == "word" and (start == 0 or not (text[start - 1].isalnum() or text[start - 1] in "_'\u2019")):
+        glued = start > 0 and (text[start - 1].isalnum() or text[start - 1] in "_'\u2019")
+        if kind == "word" and not glued:
             w = m.group().lower().replace("\u2019", "'")
             hit = FORMS.get(w)
             if hit is not None and " " not in w:
