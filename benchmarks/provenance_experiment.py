@@ -226,8 +226,10 @@ def main() -> None:
                 pvals[(cond, n)].append(d.p_value)
                 places[(cond, n)].append(d.observations)
         prng = random.Random(f"probe-{args.seed}-{rep}")
-        probe_sample = prng.sample(probe, max(sizes))
+        probe_sample = prng.sample(probe, min(len(probe), max(sizes)))
         for n in sizes:
+            if n > len(probe_sample):
+                continue
             d = detect(probe_sample[:n], key)
             pvals[(conditions[-1], n)].append(d.p_value)
             places[(conditions[-1], n)].append(d.observations)
@@ -242,6 +244,9 @@ def main() -> None:
         cells = []
         for n in sizes:
             ps = pvals[(cond, n)]
+            if not ps:
+                cells.append("(probe too small)")
+                continue
             cells.append(f"{statistics.median(ps):.2g} [{min(ps):.2g}-{max(ps):.2g}], "
                          f"{statistics.median(places[(cond, n)]):.0f} places")
         print(f"| {cond} | " + " | ".join(cells) + " |")
