@@ -32,7 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
-from distillguard.provenance import Watermarker, detect
+from distillguard.provenance import Watermarker, detect, observe
+from distillguard.provenance.detect import detect_weighted
 from distillguard.provenance.pairs import PAIRS
 from distillguard.provenance.scanner import scan
 
@@ -183,6 +184,7 @@ def main() -> None:
 
     conditions = ("100% marked", "unmarked", "10% marked", "1% marked", "probe (real, unmarked)")
     pvals: dict[tuple[str, int], list[float]] = defaultdict(list)
+    wpvals: dict[tuple[str, int], list[float]] = defaultdict(list)
     places: dict[tuple[str, int], list[int]] = defaultdict(list)
     for rep in range(args.reps):
         key = random.Random(f"{args.seed}-{rep}").randbytes(32)
@@ -222,22 +224,36 @@ def main() -> None:
             srng = random.Random(f"sample-{args.seed}-{rep}-{cond}")
             gen = [lm.sample(srng) for _ in range(max(sizes))]
             for n in sizes:
-                d = detect(gen[:n], key)
+                obs = observe(gen[:n])
+                d = detect(obs, key)
                 pvals[(cond, n)].append(d.p_value)
                 places[(cond, n)].append(d.observations)
+                wpvals[(cond, n)].append(detect_weighted(obs, key).p_value)
         prng = random.Random(f"probe-{args.seed}-{rep}")
         probe_sample = prng.sample(probe, min(len(probe), max(sizes)))
         for n in sizes:
             if n > len(probe_sample):
                 continue
-            d = detect(probe_sample[:n], key)
+            obs = observe(probe_sample[:n])
+            d = detect(obs, key)
+            wpvals[(conditions[-1], n)].append(detect_weighted(obs, key).p_value)
             pvals[(conditions[-1], n)].append(d.p_value)
             places[(conditions[-1], n)].append(d.observations)
         print(f"rep {rep + 1}/{args.reps} done")
 
+    title = (f"detect (binomial on majority variants): p-values against the key, {args.reps} keys; median "
+             "[min-max]; places = distinct (previous word, pair) places tested, median")
+    _table(title, sizes, conditions, pvals, places)
+    title = (f"detect_weighted (experimental, Monte Carlo p, floor 1/20001 = 5e-05): p-values, {args.reps} "
+             "keys; median [min-max]")
+    _table(title, sizes, conditions, wpvals, None)
+
+
+def _table(
+    title: str, sizes: list[int], conditions: tuple[str, ...], pvals: dict, places: dict | None
+) -> None:
     print()
-    print(f"p-values of the test against the key ({args.reps} keys; median [min-max]; places = distinct "
-          "(previous word, pair) places tested, median)")
+    print(title)
     print("| student trained on | " + " | ".join(f"N = {n}" for n in sizes) + " |")
     print("|---|" + "---|" * len(sizes))
     for cond in conditions:
@@ -247,8 +263,10 @@ def main() -> None:
             if not ps:
                 cells.append("(probe too small)")
                 continue
-            cells.append(f"{statistics.median(ps):.2g} [{min(ps):.2g}-{max(ps):.2g}], "
-                         f"{statistics.median(places[(cond, n)]):.0f} places")
+            cell = f"{statistics.median(ps):.2g} [{min(ps):.2g}-{max(ps):.2g}]"
+            if places is not None:
+                cell += f", {statistics.median(places[(cond, n)]):.0f} places"
+            cells.append(cell)
         print(f"| {cond} | " + " | ".join(cells) + " |")
 
 

@@ -37,6 +37,8 @@ class Observations:
     occurrences: int  # applicable occurrences read, before deduplication
     ties: int  # places dropped because both variants were used equally often
     digest: bytes  # of the observations: seeds the randomisation with the key
+    all_places: tuple[tuple[str, int], ...] = ()  # every place, ties included (for :func:`detect_weighted`)
+    counts: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), dtype=np.int64))  # (a, b) uses
 
     @property
     def n(self) -> int:
@@ -65,7 +67,11 @@ def observe(texts: Iterable[str]) -> Observations:
         places.append(place)
         variants.append(int(b > a))
         h.update(f"{place[0]}\x1f{place[1]}\x1f{int(b > a)}\x1e".encode())
-    return Observations(tuple(places), np.array(variants, dtype=np.uint8), occurrences, ties, h.digest())
+    every = sorted(counts)
+    table = np.array([counts[p] for p in every], dtype=np.int64).reshape(-1, 2)
+    return Observations(
+        tuple(places), np.array(variants, dtype=np.uint8), occurrences, ties, h.digest(), tuple(every), table
+    )
 
 
 def keyed_bits(obs: Observations, key: bytes) -> np.ndarray:
@@ -129,6 +135,49 @@ def detect(texts: Iterable[str] | Observations, key: bytes) -> Detection:
     return Detection(p, log10_p, obs.n, matches, obs.occurrences, obs.ties, explanation)
 
 
+def detect_weighted(texts: Iterable[str] | Observations, key: bytes, sims: int = 20_000) -> Detection:
+    """A more sensitive test for texts where only a small share follows the key (a student trained on a
+    mix of marked and unmarked responses). Experimental; :func:`detect` is the reference test.
+
+    Why: a model trained on 10% marked text mostly keeps the natural choice at each place, so the
+    majority vote of :func:`detect` rarely flips; what moves is the *share* of the keyed variant. This
+    statistic is ``T = sum_p w_p s_p`` with ``s_p = +1`` where the key picks variant b (else -1) and
+    ``w_p = b_p - r_k n_p``: the place's excess of variant b over its pair's share ``r_k`` across all
+    places. The weights depend on the texts only, so under the null ``T`` is a sum of fixed weights with
+    independent fair signs; its p-value is a randomised Monte Carlo rank over ``sims`` sign draws
+    (exactly uniform under the null; never below ``1 / (sims + 1)``).
+    """
+    obs = texts if isinstance(texts, Observations) else observe(texts)
+    n = len(obs.all_places)
+    if n == 0:
+        return Detection(1.0, 0.0, 0, 0, obs.occurrences, 0, "no places")
+    bits = np.fromiter((keyed_bit(key, c, p) for c, p in obs.all_places), dtype=np.int8, count=n)
+    pairs = np.array([p for _, p in obs.all_places])
+    uses = obs.counts.sum(axis=1)
+    b_total = np.bincount(pairs, weights=obs.counts[:, 1], minlength=len(PAIRS))
+    n_total = np.bincount(pairs, weights=uses, minlength=len(PAIRS))
+    rate = b_total[pairs] / np.maximum(n_total[pairs], 1)
+    w = obs.counts[:, 1] - rate * uses
+    t = float(w @ (2 * bits - 1))
+    digest = hmac.digest(key, b"distillguard-weighted\x00" + obs.digest, hashlib.sha256)
+    rng = np.random.default_rng(int.from_bytes(digest[:8], "big"))
+    above = ties = 0
+    for start in range(0, sims, 1000):
+        k = min(1000, sims - start)
+        sim = (2 * rng.integers(0, 2, size=(k, n), dtype=np.int8) - 1) @ w
+        above += int((sim > t + 1e-9).sum())
+        ties += int((np.abs(sim - t) <= 1e-9).sum())
+    p = (above + rng.random() * (ties + 1)) / (sims + 1)
+    sd = float(np.sqrt(w @ w))
+    z = t / sd if sd else 0.0
+    matches = int(((w > 0) == (bits == 1))[w != 0].sum())
+    explanation = (
+        f"weighted test over {n} places ({obs.occurrences} occurrences): T = {t:.1f}, z = {z:+.2f};"
+        f" randomised Monte Carlo p = {p:.3g} ({sims:,} sign draws)"
+    )
+    return Detection(p, math.log10(p), n, matches, obs.occurrences, 0, explanation)
+
+
 @dataclass(frozen=True)
 class AccountRank:
     account_id: str
@@ -178,4 +227,13 @@ def detect_accounts(
     return AccountTest(ranking[0].account_id, ranking[0].p_holm, obs.n, ranking)
 
 
-__all__ = ["PAIRS", "AccountTest", "Detection", "Observations", "detect", "detect_accounts", "observe"]
+__all__ = [
+    "PAIRS",
+    "AccountTest",
+    "Detection",
+    "Observations",
+    "detect",
+    "detect_accounts",
+    "detect_weighted",
+    "observe",
+]
