@@ -145,6 +145,18 @@ def test_p_value_is_uniform_under_the_null(prompts_dir: Path) -> None:
     assert 0.02 < np.mean(np.array(ps) < 0.05) < 0.08
 
 
+def test_weighted_test_is_uniform_under_the_null_and_detects_marks(prompts_dir: Path) -> None:
+    from distillguard.provenance.detect import detect_weighted
+
+    texts = _gsm8k(prompts_dir, 500, offset=2000)
+    obs = observe(texts)
+    rng = np.random.default_rng(5)
+    ps = [detect_weighted(obs, rng.bytes(32), sims=1000).p_value for _ in range(300)]
+    assert kstest(ps, "uniform").pvalue > 0.01
+    key = KEYS[3]
+    assert detect_weighted([Watermarker(key).mark(t) for t in texts], key, sims=1000).p_value < 0.002
+
+
 def test_repeated_text_does_not_inflate_evidence() -> None:
     key = KEYS[0]
     once = detect([PROSE[0]], key)
