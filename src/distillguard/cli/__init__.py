@@ -33,7 +33,9 @@ console = Console()
 err_console = Console(stderr=True)
 
 # Command modules register themselves on import; the order here is the order in --help.
-_COMMANDS = ("validate", "simulate", "evaluate", "scan", "review", "demo", "report", "export", "index")
+_COMMANDS = (
+    "validate", "simulate", "evaluate", "scan", "review", "demo", "report", "export", "index", "provenance"
+)
 
 
 def _load_commands() -> None:

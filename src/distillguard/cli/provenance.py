@@ -1,0 +1,195 @@
+"""``distillguard provenance``: watermark served responses with a secret key; test a suspect model's texts.
+
+Why in the CLI: marking happens where responses leave the API (a JSON Lines hook, or the library call
+``Watermarker(key).mark``), and the test is run by an analyst on texts sampled from a suspect model.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from distillguard.cli import app, console, err_console
+from distillguard.errors import InputError, UsageError
+
+provenance_app = typer.Typer(
+    help="Keyed watermarks on served responses, and a test of whether a suspect model learned them.",
+    no_args_is_help=True,
+)
+app.add_typer(provenance_app, name="provenance")
+
+
+def read_key(path: Path) -> bytes:
+    """The key in ``path`` (hex, as ``keygen`` writes it)."""
+    try:
+        text = path.read_text().strip()
+    except FileNotFoundError:
+        hint = "make one with `distillguard provenance keygen`"
+        raise UsageError(f"{path}: no such key file ({hint})") from None
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read the key file ({exc.strerror})") from None
+    try:
+        key = bytes.fromhex(text)
+    except ValueError:
+        raise InputError(path, "not a key: expected hex digits as written by `provenance keygen`") from None
+    if len(key) < 16:
+        raise InputError(path, f"key too short: {len(key)} bytes, at least 16 needed")
+    return key
+
+
+def _rows(path: Path, need: tuple[str, ...]) -> Iterator[tuple[int, dict]]:
+    """JSON objects of a JSON Lines file with the string fields ``need``; a bad line stops with its number."""
+    if not path.is_file():
+        raise UsageError(f"{path}: no such file")
+    try:
+        with path.open(encoding="utf-8") as f:
+            for lineno, line in enumerate(f, 1):
+                if not line.strip():
+                    continue
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise InputError(path, f"line {lineno}: not JSON ({exc.msg})") from None
+                if not isinstance(row, dict):
+                    raise InputError(path, f"line {lineno}: expected a JSON object")
+                for name in need:
+                    if not isinstance(row.get(name), str):
+                        what = "missing" if name not in row else "not a string"
+                        raise InputError(path, f"line {lineno}: field {name!r} {what}")
+                yield lineno, row
+    except UnicodeDecodeError:
+        raise InputError(path, "not UTF-8 text") from None
+
+
+def _check_new_output(out: Path, inputs: tuple[Path, ...]) -> None:
+    if out.exists():
+        raise UsageError(f"{out}: already exists; will not write over it")
+    for p in inputs:
+        if p.exists() and out.resolve() == p.resolve():
+            raise UsageError(f"{out}: is an input")
+    if not out.parent.is_dir():
+        raise UsageError(f"{out.parent}: no such folder")
+
+
+@provenance_app.command("keygen")
+def keygen_cmd(out: Path = typer.Option(..., "--out", help="key file to create (hex; mode 0600)")) -> None:
+    """Make a new secret watermark key (32 random bytes). Keep it private: it is what proves the mark."""
+    if out.exists():
+        raise UsageError(f"{out}: already exists; will not write over a key")
+    try:
+        fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileNotFoundError:
+        raise UsageError(f"{out.parent}: no such folder") from None
+    with os.fdopen(fd, "w") as f:
+        f.write(secrets.token_bytes(32).hex() + "\n")
+    os.chmod(out, 0o600)  # (whatever the umask)
+    err_console.print(f"wrote a new key to {out} (mode 0600)")
+
+
+@provenance_app.command("mark")
+def mark_cmd(
+    src: Path = typer.Argument(..., help="JSON Lines with a `response` field (and `account_id`)"),
+    out: Path = typer.Argument(..., help="JSON Lines to create: the same rows, responses marked"),
+    key_file: Path = typer.Option(..., "--key-file", help="key from `provenance keygen`"),
+    per_account: bool = typer.Option(
+        False, "--per-account", help="mark each row with its account's key (derived from the master key)"
+    ),
+    as_json: bool = typer.Option(False, "--json", help="print the summary as JSON"),
+) -> None:
+    """Watermark the `response` of every row; every other field is kept as it is.
+
+    Example: distillguard provenance mark served.jsonl served.marked.jsonl --key-file wm.key
+    """
+    from distillguard.provenance import Watermarker
+
+    _check_new_output(out, (src, key_file))
+    wm = Watermarker(read_key(key_file))
+    need = ("response", "account_id") if per_account else ("response",)
+    tmp = out.with_name(f".{out.name}.tmp{os.getpid()}")
+    rows = words = changed_words = occurrences = changed = 0
+    try:
+        with tmp.open("w", encoding="utf-8") as f:
+            for _, row in _rows(src, need):
+                res = wm.mark_with_stats(row["response"], row["account_id"] if per_account else None)
+                row["response"] = res.text
+                f.write(json.dumps(row, ensure_ascii=False) + "\n")
+                rows += 1
+                words += res.words
+                changed_words += res.changed_words
+                occurrences += res.occurrences
+                changed += res.changed
+        if out.exists():
+            raise UsageError(f"{out}: appeared while marking; will not write over it")
+        tmp.replace(out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    summary = {
+        "rows": rows,
+        "words": words,
+        "places": occurrences,
+        "places_changed": changed,
+        "words_changed": changed_words,
+        "share_of_words_changed": changed_words / words if words else 0.0,
+        "per_account": per_account,
+        "out": str(out),
+    }
+    if as_json:
+        console.print_json(json.dumps(summary))
+        return
+    console.print(
+        f"marked {rows:,} responses into {out}: {changed:,} of {occurrences:,} places rewritten,"
+        f" {changed_words:,} of {words:,} words changed ({summary['share_of_words_changed']:.2%})"
+    )
+
+
+@provenance_app.command("test")
+def test_cmd(
+    suspect: Path = typer.Argument(..., help="JSON Lines of the suspect model's outputs (`response` field)"),
+    key_file: Path = typer.Option(..., "--key-file", help="the watermark key"),
+    accounts: Path = typer.Option(
+        None, "--accounts", help="candidate account ids, one a line: which account's key fits best"
+    ),
+    top: int = typer.Option(10, "--top", help="accounts to show in the ranking"),
+    as_json: bool = typer.Option(False, "--json", help="print the result as JSON"),
+) -> None:
+    """Test whether texts carry the watermark: a small p-value means they follow the key's choices.
+
+    Example: distillguard provenance test suspect.jsonl --key-file wm.key --accounts accounts.txt
+    """
+    from distillguard.provenance import detect, detect_accounts, observe
+
+    key = read_key(key_file)
+    ids: list[str] = []
+    if accounts is not None:
+        if not accounts.is_file():
+            raise UsageError(f"{accounts}: no such file")
+        ids = [line.strip() for line in accounts.read_text(encoding="utf-8").splitlines() if line.strip()]
+        if not ids:
+            raise InputError(accounts, "no account ids (one a line)")
+    obs = observe(row["response"] for _, row in _rows(suspect, ("response",)))
+    result = detect(obs, key)
+    doc: dict = {"master_key": result.as_dict(), "p_value": result.p_value}
+    acc = detect_accounts(obs, key, ids) if ids else None
+    if acc is not None:
+        doc["accounts"] = acc.as_dict(top)
+    if as_json:
+        console.print_json(json.dumps(doc))
+        return
+    console.print(f"master key: p = {result.p_value:.3g} (log10 p = {result.log10_p:.1f})")
+    console.print(f"  {result.explanation}", highlight=False)
+    if acc is not None:
+        console.print(
+            f"best account: {acc.best}, p = {acc.p_value:.3g} after Holm correction for"
+            f" {len(acc.ranking):,} accounts ({acc.observations} places)"
+        )
+        table = Table("rank", "account", "matches", "p", "p (Holm)")
+        for i, r in enumerate(acc.ranking[:top], 1):
+            table.add_row(str(i), r.account_id, f"{r.matches}/{acc.observations}", f"{r.p_value:.3g}",
+                          f"{r.p_holm:.3g}")
+        console.print(table)
