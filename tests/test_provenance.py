@@ -241,3 +241,24 @@ def test_cli_bad_input_exits_2_without_traceback(tmp_path: Path, content: str, n
         assert "Traceback" not in p.stderr
         assert "in.jsonl" in p.stderr and needle in p.stderr
     assert not out.exists() and sorted(q.name for q in tmp_path.iterdir()) == ["in.jsonl", "wm.key"]
+
+
+def test_cli_probes_pick_the_prompts_with_most_places_and_read_gzip(tmp_path: Path) -> None:
+    rows = [
+        {"request_id": "r1", "prompt": "p1", "response": "It is fine. We do not know. Therefore it is so."},
+        {"request_id": "r2", "prompt": "p2", "response": "Seven."},
+        {"request_id": "r3", "prompt": "p3", "response": "It is fine."},
+        {"request_id": "r4", "prompt": "p1", "response": "Yes."},  # a repeated prompt counts once
+    ]
+    src = tmp_path / "served.jsonl.gz"
+    with gzip.open(src, "wt", encoding="utf-8") as f:
+        f.write("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "probes.jsonl"
+    p = _run("probes", str(src), str(out), "--n", "5")
+    assert p.returncode == 0, p.stderr
+    got = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [g["prompt"] for g in got] == ["p1", "p3"]
+    assert got[0]["request_id"] == "r1"
+    assert got[0]["places_in_served_answer"] > got[1]["places_in_served_answer"]
+    again = _run("probes", str(src), str(out))
+    assert again.returncode == 2 and "already exists" in again.stderr

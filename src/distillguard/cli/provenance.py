@@ -6,6 +6,7 @@ Why in the CLI: marking happens where responses leave the API (a JSON Lines hook
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import secrets
@@ -47,8 +48,9 @@ def _rows(path: Path, need: tuple[str, ...]) -> Iterator[tuple[int, dict]]:
     """JSON objects of a JSON Lines file with the string fields ``need``; a bad line stops with its number."""
     if not path.is_file():
         raise UsageError(f"{path}: no such file")
+    opener = gzip.open if path.name.endswith(".gz") else open
     try:
-        with path.open(encoding="utf-8") as f:
+        with opener(path, "rt", encoding="utf-8") as f:
             for lineno, line in enumerate(f, 1):
                 if not line.strip():
                     continue
@@ -65,6 +67,8 @@ def _rows(path: Path, need: tuple[str, ...]) -> Iterator[tuple[int, dict]]:
                 yield lineno, row
     except UnicodeDecodeError:
         raise InputError(path, "not UTF-8 text") from None
+    except (gzip.BadGzipFile, EOFError) as exc:
+        raise InputError(path, f"not a readable gzip stream ({exc})") from None
 
 
 def _check_new_output(out: Path, inputs: tuple[Path, ...]) -> None:
@@ -193,3 +197,46 @@ def test_cmd(
             table.add_row(str(i), r.account_id, f"{r.matches}/{acc.observations}", f"{r.p_value:.3g}",
                           f"{r.p_holm:.3g}")
         console.print(table)
+
+
+@provenance_app.command("probes")
+def probes_cmd(
+    served: Path = typer.Argument(..., help="JSON Lines of served rows: `prompt`, marked `response`"),
+    out: Path = typer.Argument(..., help="JSON Lines to create: one `prompt` a row, to send to a suspect"),
+    n: int = typer.Option(1000, "--n", min=1, help="how many prompts"),
+) -> None:
+    """Choose the prompts whose answers held the most watermark places: the probe set for a suspect.
+
+    Send each prompt to the suspect model, keep its answers as `response` in a JSON Lines file, and run
+    `provenance test` on it. A prompt whose answer from our API had many places (contractions,
+    connectives) tends to draw answers with many places from a model that learned from it too.
+    Example: distillguard provenance probes served.marked.jsonl probes.jsonl --n 500
+    """
+    from distillguard.provenance.scanner import count_words, scan
+
+    _check_new_output(out, (served,))
+    best: dict[str, tuple[float, int, dict]] = {}
+    for lineno, row in _rows(served, ("prompt", "response")):
+        places = sum(1 for occ in scan(row["response"]) if occ.applies)
+        if not places:
+            continue
+        density = places / max(count_words(row["response"]), 1)
+        prompt = row["prompt"].strip()
+        if prompt and (prompt not in best or best[prompt][0] < places):
+            keep = {k: row[k] for k in ("request_id", "prompt") if k in row}
+            best[prompt] = (places, lineno, keep | {"places_in_served_answer": places,
+                                                     "place_density": round(density, 4)})
+    if not best:
+        raise InputError(served, "no response holds a watermark place: nothing to probe with")
+    chosen = sorted(best.values(), key=lambda t: (-t[0], t[1]))[:n]
+    tmp = out.with_name(f".{out.name}.tmp{os.getpid()}")
+    try:
+        with tmp.open("w", encoding="utf-8") as f:
+            for _, _, row in chosen:
+                f.write(json.dumps(row, ensure_ascii=False) + "\n")
+        tmp.replace(out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    total = sum(t[0] for t in chosen)
+    console.print(f"wrote {len(chosen):,} probe prompts to {out} ({total:,} places in their served answers; "
+                  f"{len(best):,} distinct prompts had any)")
