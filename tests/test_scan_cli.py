@@ -251,3 +251,13 @@ def test_validate_and_scan_agree(tmp_path: Path, make, set_aside: int, clock_fau
         shown = " ".join(printed.stdout.split())
         assert "warning: 3 rows set aside with a timestamp before 2000-01-01" in shown
         assert "warning: 1 row set aside" in shown
+
+
+def test_duckdb_draws_no_progress_bar_on_stdout(tmp_path: Path) -> None:
+    """DuckDB prints a progress bar to stdout for queries over two seconds, which broke `scan --json`
+    on large inputs (a daily run at 85K rows a day); the scan's connection turns it off."""
+    from distillguard.pipeline import ScanOptions, _connect
+
+    con = _connect(tmp_path, ScanOptions())
+    assert con.raw_sql("select current_setting('enable_progress_bar')").fetchall() == [(False,)]
+    con.disconnect()

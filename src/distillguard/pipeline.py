@@ -116,6 +116,9 @@ def _connect(work: Path, options: ScanOptions) -> ibis.BaseBackend:
     tmp.mkdir(parents=True, exist_ok=True)
     con.raw_sql(f"SET temp_directory='{tmp.as_posix()}'")
     con.raw_sql("SET preserve_insertion_order=false")
+    # DuckDB draws its own progress bar on stdout for queries over two seconds: it broke `scan --json`
+    # output on large inputs and scribbled over the scan's own progress display
+    con.raw_sql("SET enable_progress_bar=false")
     if options.memory_limit:
         if not re.fullmatch(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", options.memory_limit.strip()):
             raise UsageError(f"--memory-limit {options.memory_limit!r}: expected a size such as 2GB or 512MB")
