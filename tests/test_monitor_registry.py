@@ -135,3 +135,36 @@ def test_decision_on_an_alias_applies_to_the_survivor() -> None:
     d = rv.record(decisions, reg, "Y1", "confirm", None, "")
     assert d["campaign_id"] == "X1" and d["named_as"] == "Y1"
     assert set(rv.latest(decisions, reg)) == {"X1"}
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "expect"),
+    [
+        ("d.csv", 'campaign_id,decision,reason\nX1,dismiss,"a course, checked"\nY1,confirm,\n',
+         [("X1", "dismiss", "a course, checked"), ("Y1", "confirm", "")]),
+        ("d.jsonl", '{"campaign_id": "X1", "decision": "confirm"}\n\n{"campaign_id": "Y1", '
+         '"decision": "dismiss", "reason": "lab"}\n', [("X1", "confirm", None), ("Y1", "dismiss", "lab")]),
+    ],
+)
+def test_decisions_file_is_read(tmp_path, name: str, content: str, expect: list) -> None:
+    p = tmp_path / name
+    p.write_text(content)
+    assert [r[:3] for r in rv.read_decisions_file(p)] == expect
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "needle"),
+    [
+        ("d.csv", "id,what\nX1,confirm\n", "expected a CSV header"),
+        ("d.jsonl", '{"campaign_id": "X1"}\n', "line 1: expected an object with campaign_id and decision"),
+        ("d.jsonl", '{"campaign_id": "X1", "decision": "confirm"}\nnope\n', "line 2: not JSON"),
+        ("d.jsonl", "[1]\n", "line 1: expected a JSON object"),
+    ],
+)
+def test_bad_decisions_file_names_the_problem(tmp_path, name: str, content: str, needle: str) -> None:
+    from distillguard.errors import InputError
+
+    p = tmp_path / name
+    p.write_text(content)
+    with pytest.raises(InputError, match=needle):
+        rv.read_decisions_file(p)

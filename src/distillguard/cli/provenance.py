@@ -6,7 +6,6 @@ Why in the CLI: marking happens where responses leave the API (a JSON Lines hook
 
 from __future__ import annotations
 
-import gzip
 import json
 import os
 import secrets
@@ -18,6 +17,7 @@ from rich.table import Table
 
 from distillguard.cli import app, console, err_console
 from distillguard.errors import InputError, UsageError
+from distillguard.jsonl import json_objects
 
 provenance_app = typer.Typer(
     help="Keyed watermarks on served responses, and a test of whether a suspect model learned them.",
@@ -46,29 +46,12 @@ def read_key(path: Path) -> bytes:
 
 def _rows(path: Path, need: tuple[str, ...]) -> Iterator[tuple[int, dict]]:
     """JSON objects of a JSON Lines file with the string fields ``need``; a bad line stops with its number."""
-    if not path.is_file():
-        raise UsageError(f"{path}: no such file")
-    opener = gzip.open if path.name.endswith(".gz") else open
-    try:
-        with opener(path, "rt", encoding="utf-8") as f:
-            for lineno, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise InputError(path, f"line {lineno}: not JSON ({exc.msg})") from None
-                if not isinstance(row, dict):
-                    raise InputError(path, f"line {lineno}: expected a JSON object")
-                for name in need:
-                    if not isinstance(row.get(name), str):
-                        what = "missing" if name not in row else "not a string"
-                        raise InputError(path, f"line {lineno}: field {name!r} {what}")
-                yield lineno, row
-    except UnicodeDecodeError:
-        raise InputError(path, "not UTF-8 text") from None
-    except (gzip.BadGzipFile, EOFError) as exc:
-        raise InputError(path, f"not a readable gzip stream ({exc})") from None
+    for lineno, row in json_objects(path):
+        for name in need:
+            if not isinstance(row.get(name), str):
+                what = "missing" if name not in row else "not a string"
+                raise InputError(path, f"line {lineno}: field {name!r} {what}")
+        yield lineno, row
 
 
 def _check_new_output(out: Path, inputs: tuple[Path, ...]) -> None:

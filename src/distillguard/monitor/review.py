@@ -17,13 +17,13 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import getpass
-import json
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
 from distillguard.errors import InputError, UsageError
+from distillguard.jsonl import json_objects
 from distillguard.monitor.registry import resolve
 
 DECISIONS = ("confirm", "dismiss")
@@ -79,29 +79,30 @@ def record(
 def read_decisions_file(path: Path) -> list[tuple[str, str, str | None, str]]:
     """Rows ``(campaign_id, decision, reason, where)`` of a CSV (header: campaign_id,decision,reason)
     or JSON Lines file of decisions."""
-    if not path.is_file():
-        raise UsageError(f"{path}: decisions file not found")
     rows: list[tuple[str, str, str | None, str]] = []
-    text = path.read_text(encoding="utf-8")
     if path.suffix.lower() in (".jsonl", ".json", ".ndjson"):
-        for i, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except ValueError as exc:
-                raise InputError(path, f"line {i}: not JSON ({exc})") from None
-            if not isinstance(rec, dict) or "campaign_id" not in rec or "decision" not in rec:
+        for i, rec in json_objects(path):
+            if "campaign_id" not in rec or "decision" not in rec:
                 raise InputError(path, f"line {i}: expected an object with campaign_id and decision")
             rows.append(
                 (str(rec["campaign_id"]), str(rec["decision"]), rec.get("reason"), f"{path} line {i}: ")
             )
         return rows
-    reader = csv.DictReader(text.splitlines())
-    if not reader.fieldnames or not {"campaign_id", "decision"} <= set(reader.fieldnames):
-        raise InputError(path, "expected a CSV header with campaign_id, decision and (for dismiss) reason")
-    for i, rec in enumerate(reader, start=1):
-        rows.append((rec["campaign_id"] or "", rec["decision"] or "", rec.get("reason"), f"{path} row {i}: "))
+    if not path.is_file():
+        raise UsageError(f"{path}: decisions file not found")
+    try:
+        with open(path, encoding="utf-8", newline="") as f:
+            reader = csv.DictReader(f)
+            if not reader.fieldnames or not {"campaign_id", "decision"} <= set(reader.fieldnames):
+                raise InputError(
+                    path, "expected a CSV header with campaign_id, decision and (for dismiss) reason"
+                )
+            for i, rec in enumerate(reader, start=1):
+                rows.append(
+                    (rec["campaign_id"] or "", rec["decision"] or "", rec.get("reason"), f"{path} row {i}: ")
+                )
+    except UnicodeDecodeError:
+        raise InputError(path, "not UTF-8 text") from None
     return rows
 
 

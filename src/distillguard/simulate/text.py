@@ -9,7 +9,6 @@ corpora are read at run time from the user's directory and never copied into the
 
 from __future__ import annotations
 
-import gzip
 import json
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import numpy as np
 import polars as pl
 
 from distillguard.errors import UsageError
+from distillguard.jsonl import json_objects
 from distillguard.simulate.render import decimals, draw, ints, nested, render
 
 # --- word lists -----------------------------------------------------------------------------------
@@ -986,21 +986,14 @@ def _builtin(kind: str, rng: np.random.Generator, n: int) -> pl.Series:
 
 def _read_corpus(path: Path, field: str | None, split: str | None = None) -> list[str]:
     out: list[str] = []
-    with gzip.open(path, "rt", encoding="utf-8") as fh:
-        for line_no, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise UsageError(f"{path}: line {line_no} is not JSON ({exc.msg})") from exc
-            if field:
-                vals = rec.get(field) or []
-                out.extend(str(v) for v in vals[1:] if isinstance(v, str))  # later turns only
-            elif split is None or rec.get("split") == split:
-                p = rec.get("prompt")
-                if isinstance(p, str) and p.strip():
-                    out.append(p[:MAX_PROMPT_CHARS])
+    for _, rec in json_objects(path):
+        if field:
+            vals = rec.get(field) or []
+            out.extend(str(v) for v in vals[1:] if isinstance(v, str))  # later turns only
+        elif split is None or rec.get("split") == split:
+            p = rec.get("prompt")
+            if isinstance(p, str) and p.strip():
+                out.append(p[:MAX_PROMPT_CHARS])
     return out
 
 
