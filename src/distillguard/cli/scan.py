@@ -2,19 +2,44 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
+from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import typer
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import Progress as RichProgress
 from rich.table import Table
 
 from distillguard.cli import app, console, err_console
 from distillguard.errors import UsageError
 from distillguard.monitor.incremental import DEFAULT_WINDOW_DAYS, MonitorOptions, RunOutcome, parse_window
 from distillguard.pipeline import ScanOptions, ScanResult, scan
-from distillguard.stage import default_workers
+from distillguard.stage import Progress, default_workers
+
+
+@contextlib.contextmanager
+def progress_bar(quiet: bool) -> Iterator[Progress]:
+    """The scan's progress line on stderr (none when ``quiet``), as the pipeline's progress callback."""
+    with RichProgress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.fields[info]}"),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+        disable=quiet,
+    ) as bar:
+        task = bar.add_task("scan", total=None, info="")
+
+        def progress(stage: str, value: float) -> None:
+            bar.update(task, description=stage, info=f"{int(value):,} rows" if value >= 1 else "")
+
+        yield progress
 
 
 def run_scan(
@@ -35,22 +60,7 @@ def run_scan(
     existing = folder.check()
     with folder.staging() as tmp:
         work = tmp / "_work"
-        with Progress(
-            SpinnerColumn(),
-            TextColumn("{task.description}"),
-            BarColumn(),
-            TextColumn("{task.fields[info]}"),
-            TimeElapsedColumn(),
-            console=err_console,
-            transient=True,
-            disable=quiet,
-        ) as bar:
-            task = bar.add_task("scan", total=None, info="")
-
-            def progress(stage: str, value: float) -> None:
-                info = f"{int(value):,} rows" if value >= 1 else ""
-                bar.update(task, description=stage, info=info)
-
+        with progress_bar(quiet) as progress:
             result = scan(paths, accounts, work, options, progress=progress)
         shutil.rmtree(work, ignore_errors=True)  # (inside the staging folder: this run's own files)
         write_results(result, tmp)
@@ -97,15 +107,7 @@ def run_monitor(
     index = [Path(options.dataset_index)] if options.dataset_index else []
     folder = scan_folder(out, [*paths, *(accounts or []), *index, state])
     existing = folder.check()
-    with StateDir(state) as st, folder.staging() as tmp, Progress(
-        SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[info]}"),
-        TimeElapsedColumn(), console=err_console, transient=True, disable=quiet,
-    ) as bar:
-        task = bar.add_task("scan", total=None, info="")
-
-        def progress(stage: str, value: float) -> None:
-            bar.update(task, description=stage, info=f"{int(value):,} rows" if value >= 1 else "")
-
+    with StateDir(state) as st, folder.staging() as tmp, progress_bar(quiet) as progress:
         published = []
 
         def publish() -> None:
@@ -123,9 +125,7 @@ def run_monitor(
 
 def print_changes(outcome: RunOutcome, out: Path) -> None:
     head = outcome.changes[0]
-    counts: dict[str, int] = {}
-    for e in outcome.changes[1:]:
-        counts[e["type"]] = counts.get(e["type"], 0) + 1
+    counts = Counter(e["type"] for e in outcome.changes[1:])
     what = ", ".join(f"{n} {t.replace('_', ' ')}" for t, n in sorted(counts.items())) or "nothing changed"
     console.print(
         f"run {head['run']} of the state: {head['new_files']} new file(s), {head['rows_added']:,} rows "

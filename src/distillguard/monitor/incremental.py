@@ -19,6 +19,7 @@ import re
 import shutil
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,7 @@ from distillguard.monitor import changes as ch
 from distillguard.monitor import registry as rg
 from distillguard.monitor import review as rv
 from distillguard.monitor.state import Generation, StateDir
-from distillguard.outdir import OutputRefused, digest
+from distillguard.outdir import digest
 from distillguard.pipeline import ScanOptions, ScanResult, Staged, analyse
 from distillguard.stage import Progress, stage_inputs
 
@@ -64,6 +65,10 @@ class RunOutcome:
     changes: list[dict[str, Any]]
     run: int
     notes: list[str] = field(default_factory=list)
+
+
+def _no_rows() -> pa.Table:
+    return pa.Table.from_batches([], schema=schema.REJECTED)
 
 
 def _iso(t: dt.datetime | None) -> str | None:
@@ -120,27 +125,22 @@ def _locate(files: list[Path], ids: set[str]) -> dict[str, tuple[str, int]]:
 
 
 def _file_rows(
-    staged: Staged,
-    cur: Generation | None,
-    gen: Generation,
-    run: int,
-    start: dt.date,
-    keep_days: set[str],
-    new_files: list[Path],
+    staged: Staged, gen: Generation, run: int, start: dt.date, new_files: list[Path]
 ) -> tuple[int, pa.Table]:
-    """File the staged rows of this run's new files into ``gen`` by day; returns (rows filed, set aside)."""
+    """File the staged rows of this run's new files into ``gen`` (which holds the window's earlier rows)
+    by day; returns (rows filed, rows set aside). Request ids are compared with the earlier rows of the
+    same days only (a day's file of logs touches one or two days)."""
     parts = sorted(staged.stage_dir.glob("*.parquet"))
     days: set[str] = set()
     for part in parts:
         d = pl.read_parquet(part, columns=["ts"]).select(pl.col("ts").dt.date().unique().cast(pl.String))
         days.update(d.to_series().to_list())
-    known = pl.Series("request_id", [], pl.String)
-    if cur is not None:
-        olds = [
-            f for f in cur.row_files() if f.name.split("--")[0] in days and f.name.split("--")[0] in keep_days
-        ]
-        if olds:
-            known = pl.concat([pl.read_parquet(f, columns=["request_id"]).to_series() for f in olds])
+    olds = [f for f in gen.row_files() if f.name.split("--")[0] in days]
+    known = (
+        pl.read_parquet(olds, columns=["request_id"])["request_id"]
+        if olds
+        else pl.Series([], dtype=pl.String)
+    )
     set_aside: list[pl.DataFrame] = []
     filed = 0
     for k, part in enumerate(parts):
@@ -149,10 +149,11 @@ def _file_rows(
             _reason=pl.lit(f"older than the state's window (it starts {start.isoformat()})")
         )
         df = df.filter(pl.col("_day") >= start)
-        dup = df.filter(pl.col("request_id").is_in(known.implode())).with_columns(
+        seen = pl.col("request_id").is_in(known.implode())
+        dup = df.filter(seen).with_columns(
             _reason=pl.lit("request_id already read by an earlier run (a re-delivered row)")
         )
-        df = df.filter(~pl.col("request_id").is_in(known.implode()))
+        df = df.filter(~seen)
         set_aside += [x for x in (old, dup) if x.height]
         for (day,), part_df in df.partition_by("_day", as_dict=True, maintain_order=True).items():
             out = part_df.drop("_day")
@@ -164,9 +165,7 @@ def _file_rows(
             )
             filed += out.height
     if not set_aside:
-        return filed, pa.table(
-            {f.name: pa.array([], f.type) for f in schema.REJECTED}, schema=schema.REJECTED
-        )
+        return filed, _no_rows()
     aside = pl.concat(set_aside, how="vertical_relaxed")
     where = _locate(new_files, set(aside["request_id"].to_list()))
     raw_cols = [
@@ -219,12 +218,7 @@ def _merge_accounts(cur: Generation | None, gen: Generation, paths: list[Path] |
         cols |= read.stats.columns_present
         stats = read.stats
     stats = replace(stats, columns_present=cols)
-    rejected = (
-        read.rejected
-        if read is not None
-        else pa.table({f.name: pa.array([], f.type) for f in schema.REJECTED}, schema=schema.REJECTED)
-    )
-    return AccountsRead(table, rejected, stats), cols
+    return AccountsRead(table, read.rejected if read is not None else _no_rows(), stats), cols
 
 
 def run_incremental(
@@ -244,11 +238,6 @@ def run_incremental(
     from distillguard.ingest import IngestStats
     from distillguard.output import write_report_if_available, write_results
 
-    if options.replay_daily:
-        raise UsageError(
-            "--replay-daily and --state do not go together: a monitoring run writes each run's "
-            "decisions to replay.parquet itself"
-        )
     t0 = time.perf_counter()
     say = progress or (lambda stage, frac: None)
     cur = st.current()
@@ -302,16 +291,14 @@ def run_incremental(
     def keep(folder: str, name: str) -> bool:  # (file names start with their UTC day)
         return name.split("--")[0] >= kept_from[folder]
 
-    old_rows = cur.row_files() if cur else []
-    aged = sum(1 for f in old_rows if not keep("rows", f.name))
-    keep_days = {f.name.split("--")[0] for f in old_rows if keep("rows", f.name)}
+    aged = sum(1 for f in (cur.row_files() if cur else []) if not keep("rows", f.name))
     with st.next_generation(keep) as gen:
         filed = 0
-        aside = pa.table({f.name: pa.array([], f.type) for f in schema.REJECTED}, schema=schema.REJECTED)
+        aside = _no_rows()
         acc_read, acc_cols = _merge_accounts(cur, gen, accounts)
         if staged is not None:
             say("filing rows into the state", 0.0)
-            filed, aside = _file_rows(staged, cur, gen, run, start, keep_days, [p for p, _, _ in new])
+            filed, aside = _file_rows(staged, gen, run, start, [p for p, _, _ in new])
             shutil.rmtree(work / "new", ignore_errors=True)
         if not gen.row_files():
             raise UsageError(f"{state_path}: no rows inside the window ({start} .. {now.date()}) to scan")
@@ -339,15 +326,16 @@ def run_incremental(
         registry = cur.read_json("registry.json", rg.empty_registry()) if cur else rg.empty_registry()
         acc = pl.from_arrow(result.accounts)
         assert isinstance(acc, pl.DataFrame)
-        members: dict[str, set[str]] = {}
-        for cid, a in (
-            acc.filter(pl.col("campaign_id").is_not_null()).select("campaign_id", "account_id").iter_rows()
-        ):
-            members.setdefault(cid, set()).add(a)
-        # (a campaign's members: its accounts in the table, flagged ones; unflagged ones do not move ids)
-        flagged_members = {c: {a for a in m} for c, m in members.items()}
+        # a campaign's members: every account the scan attributed to it (flagged or not)
+        members = {
+            cid: set(ids)
+            for cid, ids in acc.filter(pl.col("campaign_id").is_not_null())
+            .group_by("campaign_id")
+            .agg("account_id")
+            .iter_rows()
+        }
         evidence = dict(acc.select("account_id", pl.col("reasons").fill_null("")).iter_rows())
-        asg = rg.assign(registry, flagged_members, run, now.date().isoformat(), evidence)
+        asg = rg.assign(registry, members, run, now.date().isoformat(), evidence)
         ids = asg.ids
         _rename(result, acc, ids, registry)
         acc = pl.from_arrow(result.accounts)
@@ -416,9 +404,7 @@ def run_incremental(
             "rows_added": filed,
             "rows_set_aside": aside.num_rows,
             "row_files_aged_out": aged,
-            "events": {
-                t: sum(1 for e in events if e["type"] == t) for t in sorted({e["type"] for e in events})
-            },
+            "events": dict(sorted(Counter(e["type"] for e in events).items())),
         }
         result.summary["rejected_rows"] = int(rejected.num_rows)
         result.summary["flagged_accounts"] = len(flagged)
@@ -530,4 +516,4 @@ def _rename(result: ScanResult, acc: pl.DataFrame, ids: dict[str, str], registry
     result.campaigns.sort(key=lambda c: (-c["confidence"], c["campaign_id"]))
 
 
-__all__ = ["MonitorOptions", "OutputRefused", "RunOutcome", "parse_window", "run_incremental"]
+__all__ = ["MonitorOptions", "RunOutcome", "parse_window", "run_incremental"]

@@ -93,10 +93,8 @@ def assign(
         members = campaigns[cid]
         rids = sorted(homes.get(cid, []), key=lambda r: (reg[r]["first_flagged_run"], -overlap[r][cid], r))
         if not rids:
-            split_from = None
-            parents = sorted(overlap_r for overlap_r in overlap if cid in overlap[overlap_r])
-            if parents:
-                split_from = min(parents, key=lambda r: (-overlap[r][cid], r))
+            parents = [r for r in overlap if cid in overlap[r]]
+            split_from = min(parents, key=lambda r: (-overlap[r][cid], r)) if parents else None
             sid = _fresh_id(registry, cid)
             reg[sid] = {
                 "first_flagged_run": run,

@@ -65,9 +65,14 @@ def _fsync_dir(path: Path) -> None:
 
 
 def _fsync_tree(root: Path) -> None:
+    """fsync the files a generation wrote, and its folders; a file hard-linked from the previous
+    generation (more than one link) was made durable by the run that wrote it."""
     for dirpath, _dirs, files in os.walk(root):
         for name in files:
-            fd = os.open(os.path.join(dirpath, name), os.O_RDONLY)
+            path = os.path.join(dirpath, name)
+            if os.stat(path).st_nlink > 1:
+                continue
+            fd = os.open(path, os.O_RDONLY)
             try:
                 os.fsync(fd)
             finally:
