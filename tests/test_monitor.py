@@ -129,6 +129,7 @@ def test_replay_is_what_each_run_knew(daily, logs, tmp_path: Path) -> None:
         j = mine.join(then, on="account_id")
         assert j.height == then.height == mine.height and (j["flagged"] == j["then"]).all()
     ev = evaluate(tmp / "out", sim)
+    assert len(ev.campaigns) >= 4
     assert all(c.delay_days is not None for c in ev.campaigns)
 
 
