@@ -57,7 +57,14 @@ from distillguard.linking.edges import content_reach, vouched_peer_share
 from distillguard.linking.evidence import key_evidence_text, popular_keys
 from distillguard.linking.keys import signal_keys
 from distillguard.linking.sync import SyncParams, account_sync_text, campaign_sync, reinforce, sync_evidence
-from distillguard.scoring import ScoreModel, choose_operating_point, load_model, score_accounts
+from distillguard.scoring import (
+    OperatingPoint,
+    ScoreModel,
+    choose_operating_point,
+    load_model,
+    score_accounts,
+)
+from distillguard.scoring.history import history_text, observed_days
 from distillguard.scoring.reasons import account_reasons, joined_evidence
 from distillguard.signals.base import unavailable_signals
 from distillguard.stage import FeatureFn, Progress, Staged, ip_prefix, stage_inputs
@@ -218,7 +225,7 @@ def _detect(
     unavailable: dict[str, list[str]],
     options: ScanOptions,
     model: ScoreModel,
-    threshold: float,
+    op: OperatingPoint,
     say: Progress,
     tag: str = "",
 ) -> _Detection:
@@ -283,8 +290,12 @@ def _detect(
     frame = acc.join(clusters, on="account_id", how="left").join(
         cfeats.drop("interactions"), on="cluster", how="left"
     )
-    scored = score_accounts(frame, model)
-    scored = scored.with_columns(flagged=pl.col("score") >= threshold)
+    end = feats["last_seen"].max()
+    seen = feats.select("account_id", observed_days=observed_days(pl.col("first_seen"), end))  # type: ignore[arg-type]
+    frame = frame.join(seen, on="account_id", how="left")
+    scored = score_accounts(frame, model).join(seen, on="account_id", how="left")
+    scored = scored.with_columns(threshold=op.account_threshold(pl.col("observed_days")))
+    scored = scored.with_columns(flagged=pl.col("score") >= pl.col("threshold"))
     return _Detection(feats, keys, edges, edges_pl, clusters, cfeats, frame, scored)
 
 
@@ -295,7 +306,7 @@ def replay_daily(
     unavailable: dict[str, list[str]],
     options: ScanOptions,
     model: ScoreModel,
-    threshold: float,
+    op: OperatingPoint,
     account_campaign: pl.DataFrame,
     say: Progress,
 ) -> pa.Table:
@@ -315,7 +326,7 @@ def replay_daily(
         cutoff = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
         say(f"replay {day.isoformat()}", 0.0)
         window = staged.filter(staged.ts < ibis.literal(cutoff))
-        det = _detect(con, window, acc_t, unavailable, options, model, threshold, say, tag=f"_d{d}")
+        det = _detect(con, window, acc_t, unavailable, options, model, op, say, tag=f"_d{d}")
         parts.append(det.scored.select("account_id", "flagged").with_columns(day=pl.lit(day, pl.Date)))
     out = pl.concat(parts).join(account_campaign, on="account_id", how="left")
     out = out.with_columns(campaign_id=pl.when(pl.col("flagged")).then(pl.col("campaign_id")).otherwise(None))
@@ -344,7 +355,7 @@ def analyse(
         acc_t = con.create_table("accounts", ibis.memtable(accounts_read.table))
     given = ["--dataset-index"] if options.dataset_index is not None else []
     unavailable = unavailable_signals(set(stats.columns_present), account_cols, given)
-    det = _detect(con, staged, acc_t, unavailable, options, model, op.threshold, say)
+    det = _detect(con, staged, acc_t, unavailable, options, model, op, say)
     feats, keys, edges, edges_pl = det.feats, det.keys, det.edges, det.edges_pl
     clusters, cfeats, frame, scored = det.clusters, det.cfeats, det.frame, det.scored
     n_accounts = feats.height
@@ -372,6 +383,7 @@ def analyse(
         datasets = item_datasets(load_cached(options.dataset_index))
         evidence.append(coverage_text(account_coverage(staged, datasets)))
         by_campaign = campaign_coverage(staged, datasets, assembled.account_campaign)
+    evidence.append(history_text(scored, op))
     reasons = account_reasons(
         scored, feats, cfeats, clusters, key_text, assembled.campaign_evidence, joined_evidence(*evidence)
     )
@@ -394,15 +406,15 @@ def analyse(
             "top_capability",
             "cot_share",
         )
-        .join(scored.select("account_id", "score", "flagged"), on="account_id")
+        .join(scored.select("account_id", "score", "flagged", "threshold"), on="account_id")
         .join(assembled.account_campaign, on="account_id", how="left")
         .join(reasons, on="account_id", how="left")
     )
     res = res.with_columns(
-        reasons=pl.when(pl.col("flagged") | (pl.col("score") >= op.threshold * 0.5))
+        reasons=pl.when(pl.col("flagged") | (pl.col("score") >= pl.col("threshold") * 0.5))
         .then(pl.col("reasons"))
         .otherwise(pl.lit(""))
-    )
+    ).drop("threshold")
     first = [f.name for f in schema.ACCOUNT_RESULTS]
     res = res.select(*first, *EXTRA)
     if accounts_read is not None:
@@ -468,7 +480,7 @@ def analyse(
     replay = None
     if options.replay_daily:
         replay = replay_daily(
-            con, staged, acc_t, unavailable, options, model, op.threshold, assembled.account_campaign, say
+            con, staged, acc_t, unavailable, options, model, op, assembled.account_campaign, say
         )
     con.disconnect()
     t_an = time.perf_counter() - t0

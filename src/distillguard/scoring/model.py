@@ -65,6 +65,9 @@ class ScoreModel:
     curve: tuple[dict, ...] = ()
     #: what the curve was measured on (scenarios and seeds, account counts, how the scores were made)
     measured_on: dict = field(default_factory=dict)
+    #: operating points for accounts seen only a few days (see :mod:`distillguard.scoring.history`):
+    #: ``buckets`` (largest observed days of each), per bucket ``thresholds`` and ``curve``, ``measured_on``
+    history: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return {
@@ -74,6 +77,7 @@ class ScoreModel:
             "curve": list(self.curve),
             "measured_on": self.measured_on,
             "trained_on": self.trained_on,
+            **({"history": self.history} if self.history else {}),
         }
 
 
@@ -101,6 +105,7 @@ def load_model(path: str | None = None, *, dataset_index: bool = False) -> Score
         d.get("trained_on", ""),
         tuple(d.get("curve", ())),
         dict(d.get("measured_on", {})),
+        dict(d.get("history", {})),
     )
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+import polars as pl
+
 from distillguard.errors import UsageError
 from distillguard.scoring.model import ScoreModel
 
@@ -29,9 +31,42 @@ class OperatingPoint:
     measured_precision: float | None = None
     measured_recall: float | None = None
     measured_on: dict = field(default_factory=dict)
+    #: thresholds for accounts seen only a few days, shortest history first: ``max_days``,
+    #: ``threshold`` and the ``precision``/``recall`` measured for that history length
+    #: (:mod:`distillguard.scoring.history`); longer histories use ``threshold``
+    by_history: tuple[dict, ...] = ()
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        d = asdict(self)
+        d["by_history"] = list(self.by_history)
+        return d
+
+    def account_threshold(self, days: pl.Expr) -> pl.Expr:
+        """The threshold that applies to an account seen ``days`` days (see ``by_history``)."""
+        out = pl.lit(self.threshold)
+        for h in reversed(self.by_history):
+            out = pl.when(days <= h["max_days"]).then(pl.lit(h["threshold"])).otherwise(out)
+        return out.cast(pl.Float64)
+
+
+def history_points(model: ScoreModel, rung: float) -> tuple[dict, ...]:
+    """Per history bucket, the threshold of precision ``rung`` on that bucket's curve (buckets without
+    a curve, or whose curve never reached the rung, are left to the main threshold)."""
+    h = model.history or {}
+    out = []
+    for b in h.get("buckets", []):
+        t = h.get("thresholds", {}).get(str(b), {}).get(str(rung))
+        if t is None or t >= 1.0:
+            continue
+        below = [p for p in h["curves"][str(b)] if p["threshold"] <= t + 1e-12]
+        pt = max(below, key=lambda p: p["threshold"]) if below else None
+        out.append({
+            "max_days": int(b),
+            "threshold": float(t),
+            "precision": pt["precision"] if pt else None,
+            "recall": pt["recall"] if pt else None,
+        })
+    return tuple(out)
 
 
 def curve_point(model: ScoreModel, threshold: float) -> dict | None:
@@ -83,6 +118,11 @@ def choose_operating_point(
     measured = (
         f"; precision {pt['precision']:.4f}, recall {pt['recall']:.4f} at this threshold" if pt else ""
     )
+    early = history_points(model, p)
+    if early:
+        measured += "; accounts seen for fewer days: " + ", ".join(
+            f"up to {h['max_days']} d {h['threshold']:.3f}" for h in early
+        ) + " (the same precision measured on such histories)"
     return OperatingPoint(
         tp,
         float(t),
@@ -91,4 +131,5 @@ def choose_operating_point(
         pt["precision"] if pt else None,
         pt["recall"] if pt else None,
         model.measured_on,
+        early,
     )

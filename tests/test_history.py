@@ -1,0 +1,138 @@
+"""Thresholds by history length (distillguard.scoring.history): bucketing, calibration, the operating
+point's per-account threshold, and a scan that applies them with a reason an analyst can read."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from importlib import resources
+
+import numpy as np
+import polars as pl
+import pytest
+
+from distillguard.scoring import choose_operating_point, load_model
+from distillguard.scoring.history import BUCKETS, MIN_LEGITIMATE, bucket, calibrate, observed_days
+from distillguard.scoring.operating_point import OperatingPoint, history_points
+
+END = dt.datetime(2026, 5, 5, 23, 30, tzinfo=dt.UTC)
+
+
+@pytest.mark.parametrize(
+    ("first_seen", "days"),
+    [
+        (END, 1),
+        (END - dt.timedelta(hours=23, minutes=59), 1),
+        (END - dt.timedelta(hours=24), 2),
+        (END - dt.timedelta(days=2, hours=1), 3),
+        (END - dt.timedelta(days=13, hours=23), 14),
+    ],
+)
+def test_observed_days(first_seen: dt.datetime, days: int) -> None:
+    got = pl.DataFrame({"f": [first_seen]}).select(observed_days(pl.col("f"), END)).to_series()[0]
+    assert got == days
+
+
+@pytest.mark.parametrize(("days", "b"), [(1, 3), (3, 3), (4, 7), (5, 7), (7, 7), (8, None), (30, None)])
+def test_bucket(days: int, b: int | None) -> None:
+    assert pl.select(bucket(pl.lit(days))).to_series()[0] == b
+
+
+def _frame(rng: np.random.Generator, days: int, legit: int, campaign: int, legit_hi: float) -> pl.DataFrame:
+    """Scores where legitimate accounts stay below ``legit_hi`` and campaign accounts sit above it."""
+    return pl.DataFrame({
+        "score": np.r_[rng.uniform(0, legit_hi, legit), rng.uniform(legit_hi + 0.05, 1, campaign)],
+        "y": np.r_[np.zeros(legit, np.int8), np.ones(campaign, np.int8)],
+        "observed_days": np.full(legit + campaign, days, np.int32),
+        "scenario": "default",
+        "seed": 21,
+    })
+
+
+def test_calibrate_finds_each_bucket_its_own_threshold() -> None:
+    assert BUCKETS == (3, 7)
+    rng = np.random.default_rng(5)
+    frame = pl.concat([
+        _frame(rng, 1, MIN_LEGITIMATE // 2, 150, 0.1),
+        _frame(rng, 3, MIN_LEGITIMATE // 2, 150, 0.1),
+        _frame(rng, 6, MIN_LEGITIMATE, 300, 0.3),
+        _frame(rng, 30, 5000, 300, 0.9),  # beyond the buckets: the main curve's business
+    ])
+    h = calibrate(frame, "test")
+    assert h["buckets"] == [3, 7] and set(h["curves"]) == {"3", "7"}
+    t3, t7 = h["thresholds"]["3"]["0.999"], h["thresholds"]["7"]["0.999"]
+    assert 0.1 <= t3 <= 0.15 and 0.3 <= t7 <= 0.35
+    assert h["counts"]["3"] == {"accounts": 2 * (MIN_LEGITIMATE // 2 + 150), "campaign_accounts": 300}
+    # too few legitimate accounts in a bucket: no curve, so no threshold of its own
+    thin = calibrate(frame.filter(pl.col("observed_days") != 6).vstack(
+        _frame(rng, 6, MIN_LEGITIMATE - 1, 300, 0.3)), "test")
+    assert set(thin["curves"]) == {"3"}
+    assert thin["counts"]["7"] == {"accounts": MIN_LEGITIMATE - 1 + 300, "campaign_accounts": 300}
+
+
+def test_operating_point_threshold_per_account() -> None:
+    op = OperatingPoint(0.999, 0.6, "x", by_history=(
+        {"max_days": 1, "threshold": 0.1, "precision": 1.0, "recall": 0.5},
+        {"max_days": 3, "threshold": 0.3, "precision": 0.999, "recall": 0.8},
+    ))
+    got = pl.DataFrame({"d": [1, 2, 3, 4, 20]}).select(op.account_threshold(pl.col("d"))).to_series()
+    assert got.to_list() == [0.1, 0.3, 0.3, 0.6, 0.6]
+    plain = OperatingPoint(0.999, 0.6, "x")
+    assert pl.select(plain.account_threshold(pl.lit(1))).to_series()[0] == 0.6
+
+
+@pytest.fixture(scope="module")
+def small_logs(tmp_path_factory: pytest.TempPathFactory):
+    from distillguard.simulate import simulate
+
+    logs = tmp_path_factory.mktemp("history") / "logs"
+    simulate(logs, scenario="default", seed=4401, scale=0.1)
+    return logs
+
+
+def _with_history(tmp_path, thresholds: dict[str, dict[str, float]]):
+    d = json.loads(resources.files("distillguard.scoring").joinpath("model-noindex.json").read_text())
+    curve = [{"threshold": t, "precision": 1.0, "recall": 0.5, "flagged": 1, "false_positives": 0}
+             for t in (0.02, 0.1, 0.2)]
+    d["history"] = {"buckets": [1, 2], "thresholds": thresholds, "curves": {b: curve for b in thresholds}}
+    p = tmp_path / "model.json"
+    p.write_text(json.dumps(d))
+    return p
+
+
+def test_history_points_use_the_rung_of_the_target(tmp_path) -> None:
+    p = _with_history(tmp_path, {"1": {"0.99": 0.05, "0.999": 0.1}, "2": {"0.99": 0.2, "0.999": 1.0}})
+    model = load_model(str(p))
+    # bucket 2 never reached 0.999: it keeps the main threshold
+    assert [(h["max_days"], h["threshold"]) for h in history_points(model, 0.999)] == [(1, 0.1)]
+    op = choose_operating_point(model, target_precision=0.99)
+    assert [(h["max_days"], h["threshold"]) for h in op.by_history] == [(1, 0.05), (2, 0.2)]
+    assert "up to 1 d 0.050" in op.how
+    # a threshold the user gives applies to every account
+    assert choose_operating_point(model, threshold=0.5).by_history == ()
+
+
+def test_scan_flags_short_histories_at_their_threshold(tmp_path, small_logs) -> None:
+    """A scan of a simulation's first three days with a history section: accounts seen up to two days
+    are judged at their buckets' thresholds, the others at the main one, and the early flags say why."""
+    from distillguard.pipeline import ScanOptions, scan
+
+    p = _with_history(tmp_path, {"1": {"0.999": 0.02}, "2": {"0.999": 0.1}})
+    op_main = choose_operating_point(load_model(str(p))).threshold
+    rows = pl.read_parquet(small_logs / "interactions" / "*.parquet")
+    cut = dt.datetime.combine(rows["ts"].min().date() + dt.timedelta(days=3), dt.time(), tzinfo=dt.UTC)
+    (tmp_path / "first3").mkdir()
+    rows.filter(pl.col("ts") < cut).write_parquet(tmp_path / "first3" / "part.parquet")
+    res = scan([tmp_path / "first3"], [small_logs / "accounts.parquet"], tmp_path / "work",
+               ScanOptions(seed=0, model_path=str(p)))
+    d = res.design
+    assert d is not None and "observed_days" in d.columns
+    acc = pl.from_arrow(res.accounts).join(d.select("account_id", "observed_days"), on="account_id")
+    for days, t in ((1, 0.02), (2, 0.1), (3, op_main)):
+        part = acc.filter(pl.col("observed_days") == days)
+        assert part.height
+        assert (part["flagged"] == (part["score"] >= t)).all()
+    early = acc.filter(pl.col("flagged") & (pl.col("score") < op_main))
+    assert early.height, "the short-history thresholds flagged nobody the main one would not have"
+    assert early["reasons"].str.contains(r"seen for [12] days?: judged at the threshold for such short").all()
+    assert [h["max_days"] for h in res.summary["operating_point"]["by_history"]] == [1, 2]
