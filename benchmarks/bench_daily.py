@@ -65,6 +65,8 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--window", default=None, help="the runs' --window (default: scan's)")
+    ap.add_argument("--keep-states", default=None, metavar="DIR",
+                    help="also copy the states as they stood before day 3 and the last day here (to profile)")
     ap.add_argument("--delay-only", action="store_true",
                     help="feed the days and report each campaign's detection delay (no timed repeats)")
     args = ap.parse_args()
@@ -97,6 +99,8 @@ def main() -> int:
         for i, d in enumerate(days):
             if i in (2, len(days) - 1):  # the state as it stood before day 3 and before the last day
                 shutil.copytree(state, tmp / f"before-{i + 1}", symlinks=True)
+                if args.keep_states:
+                    shutil.copytree(state, Path(args.keep_states) / f"before-{i + 1}", symlinks=True)
             wall, rss, det = _run(d, accounts, state, out)
             seq.append({"day": i + 1, "rows": rows[i], "seconds": round(wall, 2), "detection_s": det,
                         "peak_rss_mb": round(rss)})
