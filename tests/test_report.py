@@ -195,6 +195,20 @@ def test_chart_specs_carry_the_campaign_data(fixture_report):
         assert {r["capability"]: r["share"] for r in caps} == c["capabilities"]
 
 
+def test_chart_specs_are_valid_vega_lite(fixture_report):
+    """The report builds its specs without Altair's validation (for speed): check them all here."""
+    from altair.utils.schemapi import validate_jsonschema
+    from altair.vegalite.v6.schema.core import load_schema
+
+    _, html = fixture_report
+    specs = json.loads(re.search(r'<script type="application/json" id="dg-specs">(.*?)</script>', html,
+                                 re.S).group(1))
+    assert any(k.endswith("-graph-chart") for k in specs)
+    schema = load_schema()
+    for name, spec in specs.items():
+        assert validate_jsonschema(spec, schema, raise_error=False) is None, name
+
+
 def test_untrusted_text_is_escaped(fixture_report):
     _, html = fixture_report
     assert "alert(&#34;xss&#34;)" in html or "alert(&quot;xss&quot;)" in html
