@@ -401,7 +401,8 @@ def main() -> None:
     students = [("trigram", args.keys, conditions[:4])]
     if not args.no_neural:
         students.append(("neural", args.neural_keys, conditions[:3]))
-    for rep in range(max(args.keys, 0 if args.no_neural else args.neural_keys)):
+    students = [s for s in students if s[1] > 0]
+    for rep in range(max(s[1] for s in students)):
         key = random.Random(f"{args.seed}-{rep}").randbytes(32)
         wm = Watermarker(key)
         t0 = time.perf_counter()
