@@ -306,3 +306,20 @@ def test_cli_probes_pick_the_prompts_with_most_places_and_read_gzip(tmp_path: Pa
     assert got[0]["places_in_served_answer"] > got[1]["places_in_served_answer"]
     again = _run("probes", str(src), str(out))
     assert again.returncode == 2 and "already exists" in again.stderr
+
+
+def test_cli_weighted_test_with_an_unmarked_reference(tmp_path: Path, prompts_dir: Path) -> None:
+    key = tmp_path / "wm.key"
+    key.write_text(os.urandom(32).hex())
+    texts = _gsm8k(prompts_dir, 300, offset=4000)
+    wm = Watermarker(bytes.fromhex(key.read_text()))
+    suspect, ref = tmp_path / "suspect.jsonl", tmp_path / "before.jsonl"
+    suspect.write_text("".join(json.dumps({"response": wm.mark(t)}) + "\n" for t in texts))
+    before = _gsm8k(prompts_dir, 1500, offset=5000)  # other answers, unmarked
+    ref.write_text("".join(json.dumps({"response": t}) + "\n" for t in before))
+    p = _run("test", str(suspect), "--key-file", str(key), "--reference", str(ref), "--json")
+    assert p.returncode == 0, p.stderr
+    doc = json.loads(p.stdout)
+    assert doc["weighted"]["p_value"] < 1e-6 and doc["weighted"]["observations"] > 100
+    bad = _run("test", str(suspect), "--key-file", str(key), "--reference", str(suspect))
+    assert bad.returncode == 2 and "before marking" in bad.stderr
