@@ -364,7 +364,7 @@ def main() -> None:
     ap.add_argument("--probes", default="1000,5000,20000", help="numbers of prefix probes tested")
     ap.add_argument("--epochs", type=int, default=2, help="the neural student's training epochs")
     ap.add_argument("--no-neural", action="store_true", help="the trigram student only (no PyTorch needed)")
-    ap.add_argument("--quick", action="store_true", help="2 keys each, smaller N, 1 epoch (~4 minutes)")
+    ap.add_argument("--quick", action="store_true", help="2 keys each, smaller N, 1 epoch (~5 minutes)")
     ap.add_argument("--seed", type=int, default=17)
     args = ap.parse_args()
     if args.quick:
