@@ -145,16 +145,60 @@ def test_p_value_is_uniform_under_the_null(prompts_dir: Path) -> None:
     assert 0.02 < np.mean(np.array(ps) < 0.05) < 0.08
 
 
-def test_weighted_test_is_uniform_under_the_null_and_detects_marks(prompts_dir: Path) -> None:
+def test_sign_sum_tail_bound_is_never_below_the_exact_tail() -> None:
+    from itertools import product
+
+    from scipy.stats import binom
+
+    from distillguard.provenance.detect import sign_sum_log_tail
+
+    rng = np.random.default_rng(3)
+    for _ in range(60):
+        w = rng.exponential(size=int(rng.integers(1, 11))) * rng.choice([1.0, 20.0])
+        sums = np.array([w @ np.array(s) for s in product((-1, 1), repeat=len(w))])
+        for t in [*sums, *rng.uniform(-1, w.sum() + 1, 4)]:
+            exact = float(np.mean(sums >= t - 1e-9))
+            assert np.exp(sign_sum_log_tail(w, t)) >= exact - 1e-12, (w, t)
+    # not vacuous: 400 equal weights at z = 3 (exact tail 1.5e-3), and far in the tail
+    exact = float(binom.sf(229, 400, 0.5))  # sum >= 60 <=> at least 230 of 400 signs are +1
+    bound = np.exp(sign_sum_log_tail(np.ones(400), 60.0))
+    assert exact <= bound < 4 * exact
+    far = float(binom.sf(299, 400, 0.5))  # sum >= 200: z = 10, exact 1e-24
+    assert far <= np.exp(sign_sum_log_tail(np.ones(400), 200.0)) < 100 * far
+
+
+def test_weighted_test_is_conservative_under_the_null_and_detects_partial_marks(prompts_dir: Path) -> None:
     from distillguard.provenance.detect import detect_weighted
 
     texts = _gsm8k(prompts_dir, 500, offset=2000)
+    reference = observe(_gsm8k(prompts_dir, 2000, offset=3000))  # other unmarked answers of the same kind
     obs = observe(texts)
     rng = np.random.default_rng(5)
-    ps = [detect_weighted(obs, rng.bytes(32), sims=1000).p_value for _ in range(300)]
-    assert kstest(ps, "uniform").pvalue > 0.01
+    for ref in (None, reference):
+        ps = np.array([detect_weighted(obs, rng.bytes(32), ref).p_value for _ in range(1000)])
+        assert kstest(ps, "uniform", alternative="greater").pvalue > 0.01  # never smaller than uniform
+        assert np.mean(ps < 0.05) <= 0.06 and np.mean(ps < 0.01) <= 0.015
+        assert np.mean(ps < 0.3) > 0.05  # conservative (~9% under 0.3), but not stuck at 1
     key = KEYS[3]
-    assert detect_weighted([Watermarker(key).mark(t) for t in texts], key, sims=1000).p_value < 0.002
+    marked = [Watermarker(key).mark(t) for t in texts]
+    assert detect_weighted(marked, key, reference).p_value < 1e-12
+    # a fifth of the answers marked, the rest left as they were
+    pool = _gsm8k(prompts_dir, 2000, offset=6000)
+    mixed = [Watermarker(key).mark(t) if i % 5 == 0 else t for i, t in enumerate(pool)]
+    assert detect_weighted(mixed, key, reference).p_value < 1e-3
+    assert detect_weighted(mixed, KEYS[4], reference).p_value > 1e-3  # another key sees nothing
+
+
+def test_continuations_count_only_what_the_suspect_wrote() -> None:
+    from distillguard.provenance.detect import observe_continuations
+
+    prompts = ["We do not know it, because", "Therefore we stop. Then"]
+    conts = [" it is late, therefore we go home.", " it's over."]
+    obs = observe_continuations(prompts, conts)
+    ids = {(ctx, PAIRS[p].id) for ctx, p in obs.all_places}
+    assert ids == {("because", "it-be"), ("late", "therefore"), ("then", "it-be")}
+    assert obs.occurrences == 3  # "do not" and "Therefore" in the prompts are not the suspect's
+    assert obs.counts.sum() == 3
 
 
 def test_repeated_text_does_not_inflate_evidence() -> None:
@@ -262,3 +306,20 @@ def test_cli_probes_pick_the_prompts_with_most_places_and_read_gzip(tmp_path: Pa
     assert got[0]["places_in_served_answer"] > got[1]["places_in_served_answer"]
     again = _run("probes", str(src), str(out))
     assert again.returncode == 2 and "already exists" in again.stderr
+
+
+def test_cli_weighted_test_with_an_unmarked_reference(tmp_path: Path, prompts_dir: Path) -> None:
+    key = tmp_path / "wm.key"
+    key.write_text(os.urandom(32).hex())
+    texts = _gsm8k(prompts_dir, 300, offset=4000)
+    wm = Watermarker(bytes.fromhex(key.read_text()))
+    suspect, ref = tmp_path / "suspect.jsonl", tmp_path / "before.jsonl"
+    suspect.write_text("".join(json.dumps({"response": wm.mark(t)}) + "\n" for t in texts))
+    before = _gsm8k(prompts_dir, 1500, offset=5000)  # other answers, unmarked
+    ref.write_text("".join(json.dumps({"response": t}) + "\n" for t in before))
+    p = _run("test", str(suspect), "--key-file", str(key), "--reference", str(ref), "--json")
+    assert p.returncode == 0, p.stderr
+    doc = json.loads(p.stdout)
+    assert doc["weighted"]["p_value"] < 1e-6 and doc["weighted"]["observations"] > 100
+    bad = _run("test", str(suspect), "--key-file", str(key), "--reference", str(suspect))
+    assert bad.returncode == 2 and "before marking" in bad.stderr

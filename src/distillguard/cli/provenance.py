@@ -143,13 +143,21 @@ def test_cmd(
         None, "--accounts", help="candidate account ids, one a line: which account's key fits best"
     ),
     top: int = typer.Option(10, "--top", help="accounts to show in the ranking"),
+    reference: Path = typer.Option(
+        None, "--reference",
+        help="JSON Lines of our responses BEFORE marking (`response`): adds the weighted test, which"
+        " catches a model that learned from a share of marked text",
+    ),
     as_json: bool = typer.Option(False, "--json", help="print the result as JSON"),
 ) -> None:
     """Test whether texts carry the watermark: a small p-value means they follow the key's choices.
 
+    With --reference, also the weighted test (docs/provenance.md): place by place, does the suspect use
+    the key's variant more often than our unmarked responses do? Its p-value is a conservative bound.
     Example: distillguard provenance test suspect.jsonl --key-file wm.key --accounts accounts.txt
     """
     from distillguard.provenance import detect, detect_accounts, observe
+    from distillguard.provenance.detect import detect_weighted
 
     key = read_key(key_file)
     ids: list[str] = []
@@ -162,6 +170,13 @@ def test_cmd(
     obs = observe(row["response"] for _, row in _rows(suspect, ("response",)))
     result = detect(obs, key)
     doc: dict = {"master_key": result.as_dict(), "p_value": result.p_value}
+    weighted = None
+    if reference is not None:
+        ref = observe(row["response"] for _, row in _rows(reference, ("response",)))
+        if ref.n and detect(ref, key).p_value < 1e-3:
+            raise InputError(reference, "the reference follows this key: it must be responses before marking")
+        weighted = detect_weighted(obs, key, ref)
+        doc["weighted"] = weighted.as_dict()
     acc = detect_accounts(obs, key, ids) if ids else None
     if acc is not None:
         doc["accounts"] = acc.as_dict(top)
@@ -170,6 +185,9 @@ def test_cmd(
         return
     console.print(f"master key: p = {result.p_value:.3g} (log10 p = {result.log10_p:.1f})")
     console.print(f"  {result.explanation}", highlight=False)
+    if weighted is not None:
+        console.print(f"weighted test against the reference: p <= {weighted.p_value:.3g}")
+        console.print(f"  {weighted.explanation}", highlight=False)
     if acc is not None:
         console.print(
             f"best account: {acc.best}, p = {acc.p_value:.3g} after Holm correction for"

@@ -21,7 +21,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.stats import binom
+from scipy.optimize import brentq
+from scipy.stats import binom, norm
 
 from distillguard.provenance.pairs import PAIRS
 from distillguard.provenance.scanner import scan
@@ -47,14 +48,31 @@ class Observations:
 
 def observe(texts: Iterable[str]) -> Observations:
     """Read the applicable pair occurrences of ``texts`` and deduplicate them by place."""
+    return _tally(occ for text in texts for occ in scan(text) if occ.applies)
+
+
+def observe_continuations(prompts: Iterable[str], continuations: Iterable[str]) -> Observations:
+    """Like :func:`observe`, for a suspect's continuations of prompts (``prompt + continuation`` is the
+    text): only the occurrences that start in the continuation count, with their context read across
+    the join, so a prompt ending "...because" tests what the suspect wrote after it. The prompts must
+    be unmarked text: a prompt showing the keyed choice at a place could be copied by any model."""
+
+    def occurrences():
+        for prompt, cont in zip(prompts, continuations, strict=True):
+            for occ in scan(prompt + cont):
+                if occ.applies and occ.start >= len(prompt):
+                    yield occ
+
+    return _tally(occurrences())
+
+
+def _tally(occurrences_: Iterable) -> Observations:
     counts: dict[tuple[str, int], list[int]] = {}
     occurrences = 0
-    for text in texts:
-        for occ in scan(text):
-            if occ.applies:
-                occurrences += 1
-                c = counts.setdefault((occ.context, occ.pair), [0, 0])
-                c[occ.variant] += 1
+    for occ in occurrences_:
+        occurrences += 1
+        c = counts.setdefault((occ.context, occ.pair), [0, 0])
+        c[occ.variant] += 1
     places: list[tuple[str, int]] = []
     variants: list[int] = []
     ties = 0
@@ -135,17 +153,68 @@ def detect(texts: Iterable[str] | Observations, key: bytes) -> Detection:
     return Detection(p, log10_p, obs.n, matches, obs.occurrences, obs.ties, explanation)
 
 
-def detect_weighted(texts: Iterable[str] | Observations, key: bytes, sims: int = 20_000) -> Detection:
-    """A more sensitive test for texts where only a small share follows the key (a student trained on a
-    mix of marked and unmarked responses). Experimental; :func:`detect` is the reference test.
+#: Bentkus & Dzindzalieta (2015): for independent fair signs ``s`` and ``sum(w**2) = 1``,
+#: ``P(sum w s >= x) <= C * P(N(0, 1) >= x)`` for every x, and no smaller constant holds.
+_RADEMACHER_GAUSS_C = 1.0 / (4.0 * float(norm.sf(math.sqrt(2.0))))
+
+
+def _logcosh(x: np.ndarray) -> np.ndarray:
+    a = np.abs(x)
+    return a + np.log1p(np.exp(-2.0 * a)) - math.log(2.0)
+
+
+def sign_sum_log_tail(w: np.ndarray, t: float) -> float:
+    """An upper bound on ``log P(sum_i w_i s_i >= t)`` for fixed weights ``w`` and independent fair signs
+    ``s_i = +-1``: the smaller of the Chernoff bound with the exact moment generating function,
+    ``min_l exp(-l t) prod cosh(l w_i)``, and the Gaussian comparison ``3.18 P(N(0, 1) >= t / |w|)``
+    (Bentkus & Dzindzalieta, Bernoulli 21, 2015). Both hold for every ``t`` and every ``w``, so the
+    bound is a valid (conservative) p-value with no Monte Carlo floor."""
+    w = np.asarray(w, dtype=float)
+    w = w[w != 0]
+    if t <= 0 or len(w) == 0:
+        return 0.0
+    total = float(np.abs(w).sum())
+    if t > total * (1 + 1e-12):
+        return -math.inf
+    if t >= total * (1 - 1e-12):  # every sign has to agree: exactly 2^-m
+        return -len(w) * math.log(2.0)
+    var = float(w @ w)
+    gauss = math.log(_RADEMACHER_GAUSS_C) + float(norm.logsf(t / math.sqrt(var)))
+
+    def slope(lam: float) -> float:  # d/dl of sum log cosh(l w) - l t; increasing in l
+        return float(w @ np.tanh(lam * w)) - t
+
+    lo, hi = t / var, 2 * t / var  # the root is at least t / var (tanh(x) <= x)
+    while slope(hi) < 0:
+        lo, hi = hi, 2 * hi
+    lam = float(brentq(slope, lo, hi, xtol=1e-12 * hi, rtol=1e-10))
+    chernoff = float(_logcosh(lam * w).sum()) - lam * t
+    return min(0.0, gauss, chernoff)
+
+
+def detect_weighted(
+    texts: Iterable[str] | Observations,
+    key: bytes,
+    reference: Iterable[str] | Observations | None = None,
+    prior: float = 2.0,
+) -> Detection:
+    """A test for texts where only a small share follows the key (a student trained on a mix of marked
+    and unmarked responses); more sensitive than :func:`detect` there, conservative under the null.
 
     Why: a model trained on 10% marked text mostly keeps the natural choice at each place, so the
-    majority vote of :func:`detect` rarely flips; what moves is the *share* of the keyed variant. This
-    statistic is ``T = sum_p w_p s_p`` with ``s_p = +1`` where the key picks variant b (else -1) and
-    ``w_p = b_p - r_k n_p``: the place's excess of variant b over its pair's share ``r_k`` across all
-    places. The weights depend on the texts only, so under the null ``T`` is a sum of fixed weights with
-    independent fair signs; its p-value is a randomised Monte Carlo rank over ``sims`` sign draws
-    (exactly uniform under the null; never below ``1 / (sims + 1)``).
+    majority vote of :func:`detect` rarely flips; what moves is the *share* of the keyed variant. The
+    statistic is ``T = sum_p w_p s_p`` over every distinct place ``p`` of the texts, with ``s_p = +1``
+    where the key picks variant b (else -1) and ``w_p = (b_p - n_p q_p) / sqrt(q_p (1 - q_p))``: the
+    texts' uses of variant b at the place beyond what unmarked text would give, in standard units.
+    ``q_p`` is the share of variant b at that place in ``reference`` (unmarked text of the same kind:
+    the provider's own responses before marking), shrunk towards the pair's share with ``prior``
+    pseudo-uses; without a reference, the pair's share in ``texts`` itself (weaker: contexts differ).
+
+    Validity: the weights depend on the texts and the reference only, so if neither was influenced by
+    the key, ``T`` is a sum of fixed weights with independent fair signs, whatever the texts are. The
+    p-value is an analytic upper bound on that tail (:func:`sign_sum_log_tail`): conservative, with no
+    floor. **The reference must be unmarked**: marked reference text carries the key and would make
+    an unmarked suspect look marked.
     """
     obs = texts if isinstance(texts, Observations) else observe(texts)
     n = len(obs.all_places)
@@ -153,29 +222,39 @@ def detect_weighted(texts: Iterable[str] | Observations, key: bytes, sims: int =
         return Detection(1.0, 0.0, 0, 0, obs.occurrences, 0, "no places")
     bits = np.fromiter((keyed_bit(key, c, p) for c, p in obs.all_places), dtype=np.int8, count=n)
     pairs = np.array([p for _, p in obs.all_places])
-    uses = obs.counts.sum(axis=1)
-    b_total = np.bincount(pairs, weights=obs.counts[:, 1], minlength=len(PAIRS))
-    n_total = np.bincount(pairs, weights=uses, minlength=len(PAIRS))
-    rate = b_total[pairs] / np.maximum(n_total[pairs], 1)
-    w = obs.counts[:, 1] - rate * uses
+    uses = obs.counts.sum(axis=1).astype(float)
+    b = obs.counts[:, 1].astype(float)
+    if reference is None:
+        pair_b = np.bincount(pairs, weights=b, minlength=len(PAIRS))
+        pair_n = np.bincount(pairs, weights=uses, minlength=len(PAIRS))
+        q = (pair_b[pairs] + 0.5) / (pair_n[pairs] + 1.0)
+        source = "the pair's share in these texts"
+    else:
+        ref = reference if isinstance(reference, Observations) else observe(reference)
+        ref_pairs = np.array([p for _, p in ref.all_places], dtype=np.int64)
+        pair_b = np.bincount(ref_pairs, weights=ref.counts[:, 1], minlength=len(PAIRS))
+        pair_n = np.bincount(ref_pairs, weights=ref.counts.sum(axis=1), minlength=len(PAIRS))
+        rate = (pair_b + 0.5) / (pair_n + 1.0)
+        index = {place: i for i, place in enumerate(ref.all_places)}
+        rows = np.array([index.get(place, -1) for place in obs.all_places])
+        seen = rows >= 0
+        rb = np.where(seen, ref.counts[np.maximum(rows, 0), 1], 0).astype(float)
+        rn = np.where(seen, ref.counts[np.maximum(rows, 0)].sum(axis=1), 0).astype(float)
+        q = (rb + prior * rate[pairs]) / (rn + prior)
+        source = f"the reference ({int(seen.sum())} of {n} places seen there)"
+    q = np.clip(q, 0.02, 0.98)
+    w = (b - uses * q) / np.sqrt(q * (1 - q))
     t = float(w @ (2 * bits - 1))
-    digest = hmac.digest(key, b"distillguard-weighted\x00" + obs.digest, hashlib.sha256)
-    rng = np.random.default_rng(int.from_bytes(digest[:8], "big"))
-    above = ties = 0
-    for start in range(0, sims, 1000):
-        k = min(1000, sims - start)
-        sim = (2 * rng.integers(0, 2, size=(k, n), dtype=np.int8) - 1) @ w
-        above += int((sim > t + 1e-9).sum())
-        ties += int((np.abs(sim - t) <= 1e-9).sum())
-    p = (above + rng.random() * (ties + 1)) / (sims + 1)
+    log_p = sign_sum_log_tail(w, t)
+    p = math.exp(log_p)
     sd = float(np.sqrt(w @ w))
     z = t / sd if sd else 0.0
     matches = int(((w > 0) == (bits == 1))[w != 0].sum())
     explanation = (
-        f"weighted test over {n} places ({obs.occurrences} occurrences): T = {t:.1f}, z = {z:+.2f};"
-        f" randomised Monte Carlo p = {p:.3g} ({sims:,} sign draws)"
+        f"weighted test over {n} places ({obs.occurrences} occurrences), natural shares from {source}:"
+        f" T = {t:.1f}, z = {z:+.2f}; p <= {p:.3g} (analytic bound on a sum of fixed weights with fair signs)"
     )
-    return Detection(p, math.log10(p), n, matches, obs.occurrences, 0, explanation)
+    return Detection(p, log_p / math.log(10), n, matches, obs.occurrences, 0, explanation)
 
 
 @dataclass(frozen=True)
@@ -236,4 +315,6 @@ __all__ = [
     "detect_accounts",
     "detect_weighted",
     "observe",
+    "observe_continuations",
+    "sign_sum_log_tail",
 ]
