@@ -174,6 +174,8 @@ def print_summary(result: ScanResult, out: Path) -> None:
         f"flagged [bold red]{s['flagged_accounts']:,}[/] accounts in [bold]{s['campaigns']}[/] campaigns "
         f"({100 * s['flagged_traffic_share']:.1f}% of traffic) at threshold "
         f"{op['threshold']:.3f} ({target}{measured})"
+        + "".join(f"; {h['threshold']:.3f} for accounts seen up to {h['max_days']} days"
+                  for h in op.get("by_history") or [])
     )
     if result.campaigns:
         shown = result.campaigns[:MAX_CAMPAIGNS_SHOWN]
