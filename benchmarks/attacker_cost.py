@@ -6,8 +6,8 @@ knob of both campaigns at a time, on held-out seeds (>= 1000, never used while t
 prompts and the shared corpora's public-dataset index. For every variant it simulates, scans at the
 default operating point (and again without the index: what the published tells alone find) and
 reports, per campaign, the recall of its accounts, the harvest requests
-per account per active day, and the same for the accounts the scan did not flag: what an operator
-keeps by evading.
+per account per active day, the distinct public-dataset items harvested, and the harvest of the
+accounts the scan did not flag: what an operator keeps by evading.
 
 Usage: ``.venv/bin/python benchmarks/attacker_cost.py [--scale 0.5] [--seeds 2000] [--only KNOB...]``
 (``--json FILE`` writes the table).
@@ -43,6 +43,7 @@ VARIANTS: list[tuple[str, str, dict]] = [
     ("volume", "2-6 a day", {"rate_min": 2.0, "rate_max": 6.0}),
     ("volume", "35-80 a day", {"rate_min": 35.0, "rate_max": 80.0}),
     ("partition", "off", {"partition": False}),
+    ("dataset sources", "evaluation sets only", {"dataset_sources": "evaluation"}),
     ("network", "rotating proxies", {"network": "residential_proxy"}),
     ("network", "cloud", {"network": "datacenter"}),
     ("timing", "uniform", {"hours": "flat"}),
@@ -89,6 +90,14 @@ def run_variant(params: dict, seed: int, scale: float, index: str, tmp: Path) ->
         .agg(harvest=pl.col("harvest").sum(), days=pl.col("ts").dt.date().n_unique())
     )
     acc = acc.join(days, on="account_id", how="left").with_columns(pl.col("harvest", "days").fill_null(0))
+    # distinct public-dataset items the harvest requests held (the scan with the index matched them):
+    # what a harvest confined to a small pool gives up, however many requests it sends
+    staged = pl.read_parquet(tmp / "work0" / "staged" / "*.parquet", columns=["request_id", "dataset_item"])
+    items = (
+        ilab.filter(pl.col("harvest")).join(staged, on="request_id")
+        .join(lab, on="account_id").group_by("campaign_id").agg(items=pl.col("dataset_item").drop_nulls().n_unique())
+    )
+    distinct = dict(items.iter_rows())
     benign = acc.filter(pl.col("campaign_id") == "benign")
     fp = int(benign["flagged"].sum())
     fp_either = int((benign["flagged"] | benign["f1"]).sum())
@@ -106,6 +115,7 @@ def run_variant(params: dict, seed: int, scale: float, index: str, tmp: Path) ->
             "recall_either": float((c["flagged"] | c["f1"]).mean()),
             "false_positives_either": fp_either,
             "harvest_per_account_day": float(c["harvest"].sum() / max(1, c["days"].sum())),
+            "distinct_items": int(distinct.get(cid, 0)),
             "hidden_accounts": hidden.height,
             "harvest_per_hidden_account_day": float(hidden["harvest"].sum() / hidden["days"].sum())
             if hidden.height and hidden["days"].sum() else None,
@@ -132,7 +142,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as root:
         index = str(build_index(str(PROMPTS), Path(root) / "index"))
         print(f"{'knob':<12} {'value':<22} {'campaign':<8} {'recall':>6} {'FP':>3} "
-              f"{'harvest/acct-day':>16} {'hidden':>6} {'harvest/hidden acct-day':>23} "
+              f"{'harvest/acct-day':>16} {'items':>6} {'hidden':>6} {'harvest/hidden acct-day':>23} "
               f"{'no index':>8} {'either':>6} {'FP':>3}")
         for knob, label, params in variants:
             for seed in seeds:
@@ -143,7 +153,7 @@ def main() -> None:
                     r.update(knob=knob, value=label, seed=seed, seconds=round(time.perf_counter() - t0, 1))
                     hidden = r["harvest_per_hidden_account_day"]
                     print(f"{knob:<12} {label:<22} {r['campaign']:<8} {r['recall']:>6.2f} "
-                          f"{r['false_positives']:>3} {r['harvest_per_account_day']:>16.1f} "
+                          f"{r['false_positives']:>3} {r['harvest_per_account_day']:>16.1f} {r['distinct_items']:>6} "
                           f"{r['hidden_accounts']:>6} {'-' if hidden is None else f'{hidden:.1f}':>23} "
                           f"{r['recall_without_index']:>8.2f} {r['recall_either']:>6.2f} "
                           f"{r['false_positives_either']:>3}",

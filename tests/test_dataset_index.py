@@ -215,3 +215,75 @@ def test_parts_come_from_a_split_or_subset_field(tmp_path):
     parts = pl.read_parquet(out / "items.parquet").sort("item")["part"].to_list()
     assert parts == ["d/test", "d/test", "d/train", "d"]
     assert di.DatasetIndex.load(out).item_part.tolist() == parts
+
+
+# (case, --evaluation names, items flagged as evaluation items: d/test, d/test, d/train, d, mbpp)
+EVALUATION_CASES = [
+    ("none named", [], [False, False, False, False, False]),
+    ("a split", ["d/test"], [True, True, False, False, False]),
+    ("a whole dataset", ["mbpp"], [False, False, False, False, True]),
+    ("a dataset and a split", ["d/test", "mbpp"], [True, True, False, False, True]),
+    ("a whole dataset with splits", ["d"], [True, True, True, True, False]),
+]
+
+
+@pytest.mark.parametrize(("names", "flags"), [pytest.param(n, f, id=c) for c, n, f in EVALUATION_CASES])
+def test_evaluation_sets_are_named_by_dataset_or_part(tmp_path, names, flags):
+    rows = [{"prompt": q, "split": "test" if i < 2 else "train"} for i, q in enumerate(MATH)]
+    rows.append({"prompt": CODE[0], "split": None})
+    (tmp_path / "d.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    pl.DataFrame({"text": CODE[1:]}).write_parquet(tmp_path / "mbpp.parquet")
+    out = tmp_path / "idx"
+    out.mkdir()
+    di.build(di.dataset_files([tmp_path / "d.jsonl", tmp_path / "mbpp.parquet"]), out, evaluation=names)
+    idx = di.DatasetIndex.load(out)
+    assert idx.evaluation_sets == tuple(sorted(names))
+    assert idx.is_evaluation().tolist() == flags
+
+
+def test_an_unknown_evaluation_set_is_refused_by_name(tmp_path):
+    (tmp_path / "ds").mkdir()
+    (tmp_path / "ds" / "items.jsonl").write_text(
+        "".join(json.dumps({"prompt": q, "split": "test"}) + "\n" for q in MATH)
+    )
+    p = _cli("index", "build", "ds", "--out", "idx", "--evaluation", "ds/tset", cwd=tmp_path)
+    assert p.returncode == 2
+    assert "--evaluation ds/tset: no dataset or part of that name" in p.stderr and "ds/test" in p.stderr
+    assert "Traceback" not in p.stderr
+    assert not (tmp_path / "idx").exists() or not any((tmp_path / "idx").iterdir())
+    ok = _cli("index", "build", "ds", "--out", "idx", "--evaluation", "ds/test", cwd=tmp_path)
+    assert ok.returncode == 0, ok.stderr
+    assert json.loads((tmp_path / "idx" / "index.json").read_text())["evaluation"] == ["ds/test"]
+
+
+def test_an_index_without_evaluation_sets_flags_no_item(index):
+    # (indexes built before --evaluation existed have no such field: nothing is an evaluation item)
+    assert index.evaluation_sets == () and not index.is_evaluation().any()
+
+
+# (case, per account: (evaluation items, other items) sent, expected evaluation_share)
+SHARE_CASES = [
+    ("an evaluation run", {"a": (12, 0)}, {"a": 1.0}),
+    ("a harvest of whole datasets", {"a": (4, 16)}, {"a": 0.2}),
+    ("two benchmark questions are not an evaluation", {"a": (2, 0)}, {"a": 0.2}),
+    ("no evaluation item", {"a": (0, 30)}, {"a": 0.0}),
+    ("accounts apart", {"a": (10, 10), "b": (0, 10)}, {"a": 0.5, "b": 0.0}),
+]
+
+
+@pytest.mark.parametrize(("sent", "expected"), [pytest.param(s, e, id=c) for c, s, e in SHARE_CASES])
+def test_evaluation_share_per_account(sent, expected):
+    import ibis
+
+    from distillguard.accounts.coverage import evaluation_share
+
+    datasets = pl.DataFrame({"item": range(100), "evaluation": [i < 50 for i in range(100)]})
+    rows = []
+    for acct, (ev, other) in sent.items():
+        rows += [(acct, i) for i in range(ev)] + [(acct, 50 + i) for i in range(other)]
+        rows += [(acct, 0)] * (ev > 0)  # (a repeated item counts once)
+    rows.append(("no items", None))
+    staged = ibis.memtable(pl.DataFrame(rows, schema={"account_id": pl.String, "dataset_item": pl.Int64},
+                                        orient="row"))
+    got = evaluation_share(staged, datasets)
+    assert dict(got.iter_rows()) == pytest.approx(expected)

@@ -99,9 +99,10 @@ def test_every_playbook_recall(scanned, request: pytest.FixtureRequest) -> None:
 
 #: known false positives in a look-alike group on a held-out run: reported here, not hidden
 KNOWN_LOOKALIKE_GAPS: dict[tuple[str, int, bool], str] = {
-    ("adaptive", 1010, True): "one account of a 40-account look-alike group flagged (2.5%; floor 0.5%): out "
-    "of fold on the development seeds, about one run in four has one such account in a small look-alike "
-    "group (startup cohorts, ML researchers, tutoring products) at the default threshold",
+    ("adaptive", 1010, True): "two of 30 tutoring products flagged (6.7%; floor 0.5%), scores 0.68-0.71 "
+    "against the threshold 0.675: out of fold on the development seeds, 1 of 960 tutoring products "
+    "scores that high, and 3 of 80 runs at scale 0.5 (8 of 20 at scale 2) have an account of a small "
+    "look-alike group (startup cohorts) flagged at the default threshold",
 }
 
 

@@ -231,6 +231,7 @@ REAL = {
     "p-focus": '\ntemplate = "none"\nelicitation = "none"\npartition = true\nfocus = 0.85',
     "p-even": '\ntemplate = "none"\nelicitation = "none"\npartition = true\nfocus = 0.0',
     "p-off": '\ntemplate = "none"\nelicitation = "none"\npartition = false\nfocus = 0.0',
+    "p-eval": '\ntemplate = "none"\nelicitation = "none"\npartition = true\ndataset_sources = "evaluation"',
     "t-none": '\ntemplate = "none"\nelicitation = "none"',
     "t-fixed": '\ntemplate = "fixed"\nelicitation = "none"',
     "t-paraphrased": '\ntemplate = "paraphrased"\nelicitation = "none"',
@@ -255,7 +256,22 @@ def real(tmp_path_factory, prompts_dir) -> dict:
     h = inter.join(ilab, on=["request_id", "account_id"]).filter(pl.col("harvest"))
     bank = T.TextBank(prompts_dir)
     items = {cap: set(bank.dataset(src)) for cap, src in T.DATASET_SOURCES.items()}
-    return {"harvest": {c: h.filter(pl.col("campaign_id") == c) for c in REAL}, "items": items}
+    evaluation = {
+        cap: {x for c, split in src if (got := bank.dataset((c,), split)) is not None for x in got}
+        for cap, src in T.EVALUATION_SOURCES.items()
+    }
+    return {"harvest": {c: h.filter(pl.col("campaign_id") == c) for c in REAL}, "items": items,
+            "evaluation": evaluation}
+
+
+def test_a_harvest_of_evaluation_sets_only(real):
+    """dataset_sources = "evaluation": every harvest item from a published evaluation set, none twice."""
+    h = real["harvest"]["p-eval"]["prompt"]
+    every = set().union(*real["evaluation"].values())
+    assert h.len() > 300 and h.is_unique().all()
+    assert all(p in every for p in h)
+    whole = set().union(*real["items"].values())
+    assert sum(p in whole for p in h) < h.len()  # (AlpacaEval, Arena-Hard: outside the usual pools)
 
 
 @pytest.mark.parametrize(
@@ -358,6 +374,8 @@ def test_varied_wording_is_varied_and_often_escapes_the_stock_phrases():
         ('elicitation = "varied"\ninjected_instruction = true', "injected_instruction"),
         ('partition = true\ncapabilities = ["tool_use"]', "partition"),
         ("partition = 1", "partition"),
+        ('dataset_sources = "evaluation"', "dataset_sources"),
+        ('partition = true\ncapabilities = ["reasoning"]\ndataset_sources = "tests"', "dataset_sources"),
     ],
 )
 def test_bad_knob_values_are_refused(tmp_path, extra, needle):

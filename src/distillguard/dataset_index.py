@@ -17,7 +17,10 @@ changes the data the operator wanted answered.
 Files of an index folder (written under the output-folder rule of :mod:`distillguard.outdir`):
 ``shingles.parquet`` (``hash`` uint64 sorted, ``item`` uint32), ``items.parquet`` (``item``,
 ``dataset``, ``part`` (the dataset and the item's split or subset, e.g. ``gsm8k/test``), ``source``,
-``row``, ``id``, ``shingles``, ``preview``) and ``index.json`` (parameters, datasets, counts).
+``row``, ``id``, ``shingles``, ``preview``) and ``index.json`` (parameters, datasets, counts, and
+``evaluation``: the datasets or parts the user named as published evaluation sets, e.g. ``gsm8k/test``
+or ``humaneval``; a researcher's evaluation runs send their items, a harvest of whole datasets mostly
+others).
 """
 
 from __future__ import annotations
@@ -226,8 +229,10 @@ class BuildReport:
 
 
 def build(files: Iterable[DatasetFile], out_dir: Path, *, text_field: str | None = None,
-          k: int = SHINGLE_WORDS) -> BuildReport:
-    """Write the index files of ``files`` into ``out_dir`` (a folder the caller owns)."""
+          k: int = SHINGLE_WORDS, evaluation: Sequence[str] = ()) -> BuildReport:
+    """Write the index files of ``files`` into ``out_dir`` (a folder the caller owns). ``evaluation``
+    names the datasets or parts (``dataset/split``) that are published evaluation sets; each must name
+    a dataset or part of the index."""
     report = BuildReport()
     item_frames, shingle_frames = [], []
     seen_text: set[int] = set()
@@ -273,6 +278,13 @@ def build(files: Iterable[DatasetFile], out_dir: Path, *, text_field: str | None
         d["indexed_items"] = mine.height
     report.indexed_items = int((items_t["shingles"] > 0).sum())
     report.shingles = sh.height
+    known = set(items_t["dataset"].unique().to_list()) | set(items_t["part"].unique().to_list())
+    unknown = [e for e in evaluation if e not in known]
+    if unknown:
+        raise UsageError(
+            f"--evaluation {unknown[0]}: no dataset or part of that name among the files given (parts are "
+            f"named dataset/split, e.g. {sorted(known - set(items_t['dataset'].unique().to_list()))[:3]})"
+        )
     pq.write_table(sh.to_arrow(), out_dir / "shingles.parquet", compression="zstd")
     pq.write_table(items_t.to_arrow(), out_dir / "items.parquet", compression="zstd")
     meta = {
@@ -283,6 +295,7 @@ def build(files: Iterable[DatasetFile], out_dir: Path, *, text_field: str | None
         "match_cover": MATCH_COVER,
         "max_items_per_shingle": MAX_ITEMS_PER_SHINGLE,
         "word_seed": WORD_SEED,
+        "evaluation": sorted(set(evaluation)),
         **report.to_dict(),
     }
     (out_dir / "index.json").write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
@@ -359,6 +372,17 @@ class DatasetIndex:
         ok = per["cover"].to_numpy() >= MATCH_COVER
         best_item[rows[ok]] = per["item"].to_numpy()[ok]
         return best_item, best_cover
+
+    @property
+    def evaluation_sets(self) -> tuple[str, ...]:
+        """The datasets or parts named as published evaluation sets when the index was built."""
+        return tuple(self.meta.get("evaluation", ()))
+
+    def is_evaluation(self) -> np.ndarray:
+        """Per item number: whether it belongs to a dataset or part named as an evaluation set."""
+        ev = set(self.evaluation_sets)
+        names = np.array(self.datasets, dtype=object)[self.item_dataset]
+        return np.array([d in ev or p in ev for d, p in zip(names, self.item_part, strict=True)], dtype=bool)
 
     def dataset_of(self, items: np.ndarray) -> np.ndarray:
         """Dataset names of item numbers (None for -1)."""

@@ -243,7 +243,8 @@ def _detect(
         feats = feats.join(part_coverage(staged, datasets), on="account_id", how="left")
     else:
         feats = feats.with_columns(
-            benchmark_coverage=pl.lit(None, pl.Float64), benchmark_part=pl.lit(None, pl.String)
+            benchmark_coverage=pl.lit(None, pl.Float64), benchmark_part=pl.lit(None, pl.String),
+            evaluation_share=pl.lit(None, pl.Float64),
         )
 
     say("linking accounts", 0.0)

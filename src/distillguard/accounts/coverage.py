@@ -21,12 +21,14 @@ MIN_PART_ITEMS = 10
 
 
 def item_datasets(index) -> pl.DataFrame:  # index: DatasetIndex
-    """``item, dataset, part`` of every item of a loaded dataset index."""
+    """``item, dataset, part, evaluation`` of every item of a loaded dataset index (``evaluation``:
+    the item belongs to a set named as a published evaluation set when the index was built)."""
     import numpy as np
 
     items = np.arange(len(index.item_dataset), dtype=np.int64)
     return pl.DataFrame({"item": items, "dataset": index.dataset_of(items),
-                         "part": pl.Series(index.item_part, dtype=pl.String)})
+                         "part": pl.Series(index.item_part, dtype=pl.String),
+                         "evaluation": index.is_evaluation()})
 
 
 def part_coverage(staged: ir.Table, datasets: pl.DataFrame) -> pl.DataFrame:
@@ -44,7 +46,24 @@ def part_coverage(staged: ir.Table, datasets: pl.DataFrame) -> pl.DataFrame:
     best = df.sort(["account_id", "coverage", "part"], descending=[False, True, False]).unique(
         "account_id", keep="first", maintain_order=True
     )
-    return best.select("account_id", benchmark_coverage="coverage", benchmark_part="part")
+    best = best.select("account_id", benchmark_coverage="coverage", benchmark_part="part")
+    return evaluation_share(staged, datasets).join(best, on="account_id", how="left")
+
+
+def evaluation_share(staged: ir.Table, datasets: pl.DataFrame) -> pl.DataFrame:
+    """Per account that sent a dataset item: ``evaluation_share``, the share of its distinct items that
+    belong to published evaluation sets, over at least :data:`MIN_PART_ITEMS` items (an account with
+    fewer counts as if it had sent that many, so two benchmark questions are not an evaluation)."""
+    ev = datasets.filter(pl.col("evaluation")).select("item")
+    per = _items(staged).distinct()
+    per = per.left_join(ibis.memtable(ev.with_columns(ev=pl.lit(1, pl.Int64))), "item")
+    per = per.group_by("account_id").aggregate(items=lambda s: s.count(), ev=lambda s: s.ev.count())
+    df = pl.from_arrow(per.to_pyarrow())
+    assert isinstance(df, pl.DataFrame)
+    return df.select(
+        "account_id",
+        evaluation_share=(pl.col("ev") / pl.max_horizontal(pl.col("items"), pl.lit(MIN_PART_ITEMS))).cast(pl.Float64),
+    )
 
 
 def _items(staged: ir.Table) -> ir.Table:

@@ -386,6 +386,26 @@ class BenchmarkCoverage(AccountSignal):
 
 
 @register
+class EvaluationShare(AccountSignal):
+    """Mitigating evidence: the account's dataset items come from published evaluation sets (the
+    benchmark test splits named by ``index build --evaluation``), as a researcher's evaluation runs do,
+    even a single short run that covers little of its benchmark. Share of its distinct items, over at
+    least 10 items, cubed: a harvest drawn from whole datasets holds some evaluation items too, and
+    only an account that sends almost nothing else looks like an evaluation. Evading it means
+    harvesting only evaluation sets: small, and the questions a rival's own evaluations need unseen."""
+
+    id = "account.evaluation_share"
+    requires = ("prompt",)
+    option = "--dataset-index"
+    raw = "evaluation_share"
+    phrase = "{value} of its dataset items are from published evaluation sets, as evaluation runs are"
+
+    @classmethod
+    def expr(cls) -> pl.Expr:
+        return _clip(pl.col("evaluation_share").fill_null(0.0) ** 3)
+
+
+@register
 class HarvestSequential(AccountSignal):
     """Harvest intent accumulated over time: the largest CUSUM of the log-likelihood ratio of the
     account's harvest-like requests (dataset items, reasoning asked of harvested capabilities,
@@ -425,6 +445,7 @@ ACCOUNT_SIGNALS: tuple[type[AccountSignal], ...] = (
     DatasetWalk,
     PopularItems,
     BenchmarkCoverage,
+    EvaluationShare,
     HarvestSequential,
 )
 

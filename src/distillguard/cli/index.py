@@ -26,11 +26,16 @@ def build_cmd(
     out: Path = typer.Option(..., "--out", help="index folder: new, empty, or one index build wrote"),
     name: list[str] = typer.Option(None, "--name", help="dataset names, one per path (default: folder name)"),
     field: str = typer.Option(None, "--field", help="the items' text column (default: prompt, question...)"),
+    evaluation: list[str] = typer.Option(
+        None, "--evaluation", help="a dataset or part (dataset/split, e.g. gsm8k/test) that is a published "
+        "evaluation set (repeatable): accounts that send almost only such items look like researchers"
+    ),
     as_json: bool = typer.Option(False, "--json", help="print the index summary as JSON"),
 ) -> None:
     """Index the items of public datasets you supply (nothing is downloaded).
 
     Example: distillguard index build ../shared/data/prompts/gsm8k ../shared/data/prompts/mbpp --out idx/
+    --evaluation gsm8k/test --evaluation mbpp
     """
     from distillguard import dataset_index as di
     from distillguard.outdir import OutputFolder
@@ -39,7 +44,7 @@ def build_cmd(
     folder = OutputFolder(out, "index", INDEX_FILES, inputs=tuple(paths))
     existing = folder.check()
     with folder.staging() as tmp:
-        report = di.build(files, tmp, text_field=field)
+        report = di.build(files, tmp, text_field=field, evaluation=list(evaluation or []))
         published = folder.publish(tmp, existing)
     if as_json:
         console.print_json(json.dumps(report.to_dict()))
@@ -54,5 +59,7 @@ def build_cmd(
         f"{report.indexed_items:,} of {report.items:,} items indexed ({report.shingles:,} shingles); items "
         "too short or made only of shared boilerplate cannot be recognised"
     )
+    if evaluation:
+        console.print(f"published evaluation sets: {', '.join(sorted(set(evaluation)))}")
     for note in published.notes(out):
         err_console.print(note, highlight=False)

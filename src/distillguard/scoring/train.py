@@ -172,11 +172,12 @@ def build_index(prompts_dir: str, out: Path) -> Path:
     """The public-dataset index of the shared corpora the simulator draws harvests, homework and
     benchmarks from (what a provider's own index of public datasets would hold)."""
     from distillguard.dataset_index import build, dataset_files
-    from distillguard.simulate.text import PUBLIC_DATASETS
+    from distillguard.simulate.text import EVALUATION_SETS, PUBLIC_DATASETS
 
     paths = [Path(prompts_dir) / name for name in PUBLIC_DATASETS if (Path(prompts_dir) / name).is_dir()]
+    present = {p.name for p in paths}
     out.mkdir(parents=True, exist_ok=True)
-    build(dataset_files(paths), out)
+    build(dataset_files(paths), out, evaluation=[e for e in EVALUATION_SETS if e.split("/")[0] in present])
     return out
 
 

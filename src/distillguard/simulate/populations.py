@@ -1129,7 +1129,12 @@ class Population:
         if not self._pools:  # every dataset pool at once, an item in one pool only (corpora overlap)
             parts = []
             for i, cap in enumerate(DATASET_CAPABILITIES):
-                items = self.bank.dataset(T.DATASET_SOURCES[cap])
+                if self.spec["dataset_sources"] == "evaluation":
+                    got = [self.bank.dataset((c,), split) for c, split in T.EVALUATION_SOURCES[cap]]
+                    got = [g for g in got if g is not None]
+                    items = np.concatenate(got) if got else None
+                else:
+                    items = self.bank.dataset(T.DATASET_SOURCES[cap])
                 if items is None:  # built-in text: a large pool of generated items
                     g = np.random.default_rng([self.seed, self.key, 0x9A27, i])
                     items = self.bank.get(T.DATASET_KINDS[cap], g, 60_000).to_numpy().astype(object)

@@ -216,6 +216,9 @@ CAMPAIGN_COMMON: dict[str, Any] = {
     # harvest items drawn without replacement from the campaign's dataset pools, so no item repeats
     # within the campaign (each goes to one account); reasoning/coding/general capabilities only
     "partition": False,
+    # all (whole public datasets) | evaluation (published evaluation sets only: benchmark test splits
+    # and evaluation-only sets, text.EVALUATION_SOURCES; far smaller pools); partitioned harvests only
+    "dataset_sources": "all",
     # share of an account's harvest on its own main capability (a persona: one account asks maths,
     # another code); 0: every account spreads evenly over the capabilities
     "focus": 0.0,
@@ -323,6 +326,7 @@ ENUM_PARAMS = {
     "template": ("none", "fixed", "paraphrased"),
     "elicitation": ("fixed", "varied", "none"),
     "settings": ("fixed", "varied"),
+    "dataset_sources": ("all", "evaluation"),
 }
 #: keys older scenario files may use for a knob that has a new name: old key -> (new key, mapping)
 ALIASES: dict[str, tuple[str, dict[Any, Any]]] = {
@@ -341,6 +345,7 @@ ADDED_CAMPAIGN_KNOBS: dict[str, Any] = {
     "partition": False,
     "focus": 0.0,
     "settings": "fixed",
+    "dataset_sources": "all",
 }
 #: the same for benign archetypes that had parameters before
 ADDED_BENIGN_KNOBS: dict[str, dict[str, Any]] = {
@@ -710,6 +715,8 @@ def _campaign_knobs(params: dict[str, Any], given: set[str], where: str, bad: An
                 f"{where}.signup_spread_days", "sign-ups are either spread or in bursts; set one of them"
             )
         params["signup_bursts"] = 0
+    if params["dataset_sources"] != "all" and not params["partition"]:
+        raise bad(f"{where}.dataset_sources", "chooses the pools of a partitioned harvest; set partition = true")
     if params["partition"] and not set(params["capabilities"]) & set(DATASET_CAPABILITIES):
         raise bad(
             f"{where}.partition",

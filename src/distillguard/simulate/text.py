@@ -703,6 +703,25 @@ PUBLIC_DATASETS: tuple[str, ...] = tuple(sorted(
     | {corpus for corpus, *_ in BENCHMARKS.values()}
     | {"p3_t0_templated_prompts_sample", "wizardlm_testset"}
 ))
+#: the published evaluation sets among PUBLIC_DATASETS (datasets, or parts ``dataset/split``): what a
+#: provider names with ``index build --evaluation`` (benchmark test splits and evaluation-only sets)
+EVALUATION_SETS: tuple[str, ...] = (
+    "alpaca_eval_805",
+    "arena_hard_auto",
+    "gsm8k/test",
+    "hendrycks_math/test",
+    "humaneval",
+    "mbpp",
+    "qwen25math_eval_reasoning",
+    "wizardlm_testset",
+)
+#: per dataset capability, the published evaluation sets among its sources and their kin, as (corpus,
+#: split or None): the pools of a harvest with ``dataset_sources = "evaluation"``
+EVALUATION_SOURCES: dict[str, tuple[tuple[str, str | None], ...]] = {
+    "reasoning": (("gsm8k", "test"), ("hendrycks_math", "test"), ("qwen25math_eval_reasoning", None)),
+    "coding": (("mbpp", None), ("humaneval", None)),
+    "general": (("alpaca_eval_805", None), ("arena_hard_auto", None), ("wizardlm_testset", None)),
+}
 #: how individual researchers wrap a benchmark item, per family ("math" / "code"); one format per run
 RESEARCH_FORMATS = {
     "math": [
