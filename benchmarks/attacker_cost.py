@@ -95,7 +95,9 @@ def run_variant(params: dict, seed: int, scale: float, index: str, tmp: Path) ->
     staged = pl.read_parquet(tmp / "work0" / "staged" / "*.parquet", columns=["request_id", "dataset_item"])
     items = (
         ilab.filter(pl.col("harvest")).join(staged, on="request_id")
-        .join(lab, on="account_id").group_by("campaign_id").agg(items=pl.col("dataset_item").drop_nulls().n_unique())
+        .join(lab, on="account_id")
+        .group_by("campaign_id")
+        .agg(items=pl.col("dataset_item").drop_nulls().n_unique())
     )
     distinct = dict(items.iter_rows())
     benign = acc.filter(pl.col("campaign_id") == "benign")
@@ -142,7 +144,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as root:
         index = str(build_index(str(PROMPTS), Path(root) / "index"))
         print(f"{'knob':<12} {'value':<22} {'campaign':<8} {'recall':>6} {'FP':>3} "
-              f"{'harvest/acct-day':>16} {'items':>6} {'hidden':>6} {'harvest/hidden acct-day':>23} "
+              f"{'harvest/acct-day':>16} {'items':>6} "
+              f"{'hidden':>6} {'harvest/hidden acct-day':>23} "
               f"{'no index':>8} {'either':>6} {'FP':>3}")
         for knob, label, params in variants:
             for seed in seeds:
@@ -153,7 +156,8 @@ def main() -> None:
                     r.update(knob=knob, value=label, seed=seed, seconds=round(time.perf_counter() - t0, 1))
                     hidden = r["harvest_per_hidden_account_day"]
                     print(f"{knob:<12} {label:<22} {r['campaign']:<8} {r['recall']:>6.2f} "
-                          f"{r['false_positives']:>3} {r['harvest_per_account_day']:>16.1f} {r['distinct_items']:>6} "
+                          f"{r['false_positives']:>3} {r['harvest_per_account_day']:>16.1f} "
+                          f"{r['distinct_items']:>6} "
                           f"{r['hidden_accounts']:>6} {'-' if hidden is None else f'{hidden:.1f}':>23} "
                           f"{r['recall_without_index']:>8.2f} {r['recall_either']:>6.2f} "
                           f"{r['false_positives_either']:>3}",

@@ -62,7 +62,8 @@ def evaluation_share(staged: ir.Table, datasets: pl.DataFrame) -> pl.DataFrame:
     assert isinstance(df, pl.DataFrame)
     return df.select(
         "account_id",
-        evaluation_share=(pl.col("ev") / pl.max_horizontal(pl.col("items"), pl.lit(MIN_PART_ITEMS))).cast(pl.Float64),
+        evaluation_share=(pl.col("ev") / pl.max_horizontal(pl.col("items"), pl.lit(MIN_PART_ITEMS)))
+        .cast(pl.Float64),
     )
 
 

@@ -716,7 +716,9 @@ def _campaign_knobs(params: dict[str, Any], given: set[str], where: str, bad: An
             )
         params["signup_bursts"] = 0
     if params["dataset_sources"] != "all" and not params["partition"]:
-        raise bad(f"{where}.dataset_sources", "chooses the pools of a partitioned harvest; set partition = true")
+        raise bad(
+            f"{where}.dataset_sources", "chooses the pools of a partitioned harvest; set partition = true"
+        )
     if params["partition"] and not set(params["capabilities"]) & set(DATASET_CAPABILITIES):
         raise bad(
             f"{where}.partition",
