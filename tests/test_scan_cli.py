@@ -261,3 +261,15 @@ def test_duckdb_draws_no_progress_bar_on_stdout(tmp_path: Path) -> None:
     con = _connect(tmp_path, ScanOptions())
     assert con.raw_sql("select current_setting('enable_progress_bar')").fetchall() == [(False,)]
     con.disconnect()
+
+
+def test_running_out_of_the_memory_limit_stops_with_one_message(tmp_path: Path) -> None:
+    """DuckDB does not spill every query: one that cannot within --memory-limit names the limit and the
+    stage, exits 2, and leaves no results folder (the full-size seed case needed more than 2GB)."""
+    src = _jsonl(tmp_path / "logs.jsonl", ROWS)
+    out = tmp_path / "out"
+    p = _run("scan", str(src), "--out", str(out), "--no-report", "--memory-limit", "1MB")
+    assert p.returncode == 2, p.stderr
+    assert "Traceback" not in p.stderr
+    assert "ran out of memory at stage" in p.stderr and "--memory-limit 1MB" in p.stderr
+    assert not out.exists()

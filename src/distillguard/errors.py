@@ -23,3 +23,7 @@ class InputError(DistillguardError):
 
 class UsageError(DistillguardError):
     """Options that do not make sense together, or a path that does not exist."""
+
+
+class ResourceError(DistillguardError):
+    """The machine or a limit the user set is too small for the work (e.g. ``--memory-limit``)."""

@@ -44,7 +44,7 @@ from distillguard.accounts.signals import ACCOUNT_SIGNALS
 from distillguard.campaigns import ClusterParams, cluster_features, leiden_clusters
 from distillguard.campaigns.assemble import assemble_campaigns
 from distillguard.campaigns.attribute import AttributionParams
-from distillguard.errors import UsageError
+from distillguard.errors import ResourceError, UsageError
 from distillguard.linking import LINK_SIGNALS, LinkParams, all_keys, candidate_edges, weigh_keys
 from distillguard.linking.behaviour import (
     BehaviourParams,
@@ -337,9 +337,38 @@ def replay_daily(
 def analyse(
     st: Staged, work_dir: Path, options: ScanOptions = ScanOptions(), progress: Progress | None = None
 ) -> ScanResult:
-    """Everything after the per-prompt features: aggregates, links, clusters, scores, campaigns."""
+    """Everything after the per-prompt features: aggregates, links, clusters, scores, campaigns.
+
+    DuckDB spills most of its work to disk beyond ``--memory-limit``, but not all of it: a query that
+    cannot stops the scan with a message naming the limit and the stage, not a traceback."""
+    import duckdb
+
+    stage = ["account aggregates"]
+
+    def say(name: str, frac: float) -> None:
+        stage[0] = name
+        if progress is not None:
+            progress(name, frac)
+
+    try:
+        return _analyse(st, work_dir, options, say)
+    except duckdb.OutOfMemoryException as exc:
+        raise ResourceError(
+            f"the scan ran out of memory at stage '{stage[0]}' with --memory-limit "
+            f"{options.memory_limit or 'unset'} for DuckDB ({st.stats.rows_ok:,} rows): rerun with a larger "
+            f"--memory-limit (this machine has {_machine_memory()}); DuckDB said: {str(exc).splitlines()[0]}"
+        ) from None
+
+
+def _machine_memory() -> str:
+    try:
+        return f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB"
+    except (ValueError, OSError, AttributeError):
+        return "an unknown amount of memory"
+
+
+def _analyse(st: Staged, work_dir: Path, options: ScanOptions, say: Progress) -> ScanResult:
     t0 = time.perf_counter()
-    say = progress or (lambda stage, frac: None)
     model = load_model(options.model_path, dataset_index=options.dataset_index is not None)
     op = choose_operating_point(model, options.threshold, options.target_precision)
     stats, accounts_read, rejected = st.stats, st.accounts, st.rejected
