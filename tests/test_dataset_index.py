@@ -256,8 +256,16 @@ def test_an_unknown_evaluation_set_is_refused_by_name(tmp_path):
     assert json.loads((tmp_path / "idx" / "index.json").read_text())["evaluation"] == ["ds/test"]
 
 
-def test_an_index_without_evaluation_sets_flags_no_item(index):
+def test_an_index_without_evaluation_sets_flags_no_item(index, tmp_path):
     # (indexes built before --evaluation existed have no such field: nothing is an evaluation item)
+    old = tmp_path / "old"
+    old.mkdir()
+    for name in ("shingles.parquet", "items.parquet"):
+        (old / name).write_bytes((index.path / name).read_bytes())
+    meta = json.loads((index.path / "index.json").read_text())
+    del meta["evaluation"]
+    (old / "index.json").write_text(json.dumps(meta))
+    index = di.DatasetIndex.load(old)
     assert index.evaluation_sets == () and not index.is_evaluation().any()
 
 
@@ -277,7 +285,9 @@ def test_evaluation_share_per_account(sent, expected):
 
     from distillguard.accounts.coverage import evaluation_share
 
-    datasets = pl.DataFrame({"item": range(100), "evaluation": [i < 50 for i in range(100)]})
+    # (four parts of 25 items, the first two evaluation sets)
+    datasets = pl.DataFrame({"item": range(100), "part": [f"p{i // 25}" for i in range(100)],
+                             "evaluation": [i < 50 for i in range(100)]})
     rows = []
     for acct, (ev, other) in sent.items():
         rows += [(acct, i) for i in range(ev)] + [(acct, 50 + i) for i in range(other)]

@@ -380,9 +380,10 @@ class DatasetIndex:
 
     def is_evaluation(self) -> np.ndarray:
         """Per item number: whether it belongs to a dataset or part named as an evaluation set."""
-        ev = set(self.evaluation_sets)
-        names = np.array(self.datasets, dtype=object)[self.item_dataset]
-        return np.array([d in ev or p in ev for d, p in zip(names, self.item_part, strict=True)], dtype=bool)
+        ev = list(self.evaluation_sets)
+        names = pl.Series(np.array(self.datasets, dtype=object)[self.item_dataset], dtype=pl.String)
+        parts = pl.Series(self.item_part, dtype=pl.String)
+        return (names.is_in(ev) | parts.is_in(ev)).fill_null(False).to_numpy()
 
     def dataset_of(self, items: np.ndarray) -> np.ndarray:
         """Dataset names of item numbers (None for -1)."""

@@ -294,7 +294,7 @@ def _detect(
     end = feats["last_seen"].max()
     seen = feats.select("account_id", observed_days=observed_days(pl.col("first_seen"), end))  # type: ignore[arg-type]
     frame = frame.join(seen, on="account_id", how="left")
-    scored = score_accounts(frame, model).join(seen, on="account_id", how="left")
+    scored = score_accounts(frame, model).with_columns(frame["observed_days"])  # (same rows, same order)
     scored = scored.with_columns(threshold=op.account_threshold(pl.col("observed_days")))
     scored = scored.with_columns(flagged=pl.col("score") >= pl.col("threshold"))
     return _Detection(feats, keys, edges, edges_pl, clusters, cfeats, frame, scored)

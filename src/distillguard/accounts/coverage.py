@@ -8,6 +8,8 @@ partitioned over accounts never repeats one).
 
 from __future__ import annotations
 
+import functools
+
 import ibis
 import ibis.expr.types as ir
 import polars as pl
@@ -20,9 +22,11 @@ TOP_DATASETS = 3
 MIN_PART_ITEMS = 10
 
 
+@functools.lru_cache(maxsize=2)
 def item_datasets(index) -> pl.DataFrame:  # index: DatasetIndex
     """``item, dataset, part, evaluation`` of every item of a loaded dataset index (``evaluation``:
-    the item belongs to a set named as a published evaluation set when the index was built)."""
+    the item belongs to a set named as a published evaluation set when the index was built). Kept per
+    loaded index: a scan asks for it while scoring and again while writing the reasons."""
     import numpy as np
 
     items = np.arange(len(index.item_dataset), dtype=np.int64)
@@ -35,32 +39,44 @@ def part_coverage(staged: ir.Table, datasets: pl.DataFrame) -> pl.DataFrame:
     """Per account: ``benchmark_coverage``, the largest share of one dataset part (a dataset's split or
     subset, e.g. ``gsm8k/test``) whose items it sent (counting parts of which it sent at least
     :data:`MIN_PART_ITEMS` distinct items), and ``benchmark_part``, which part. An evaluation runs
-    through a benchmark's canonical set; a harvest samples thinly across whole datasets."""
+    through a benchmark's canonical set; a harvest samples thinly across whole datasets. Also
+    ``evaluation_share`` (:func:`evaluation_share`), from the same counts."""
+    counts = _part_counts(staged, datasets)
     sizes = datasets.group_by("part").agg(size=pl.len())
-    per = _items(staged).distinct().join(ibis.memtable(datasets.select("item", "part")), "item")
-    per = per.group_by(["account_id", "part"]).aggregate(items=lambda s: s.count())
-    df = pl.from_arrow(per.to_pyarrow())
-    assert isinstance(df, pl.DataFrame)
-    df = df.filter(pl.col("items") >= MIN_PART_ITEMS).join(sizes, on="part")
+    df = counts.filter(pl.col("items") >= MIN_PART_ITEMS).join(sizes, on="part")
     df = df.with_columns(coverage=(pl.col("items") / pl.col("size")).cast(pl.Float64))
     best = df.sort(["account_id", "coverage", "part"], descending=[False, True, False]).unique(
         "account_id", keep="first", maintain_order=True
     )
     best = best.select("account_id", benchmark_coverage="coverage", benchmark_part="part")
-    return evaluation_share(staged, datasets).join(best, on="account_id", how="left")
+    return _evaluation_share(counts).join(best, on="account_id", how="left")
 
 
 def evaluation_share(staged: ir.Table, datasets: pl.DataFrame) -> pl.DataFrame:
     """Per account that sent a dataset item: ``evaluation_share``, the share of its distinct items that
     belong to published evaluation sets, over at least :data:`MIN_PART_ITEMS` items (an account with
     fewer counts as if it had sent that many, so two benchmark questions are not an evaluation)."""
-    ev = datasets.filter(pl.col("evaluation")).select("item")
-    per = _items(staged).distinct()
-    per = per.left_join(ibis.memtable(ev.with_columns(ev=pl.lit(1, pl.Int64))), "item")
-    per = per.group_by("account_id").aggregate(items=lambda s: s.count(), ev=lambda s: s.ev.count())
+    return _evaluation_share(_part_counts(staged, datasets))
+
+
+def _part_counts(staged: ir.Table, datasets: pl.DataFrame) -> pl.DataFrame:
+    """``account_id, part, items, evaluation``: the distinct items each account sent of each part, and
+    whether the part is an evaluation set (named by its dataset or itself: the same for all its items)."""
+    parts = ibis.memtable(datasets.select("item", "part", "evaluation"))
+    per = _items(staged).distinct().join(parts, "item")
+    per = per.group_by(["account_id", "part"]).aggregate(
+        items=lambda s: s.count(), evaluation=lambda s: s.evaluation.any()
+    )
     df = pl.from_arrow(per.to_pyarrow())
     assert isinstance(df, pl.DataFrame)
-    return df.select(
+    return df
+
+
+def _evaluation_share(counts: pl.DataFrame) -> pl.DataFrame:
+    per = counts.group_by("account_id").agg(
+        items=pl.col("items").sum(), ev=pl.col("items").filter(pl.col("evaluation")).sum()
+    )
+    return per.select(
         "account_id",
         evaluation_share=(pl.col("ev") / pl.max_horizontal(pl.col("items"), pl.lit(MIN_PART_ITEMS)))
         .cast(pl.Float64),
