@@ -136,3 +136,27 @@ def test_scan_flags_short_histories_at_their_threshold(tmp_path, small_logs) -> 
     assert early.height, "the short-history thresholds flagged nobody the main one would not have"
     assert early["reasons"].str.contains(r"seen for [12] days?: judged at the threshold for such short").all()
     assert [h["max_days"] for h in res.summary["operating_point"]["by_history"]] == [1, 2]
+
+
+@pytest.mark.parametrize(
+    ("days", "text"),
+    [
+        (1, "seen for 1 day: judged at the threshold for such short histories, 0.3 (precision 0.999 on"),
+        (3, "seen for 3 days: judged at the threshold for such short histories, 0.4 (precision n/a on"),
+        (9, None),  # (judged at the main threshold: no such reason)
+    ],
+)
+def test_history_reason_names_the_bucket_threshold_and_its_precision(days, text) -> None:
+    from distillguard.scoring.history import history_text
+
+    op = OperatingPoint(0.999, 0.6, "x", by_history=(
+        {"max_days": 1, "threshold": 0.3, "precision": 0.9991, "recall": 0.5},
+        {"max_days": 3, "threshold": 0.4, "precision": None, "recall": None},
+    ))
+    scored = pl.DataFrame({"account_id": ["a"], "observed_days": [days]})
+    scored = scored.with_columns(threshold=op.account_threshold(pl.col("observed_days")))
+    got = history_text(scored, op)
+    if text is None:
+        assert got.height == 0
+    else:
+        assert got["text"][0].startswith(text) and got["text"][0].endswith("0.600 for longer histories)")

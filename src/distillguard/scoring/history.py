@@ -19,6 +19,7 @@ Usage: ``python -m distillguard.scoring.history --prompts-dir ../shared/data/pro
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import json
 import tempfile
@@ -56,10 +57,11 @@ def history_text(scored: pl.DataFrame, op: OperatingPoint) -> pl.DataFrame:
     early = scored.filter(pl.col("threshold") != op.threshold)
     if not op.by_history or not early.height:
         return pl.DataFrame(schema={"account_id": pl.Utf8, "text": pl.Utf8})
-    prec = pl.lit(None, pl.Utf8)
-    for h in reversed(op.by_history):
-        p = "n/a" if h["precision"] is None else f"{h['precision']:.3f}"
-        prec = pl.when(pl.col("observed_days") <= h["max_days"]).then(pl.lit(p)).otherwise(prec)
+    shown = dataclasses.replace(op, by_history=tuple(
+        {**h, "precision": "n/a" if h["precision"] is None else f"{h['precision']:.3f}"}
+        for h in op.by_history
+    ))
+    prec = shown.by_days(pl.col("observed_days"), "precision", None).cast(pl.Utf8)
     text = pl.concat_str([
         pl.lit("seen for "), pl.col("observed_days").cast(pl.Utf8),
         pl.when(pl.col("observed_days") == 1).then(pl.lit(" day")).otherwise(pl.lit(" days")),

@@ -43,10 +43,15 @@ class OperatingPoint:
 
     def account_threshold(self, days: pl.Expr) -> pl.Expr:
         """The threshold that applies to an account seen ``days`` days (see ``by_history``)."""
-        out = pl.lit(self.threshold)
+        return self.by_days(days, "threshold", self.threshold).cast(pl.Float64)
+
+    def by_days(self, days: pl.Expr, name: str, longer: object) -> pl.Expr:
+        """Field ``name`` of the ``by_history`` entry an account seen ``days`` days falls in; ``longer``
+        for histories beyond them."""
+        out = pl.lit(longer)
         for h in reversed(self.by_history):
-            out = pl.when(days <= h["max_days"]).then(pl.lit(h["threshold"])).otherwise(out)
-        return out.cast(pl.Float64)
+            out = pl.when(days <= h["max_days"]).then(pl.lit(h[name])).otherwise(out)
+        return out
 
 
 def history_points(model: ScoreModel, rung: float) -> tuple[dict, ...]:
