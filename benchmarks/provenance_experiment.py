@@ -365,6 +365,8 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=2, help="the neural student's training epochs")
     ap.add_argument("--no-neural", action="store_true", help="the trigram student only (no PyTorch needed)")
     ap.add_argument("--quick", action="store_true", help="2 keys each, smaller N, 1 epoch (~5 minutes)")
+    ap.add_argument("--neural-conditions", default="100,0,10",
+                    help="the neural student's training conditions, as percent marked (100, 0, 10)")
     ap.add_argument("--seed", type=int, default=17)
     args = ap.parse_args()
     if args.quick:
@@ -374,7 +376,7 @@ def main() -> None:
         _torch()  # fail now, with the install hint, not after the trigram runs
     sizes = {"trigram": [int(s) for s in args.sizes.split(",")],
              "neural": [int(s) for s in args.neural_sizes.split(",")]}
-    probe_sizes = [int(s) for s in args.probes.split(",")]
+    probe_sizes = [int(s) for s in args.probes.split(",") if s.strip() and int(s) > 0]
     texts = load_responses()
     rng = random.Random(args.seed)
     rng.shuffle(texts)
@@ -400,7 +402,11 @@ def main() -> None:
 
     students = [("trigram", args.keys, conditions[:4])]
     if not args.no_neural:
-        students.append(("neural", args.neural_keys, conditions[:3]))
+        by_percent = {"100": conditions[0], "0": conditions[1], "10": conditions[2]}
+        wanted = [c.strip() for c in args.neural_conditions.split(",")]
+        if unknown := [c for c in wanted if c not in by_percent]:
+            ap.error(f"--neural-conditions: {', '.join(unknown)} not among 100, 0, 10")
+        students.append(("neural", args.neural_keys, tuple(by_percent[c] for c in wanted)))
     students = [s for s in students if s[1] > 0]
     for rep in range(max(s[1] for s in students)):
         key = random.Random(f"{args.seed}-{rep}").randbytes(32)
@@ -451,6 +457,8 @@ def main() -> None:
     for name, reps, conds in students:
         for protocol in ("texts", "probes"):
             ns = sizes[name] if protocol == "texts" else probe_sizes
+            if not ns:
+                continue
             rows = conds + ((conditions[-1],) if protocol == "texts" and name == "trigram" else ())
             what = "generated texts" if protocol == "texts" else "prefix probes"
             for test, title in tests.items():

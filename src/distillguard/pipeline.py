@@ -44,6 +44,7 @@ from distillguard.accounts.signals import ACCOUNT_SIGNALS
 from distillguard.campaigns import ClusterParams, cluster_features, leiden_clusters
 from distillguard.campaigns.assemble import assemble_campaigns
 from distillguard.campaigns.attribute import AttributionParams
+from distillguard.engine import materialise
 from distillguard.errors import ResourceError, UsageError
 from distillguard.linking import LINK_SIGNALS, LinkParams, all_keys, candidate_edges, weigh_keys
 from distillguard.linking.behaviour import (
@@ -257,12 +258,12 @@ def _detect(
         for s in heavy:
             k = signal_keys(s, staged, acc_t, counts)
             if k is not None:
-                parts.append(con.create_table(f"keys_{s.kind}{tag}", k))
+                parts.append(materialise(con, f"keys_{s.kind}{tag}", k))
     light = all_keys(staged, acc_t, skip=skip | {s.id for s in heavy}, counts=counts)
     if light is not None:
         parts.append(light)
     keys = weigh_keys(ibis.union(*parts) if len(parts) > 1 else parts[0], feats.height)
-    keys = con.create_table(f"weighted_keys{tag}", keys)
+    keys = materialise(con, f"weighted_keys{tag}", keys)
     feats = feats.join(content_reach(keys), on="account_id", how="left").with_columns(
         pl.col("content_reach").fill_null(0.0), pl.col("content_reach_accounts").fill_null(0)
     )

@@ -168,6 +168,17 @@ def _ip_prefix_distinct(ip: pl.Series) -> pl.Series:
     return ip.replace_strict(distinct, nets, default=None, return_dtype=pl.String).alias("ip24")
 
 
+#: 64-bit fingerprint columns, staged as signed integers with the same bits (one staged schema for both
+#: engines; the keys' hex text is the same either way)
+_FINGERPRINTS = ("skeleton", "head_fp", "tail_fp", "nd_bands", "system_fp")
+
+
+def _signed(col: pl.Expr, is_list: bool) -> pl.Expr:
+    if is_list:
+        return col.cast(pl.List(pl.UInt64)).list.eval(pl.element().reinterpret(signed=True))
+    return col.cast(pl.UInt64).reinterpret(signed=True)
+
+
 def stage_batch(batch: pa.RecordBatch, feats: pa.Table | pl.DataFrame) -> pa.Table:
     """The narrow staged rows for one ingest batch: kept columns + features + IP prefix + text heads.
 
@@ -190,15 +201,20 @@ def stage_batch(batch: pa.RecordBatch, feats: pa.Table | pl.DataFrame) -> pa.Tab
         ("cot_tagged", pl.Boolean),
         ("capability", pl.Utf8),
         ("dataset_shape", pl.Float64),
-        ("skeleton", pl.UInt64),
-        ("head_fp", pl.UInt64),
-        ("tail_fp", pl.UInt64),
-        ("nd_bands", pl.List(pl.UInt64)),
-        ("system_fp", pl.UInt64),
+        ("skeleton", pl.Int64),
+        ("head_fp", pl.Int64),
+        ("tail_fp", pl.Int64),
+        ("nd_bands", pl.List(pl.Int64)),
+        ("system_fp", pl.Int64),
         ("prompt_chars", pl.Int64),
         ("dataset_item", pl.Int64),
     ):
-        f = f.with_columns(pl.col(c).cast(dtype) if c in f.columns else pl.lit(None, dtype).alias(c))
+        if c not in f.columns:
+            f = f.with_columns(pl.lit(None, dtype).alias(c))
+        elif c in _FINGERPRINTS:  # (the same 64 bits, signed: Spark has no unsigned integers)
+            f = f.with_columns(_signed(pl.col(c), c == "nd_bands"))
+        else:
+            f = f.with_columns(pl.col(c).cast(dtype))
     if f.height == base.height and f["request_id"].equals(base["request_id"]):
         out = pl.concat([base, f.drop("request_id")], how="horizontal")
     else:

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import ibis
 import ibis.expr.types as ir
 
+from distillguard.engine import materialise
+
 #: staged fingerprint columns counted per account; ``column`` in the counts is the index here
 FINGERPRINTS = ("skeleton", "head_fp", "tail_fp")
 
@@ -32,7 +34,7 @@ def fingerprint_counts(staged: ir.Table, totals: ir.Table) -> ir.Table:
     parts = []
     for i, col in enumerate(FINGERPRINTS):
         p = t.filter(t[col].notnull())
-        parts.append(p.select("aidx", column=ibis.literal(i, "int8"), fp=p[col].cast("uint64")))
+        parts.append(p.select("aidx", column=ibis.literal(i, "int8"), fp=p[col].cast("int64")))
     rows = ibis.union(*parts)
     return rows.group_by(["aidx", "column", "fp"]).aggregate(n=lambda s: s.count())
 
@@ -55,8 +57,8 @@ class AccountCounts:
     @classmethod
     def materialised(cls, con: ibis.BaseBackend, staged: ir.Table, tag: str = "") -> AccountCounts:
         """The counts computed once, as tables ``account_totals<tag>`` and ``fingerprint_counts<tag>``."""
-        totals = con.create_table(f"account_totals{tag}", account_totals(staged))
-        return cls(totals, con.create_table(f"fingerprint_counts{tag}", fingerprint_counts(staged, totals)))
+        totals = materialise(con, f"account_totals{tag}", account_totals(staged))
+        return cls(totals, materialise(con, f"fingerprint_counts{tag}", fingerprint_counts(staged, totals)))
 
     def of_column(self, name: str) -> ir.Table:
         """``(aidx, fp, n)`` for one of :data:`FINGERPRINTS`."""

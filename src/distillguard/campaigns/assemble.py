@@ -21,6 +21,7 @@ import xxhash
 from distillguard.campaigns.attribute import Attribution, AttributionParams, attribute
 from distillguard.campaigns.cluster import campaign_id
 from distillguard.campaigns.features import CONTENT_KINDS
+from distillguard.engine import materialise
 from distillguard.linking.keys import KIND_NOUN, fp_hex
 
 MAX_EDGES_OUT = 50_000
@@ -193,7 +194,7 @@ def _describe(
     scored: pl.DataFrame,
     feats: pl.DataFrame,
 ) -> tuple[list[dict], pl.DataFrame]:
-    members = con.create_table("campaign_members", ibis.memtable(account_campaign.to_arrow()))
+    members = materialise(con, "campaign_members", account_campaign.to_arrow())
     # only the columns described below (not the near-duplicate bands: 32 integers per request)
     # example texts are read later, for the few requests reported
     s = staged.select(
@@ -201,7 +202,7 @@ def _describe(
         has_prompt=staged.prompt_head.notnull(),
         has_system=staged.system_head.notnull(),
     )
-    s = con.create_table("campaign_staged", s.join(members, "account_id"))
+    s = materialise(con, "campaign_staged", s.join(members, "account_id"))
     day = s.ts.date().cast("string")
 
     base = _pl(

@@ -136,7 +136,7 @@ def _profile_counts(staged: ir.Table, units: pl.DataFrame, keys: ir.Table) -> pl
             fps = known.filter(known.fp.notnull()).select("fp").distinct()
             if rows.raw.type().is_integer() and sig.hex_key:
                 # only fingerprints of shared keys can match below: drop the rest before counting
-                rows = rows.semi_join(fps, rows.raw.cast("uint64") == fps.fp)
+                rows = rows.semi_join(fps, rows.raw.cast("int64") == fps.fp)
         c = rows.group_by(["unit", *sig.key_columns]).aggregate(n=lambda t: t.count())
         c = c.select(
             "unit", key=sig.key_text(c), n="n", kind=ibis.literal(sig.kind), facet=ibis.literal(facet)

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import ibis
 import ibis.expr.types as ir
 import polars as pl
+import polars_hash as plh
 import pyarrow as pa
 
 from distillguard.accounts.exact import exact_sum
@@ -50,6 +51,17 @@ def weigh_keys(keys: ir.Table, n_accounts: int) -> ir.Table:
     return k.mutate(w=k.share * k.idf)
 
 
+def account_order(ids: pa.Table) -> pa.Table:
+    """``(account_id, a, o)``: each account's number in id order and its place in a pseudo-random order
+    (by xxh64 of the id, then the id). Computed here, not by the engine: engines hash differently, and
+    the bucket order decides which pairs are proposed, so it must be the same on DuckDB and Spark."""
+    df = pl.from_arrow(ids).select(pl.col("account_id").cast(pl.String)).sort("account_id")
+    assert isinstance(df, pl.DataFrame)
+    df = df.with_columns(a=pl.int_range(pl.len(), dtype=pl.Int64), h=plh.col("account_id").nchash.xxhash64())
+    df = df.sort(["h", "account_id"]).with_columns(o=pl.int_range(pl.len(), dtype=pl.Int64))
+    return df.select("account_id", "a", "o").to_arrow()
+
+
 def candidate_edges(weighted: ir.Table, params: LinkParams = LinkParams()) -> pa.Table:
     """Undirected weighted edges ``(src, dst, weight, kind, kinds, w_<kind>...)`` with src < dst.
 
@@ -60,11 +72,7 @@ def candidate_edges(weighted: ir.Table, params: LinkParams = LinkParams()) -> pa
     # integer ids, so the self-join and the grouping below run on integers: accounts are numbered in
     # id order (``src < dst`` holds for the numbers as for the ids) and get their place ``o`` in the
     # bucket order (by hash, then id: the same order in every bucket); keys are numbered by (kind, key)
-    acc = k.select("account_id").distinct()
-    acc = acc.mutate(
-        a=ibis.row_number().over(order_by="account_id"),
-        o=ibis.row_number().over(order_by=[acc.account_id.hash(), acc.account_id]),
-    )
+    acc = ibis.memtable(account_order(k.select("account_id").distinct().to_pyarrow()))
     kid = k.select("kind", "key").distinct()
     kid = kid.mutate(kid=ibis.row_number().over(order_by=["kind", "key"]))
     k = k.join(acc, "account_id").join(kid, ["kind", "key"])

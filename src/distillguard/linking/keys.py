@@ -78,9 +78,9 @@ class LinkSignal(Signal):
 
     @classmethod
     def key_fp(cls, t: ir.Table) -> ir.Value:
-        """The fingerprint behind a hex key (unsigned 64-bit), or null when the key is not one."""
+        """The fingerprint behind a hex key (its 64 bits, signed), or null when the key is not one."""
         v = t.raw
-        return v.cast("uint64") if v.type().is_integer() and cls.hex_key else ibis.null("uint64")
+        return v.cast("int64") if v.type().is_integer() and cls.hex_key else ibis.null("int64")
 
     @classmethod
     def counted(cls, staged: ir.Table, counts: AccountCounts) -> tuple[str, ir.Table]:
@@ -284,7 +284,7 @@ class _AccountKey(LinkSignal):
             key=k,
             n=a.total,
             share=ibis.literal(1.0),
-            fp=ibis.null("uint64"),
+            fp=ibis.null("int64"),
         )
         return out.filter(out.key.notnull())
 
@@ -342,7 +342,7 @@ KEY_SCHEMA = {
     "key": "string",
     "n": "int64",
     "share": "float64",
-    "fp": "uint64",
+    "fp": "int64",
 }
 
 

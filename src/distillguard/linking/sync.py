@@ -41,6 +41,7 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
+from distillguard.engine import materialise
 from distillguard.signals.base import Signal, register
 
 KIND = "sync"
@@ -116,9 +117,9 @@ def sync_evidence(
     e_pl = e_pl.join(ids.rename({"account_id": "src", "a": "sa"}), on="src").join(
         ids.rename({"account_id": "dst", "a": "da"}), on="dst"
     )
-    id_t = con.create_table(f"sync_ids{tag}", ibis.memtable(ids.to_arrow()))
-    hours = con.create_table(
-        f"sync_hours{tag}", active_hours(staged).join(id_t, "account_id").select("a", "hour")
+    id_t = materialise(con, f"sync_ids{tag}", ids.to_arrow())
+    hours = materialise(
+        con, f"sync_hours{tag}", active_hours(staged).join(id_t, "account_id").select("a", "hour")
     )
     span = hours.aggregate(lo=hours.hour.min(), hi=hours.hour.max()).to_pyarrow().to_pylist()[0]
     if span["lo"] is None:  # no timestamps: every edge gets its row, without evidence
