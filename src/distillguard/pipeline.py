@@ -103,6 +103,11 @@ class ScanOptions:
     workers: int = 1
     #: a public-dataset index (``distillguard index build``) prompts are matched against (None: none)
     dataset_index: str | None = None
+    #: "duckdb" (embedded, the default) or "spark": the same stages on a Spark session
+    engine: str = "duckdb"
+    #: Spark's master URL (None: ``local[*]``, or what ``spark-submit`` set) and extra configuration
+    spark_master: str | None = None
+    spark_conf: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass
@@ -119,6 +124,10 @@ class ScanResult:
 
 
 def _connect(work: Path, options: ScanOptions) -> ibis.BaseBackend:
+    if options.engine == "spark":
+        from distillguard.spark import connect
+
+        return connect(options.spark_master, options.spark_conf, work)
     con = ibis.duckdb.connect()
     tmp = work / "duckdb-spill"
     tmp.mkdir(parents=True, exist_ok=True)
@@ -149,7 +158,7 @@ def _aggregation_threads(con: ibis.BaseBackend, options: ScanOptions) -> Iterato
     that grouping took 3.0-4.4 s on the benchmark, with 3 to 8 threads 1.8-2.3 s (same result, less
     CPU, lower peak memory); other queries ran no faster with more threads than cores. A thread
     count the user chose (``options.threads``) is left alone."""
-    if options.threads or (os.cpu_count() or 1) >= AGGREGATION_THREADS:
+    if options.threads or (os.cpu_count() or 1) >= AGGREGATION_THREADS or con.name != "duckdb":
         yield
         return
     con.raw_sql(f"SET threads={AGGREGATION_THREADS}")
@@ -189,6 +198,14 @@ def scan(
         load_cached(options.dataset_index)
     # the analysis phase's own imports load while the feature workers run, not after them (and not
     # before the workers are started: the import holds the interpreter's lock)
+    if options.engine == "spark":
+        from distillguard.spark import stage_inputs_spark
+
+        spark_staged = stage_inputs_spark(
+            paths, accounts_paths, work_dir, _connect(work_dir, options), seed=options.seed,
+            progress=progress, dataset_index=options.dataset_index,
+        )
+        return analyse(spark_staged, work_dir, options, progress)
     preload = threading.Thread(target=_preload_analysis, name="distillguard-preload", daemon=True)
     staged = stage_inputs(
         paths,
@@ -378,12 +395,14 @@ def _analyse(st: Staged, work_dir: Path, options: ScanOptions, say: Progress) ->
     # --- set-wise work on DuckDB through ibis --------------------------------------------------------
     say("account aggregates", 0.0)
     con = _connect(work_dir, options)
-    staged = con.read_parquet(str(st.stage_dir / "*.parquet"), table_name="staged")
+    staged = con.read_parquet(
+        str(st.stage_dir if options.engine == "spark" else st.stage_dir / "*.parquet"), table_name="staged"
+    )
     acc_t: ir.Table | None = None
     account_cols: set[str] | None = None
     if accounts_read is not None:
         account_cols = set(accounts_read.stats.columns_present)
-        acc_t = con.create_table("accounts", ibis.memtable(accounts_read.table))
+        acc_t = materialise(con, "accounts", accounts_read.table)
     given = ["--dataset-index"] if options.dataset_index is not None else []
     unavailable = unavailable_signals(set(stats.columns_present), account_cols, given)
     det = _detect(con, staged, acc_t, unavailable, options, model, op, say)
@@ -513,7 +532,12 @@ def _analyse(st: Staged, work_dir: Path, options: ScanOptions, say: Progress) ->
         replay = replay_daily(
             con, staged, acc_t, unavailable, options, model, op, assembled.account_campaign, say
         )
-    con.disconnect()
+    if options.engine == "spark":
+        from distillguard.spark import release
+
+        release(con)  # (the session stays: it may be the caller's)
+    else:
+        con.disconnect()
     t_an = time.perf_counter() - t0
     summary["seconds"] = round(st.seconds + t_an, 2)
     summary["timings"] = {"ingest_and_prompt_features": round(st.seconds, 2), "analysis": round(t_an, 2)}

@@ -31,7 +31,8 @@ TARGET_CAPABILITIES = (
 
 
 def _share(cond: ir.BooleanValue) -> ir.FloatingScalar:
-    return ibis.ifelse(cond, 1.0, 0.0).mean()
+    # (integers cast to double: Spark reads the literal 1.0 as a decimal and averages it to 5 places)
+    return ibis.ifelse(cond, 1, 0).cast("float64").mean()
 
 
 def _top_share(counts: AccountCounts, col: str, name: str) -> ir.Table:

@@ -212,7 +212,7 @@ def _describe(
             last_seen=s.ts.max(),
             tok_in=s.input_tokens.sum(),
             tok_out=s.output_tokens.sum(),
-            cot_share=ibis.ifelse(s.cot >= 0.5, 1.0, 0.0).mean(),
+            cot_share=ibis.ifelse(s.cot >= 0.5, 1, 0).cast("float64").mean(),
             accounts=s.account_id.nunique(),
         )
     )

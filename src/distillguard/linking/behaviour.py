@@ -92,7 +92,8 @@ def profiles(staged: ir.Table, feats: pl.DataFrame, min_requests: int = 10) -> p
     ``min_requests`` requests (nulls: the population median of that coordinate)."""
     t = staged
     caps = t.group_by(["account_id", "capability"]).aggregate(c=lambda s: s.count())
-    extra = t.group_by("account_id").aggregate(system=ibis.ifelse(t.system_fp.notnull(), 1.0, 0.0).mean())
+    has_system = ibis.ifelse(t.system_fp.notnull(), 1, 0).cast("float64")
+    extra = t.group_by("account_id").aggregate(system=has_system.mean())
     cap = pl.from_arrow(caps.to_pyarrow())
     ex = pl.from_arrow(extra.to_pyarrow())
     assert isinstance(cap, pl.DataFrame) and isinstance(ex, pl.DataFrame)

@@ -102,7 +102,7 @@ def candidate_edges(weighted: ir.Table, params: LinkParams = LinkParams()) -> pa
     # them in a fixed order (kinds by name), so it does not depend on the order rows arrive in
     kinds = sorted(KIND_WEIGHT)
     pairs = per_kind.group_by(["src", "dst"]).aggregate(
-        kinds=per_kind.kind.collect(order_by=per_kind.kind),
+        kinds=per_kind.kind.collect().sort(),  # (an ordered collect is not portable)
         **{f"w_{kind}": ibis.ifelse(per_kind.kind == kind, per_kind.contrib, 0.0).sum() for kind in kinds},
     )
     wcol = [pairs[f"w_{kind}"] for kind in kinds]

@@ -129,11 +129,14 @@ def sync_evidence(
     n_acc = ids.height
     week = (((hours.hour // 24) + 3) % 7 >= 5).cast("int64")
     hod = hours.mutate(h=hours.hour % 24 + 24 * week).group_by(["a", "h"]).aggregate(c=lambda t: t.count())
-    bit = ibis.literal(1, "int64") << (hours.hour % WORD_HOURS)
+    # (an explicit cast: Spark reads a bare 1 as a 32-bit int and shifts it modulo 32)
+    bit = ibis.literal(1).cast("int64") << (hours.hour % WORD_HOURS)
     words = (
         hours.mutate(w=hours.hour // WORD_HOURS - span["lo"] // WORD_HOURS, bit=bit)
         .group_by(["a", "w"])
-        .aggregate(m=lambda t: t.bit.bit_or())
+        # the hours are distinct, so the bits of a word are: their sum is their OR, with no carry (and
+        # a sum runs on every engine; a bitwise OR aggregate does not)
+        .aggregate(m=lambda t: t.bit.sum().cast("int64"))
     )
     # per account (only those on an edge): the weekday/weekend hour-of-day profile (48 counts, the
     # weekday half divided by the weekdays of the span, the weekend half by its weekend days) and the
