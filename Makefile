@@ -8,12 +8,12 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench browser clean
+.PHONY: demo test lint bench browser java clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,spark]'
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -28,10 +28,19 @@ browser:
 	      || echo "could not install chromium: report rendering tests will fail under CI"; \
 	  else echo "chromium not installed (needs root): report rendering tests will be skipped"; fi; }
 
+# The Spark parity test runs Spark in local mode, which needs a Java runtime: Debian's, installed as
+# chromium is (skipped locally without it; under CI=true it fails).
+java:
+	@command -v java >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless >/dev/null) \
+	      || echo "could not install Java: the Spark test will fail under CI"; \
+	  else echo "java not installed (needs root): the Spark test will be skipped"; fi; }
+
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 
-test: $(STAMP) browser
+test: $(STAMP) browser java
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/pytest -n 2 -q
 

@@ -273,3 +273,22 @@ def test_running_out_of_the_memory_limit_stops_with_one_message(tmp_path: Path) 
     assert "Traceback" not in p.stderr
     assert "ran out of memory at stage" in p.stderr and "--memory-limit 1MB" in p.stderr
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--engine", "flink"], "expected duckdb or spark"),
+        (["--spark-master", "local[2]"], "need --engine spark"),
+        (["--spark-conf", "spark.executor.memory=8g"], "need --engine spark"),
+        (["--engine", "spark", "--spark-conf", "no-equals-sign"], "expected KEY=VALUE"),
+        (["--engine", "spark", "--state", "STATE"], "--state runs on the embedded engine"),
+    ],
+)
+def test_engine_options_are_checked_before_any_work(tmp_path: Path, args: list[str], needle: str) -> None:
+    src = _jsonl(tmp_path / "logs.jsonl", ROWS)
+    out = tmp_path / "out"
+    args = [str(tmp_path / "state") if a == "STATE" else a for a in args]
+    p = _run("scan", str(src), "--out", str(out), "--no-report", *args)
+    assert p.returncode == 2 and needle in p.stderr, p.stderr
+    assert "Traceback" not in p.stderr and not out.exists()

@@ -189,6 +189,16 @@ def print_summary(result: ScanResult, out: Path) -> None:
     console.print(f"results in {out}/ ({s['seconds']:.1f} s)")
 
 
+def _spark_conf(items: list[str]) -> tuple[tuple[str, str], ...]:
+    out = []
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"--spark-conf {item!r}: expected KEY=VALUE, e.g. spark.executor.memory=8g")
+        out.append((key.strip(), value.strip()))
+    return tuple(out)
+
+
 @app.command("scan")
 def scan_cmd(
     paths: list[Path] = typer.Argument(..., help="interaction files or folders (Parquet, JSONL, CSV)"),
@@ -223,6 +233,15 @@ def scan_cmd(
         f"{DEFAULT_WINDOW_DAYS}d", "--window", help="with --state: days of traffic detection reads (30d, 4w)"
     ),
     webhook: str = typer.Option(None, "--webhook", help="with --state: POST each run's changes to this URL"),
+    engine: str = typer.Option(
+        "duckdb", "--engine", help="duckdb (embedded) or spark (reads Parquet and Delta; the spark extra)"
+    ),
+    spark_master: str = typer.Option(
+        None, "--spark-master", help="with --engine spark: master URL (default: local[*], or spark-submit's)"
+    ),
+    spark_conf: list[str] = typer.Option(
+        None, "--spark-conf", help="with --engine spark: a Spark setting KEY=VALUE; repeatable"
+    ),
     as_json: bool = typer.Option(False, "--json", help="print summary.json instead of the table"),
     no_report: bool = typer.Option(False, "--no-report", help="skip report.html"),
 ) -> None:
@@ -230,6 +249,12 @@ def scan_cmd(
 
     Example: distillguard scan logs/ --accounts accounts.parquet --out results/
     """
+    if engine not in ("duckdb", "spark"):
+        raise UsageError(f"--engine {engine!r}: expected duckdb or spark")
+    if engine != "spark" and (spark_master is not None or spark_conf):
+        raise UsageError("--spark-master and --spark-conf need --engine spark")
+    if engine == "spark" and state is not None:
+        raise UsageError("--state runs on the embedded engine: leave out --engine spark for monitoring runs")
     opts = ScanOptions(
         threshold=threshold,
         target_precision=target_precision,
@@ -239,6 +264,9 @@ def scan_cmd(
         memory_limit=memory_limit,
         workers=workers or default_workers(),
         dataset_index=str(dataset_index) if dataset_index is not None else None,
+        engine=engine,
+        spark_master=spark_master,
+        spark_conf=_spark_conf(spark_conf or []),
     )
     if state is None and webhook is not None:
         raise UsageError("--webhook needs --state (changes are measured against the previous run's state)")
