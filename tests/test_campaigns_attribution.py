@@ -181,15 +181,19 @@ def _reference_merge(facets, threshold, veto, sizes, veto_min_size, linked, infr
 
 
 @pytest.mark.parametrize("seed", range(12))
-@pytest.mark.parametrize("dense_cells", [0, 10**9])  # the sparse and the dense Gram matrix
-def test_greedy_merge_matches_the_plain_algorithm(seed, dense_cells, monkeypatch) -> None:
-    """The incremental bookkeeping (row maxima, one row of similarities per merge) merges the same
-    pairs in the same order as recomputing everything, ties included (small integer profiles repeat)."""
+@pytest.mark.parametrize(
+    ("dense_cells", "top_k", "n"),
+    [(0, 8, 40), (10**9, 8, 40), (10**9, 1, 40), (10**9, 2, 60), (10**9, 100, 30)],
+)  # the sparse and the dense Gram matrix; lists of each row's largest entries short, long, whole
+def test_greedy_merge_matches_the_plain_algorithm(seed, dense_cells, top_k, n, monkeypatch) -> None:
+    """The incremental bookkeeping (row maxima, each row's largest entries, one row of similarities
+    per merge) merges the same pairs in the same order as recomputing everything, ties included
+    (small integer profiles repeat)."""
     from distillguard.campaigns import attribute
 
     monkeypatch.setattr(attribute, "DENSE_GRAM_CELLS", dense_cells)
+    monkeypatch.setattr(attribute, "_TOP_K", top_k)
     rng = np.random.default_rng(seed)
-    n = 40
     base = rng.integers(0, 3, (6, 12)) * (rng.random((6, 12)) < 0.4)
     content = base[rng.integers(0, 6, n)] + (rng.random((n, 12)) < 0.1) * rng.integers(0, 2, (n, 12))
     network = rng.integers(0, 3, (n, 4)) * (rng.random((n, 4)) < 0.5)
@@ -203,8 +207,13 @@ def test_greedy_merge_matches_the_plain_algorithm(seed, dense_cells, monkeypatch
     assert label.tolist() == ref_label.tolist()
 
 
-def test_dense_and_sparse_gram_agree() -> None:
-    from distillguard.campaigns.attribute import _gram
+@pytest.mark.parametrize("dense_cells", [10**9, 0, 50 * 7, 50 * 79])  # dense, split (1, 7, 79 dense keys)
+def test_dense_and_sparse_gram_agree(dense_cells, monkeypatch) -> None:
+    from distillguard.campaigns import attribute
 
+    monkeypatch.setattr(attribute, "DENSE_GRAM_CELLS", dense_cells)
     x = sp.random(50, 80, density=0.3, random_state=np.random.default_rng(1), format="csr") * 100
-    np.testing.assert_allclose(_gram(x), (x @ x.T).toarray(), rtol=1e-12, atol=1e-9)
+    x = x.tolil()
+    x[:, 3] = 5.0  # a key every unit carries
+    x = x.tocsr()
+    np.testing.assert_allclose(attribute._gram(x), (x @ x.T).toarray(), rtol=1e-12, atol=1e-9)
