@@ -207,11 +207,14 @@ def test_greedy_merge_matches_the_plain_algorithm(seed, dense_cells, top_k, n, m
     assert label.tolist() == ref_label.tolist()
 
 
-@pytest.mark.parametrize("dense_cells", [10**9, 0, 50 * 7, 50 * 79])  # dense, split (1, 7, 79 dense keys)
-def test_dense_and_sparse_gram_agree(dense_cells, monkeypatch) -> None:
+@pytest.mark.parametrize(
+    ("dense_cells", "dense_share"), [(10**9, 0.05), (0, 0.05), (50 * 7, 0.5), (50 * 79, 0.0), (0, 2.0)]
+)  # all dense; split, blocks of 1 key; split, blocks of 7; dense in blocks; all sparse
+def test_dense_and_sparse_gram_agree(dense_cells, dense_share, monkeypatch) -> None:
     from distillguard.campaigns import attribute
 
     monkeypatch.setattr(attribute, "DENSE_GRAM_CELLS", dense_cells)
+    monkeypatch.setattr(attribute, "DENSE_KEY_SHARE", dense_share)
     x = sp.random(50, 80, density=0.3, random_state=np.random.default_rng(1), format="csr") * 100
     x = x.tolil()
     x[:, 3] = 5.0  # a key every unit carries
