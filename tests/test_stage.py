@@ -330,3 +330,25 @@ def test_batches_of_killed_scans_are_freed_and_no_others(tmp_path, monkeypatch):
     assert fresh.parent == tmp_path and fresh.name.startswith(f"distillguard-batches-{os.getpid()}-")
     for name, stays in names.items():
         assert (tmp_path / name).exists() == stays, name
+
+
+def test_bands_staged_as_a_list_read_the_same(logs, tmp_path):
+    """A monitoring state keeps row files staged before the bands had a column each (a list of band
+    keys): a window that mixes both gives the same results as one staged now."""
+    import polars as pl
+
+    from distillguard.pipeline import analyse
+    from distillguard.stage import ND_BAND_COLUMNS
+
+    st = stage_inputs([logs / "interactions"], [logs / "accounts.parquet"], tmp_path / "w", batch_rows=2_000)
+    new = analyse(st, tmp_path / "a1")
+    parts = sorted(st.stage_dir.glob("*.parquet"))
+    assert len(parts) >= 2
+    for p in parts[: len(parts) // 2]:  # as the earlier format wrote them
+        df = pl.read_parquet(p)
+        df = df.with_columns(nd_bands=pl.concat_list(ND_BAND_COLUMNS)).drop(ND_BAND_COLUMNS)
+        df.write_parquet(p)
+    assert "nd_bands" in pq.read_schema(parts[0]).names
+    mixed = analyse(st, tmp_path / "a2")
+    assert mixed.accounts.equals(new.accounts)
+    assert mixed.campaigns == new.campaigns and new.campaigns

@@ -68,7 +68,7 @@ from distillguard.scoring import (
 from distillguard.scoring.history import history_text, observed_days
 from distillguard.scoring.reasons import account_reasons, joined_evidence
 from distillguard.signals.base import unavailable_signals
-from distillguard.stage import FeatureFn, Progress, Staged, ip_prefix, stage_inputs
+from distillguard.stage import ND_BAND_COLUMNS, FeatureFn, Progress, Staged, ip_prefix, stage_inputs
 
 __all__ = ["ScanOptions", "ScanResult", "Staged", "analyse", "ip_prefix", "scan", "stage_inputs"]
 
@@ -385,6 +385,20 @@ def _machine_memory() -> str:
         return "an unknown amount of memory"
 
 
+def _band_columns(staged: ir.Table) -> ir.Table:
+    """Staged rows with the near-duplicate bands as a list (how a monitoring state's row files were
+    written before the bands had a column each; they stay in the state for its window), element by
+    element into :data:`~distillguard.stage.ND_BAND_COLUMNS`."""
+    if "nd_bands" not in staged.columns:
+        return staged
+    bands = staged.nd_bands
+    cols = {
+        c: staged[c].fill_null(bands[i]) if c in staged.columns else bands[i].cast("int64")
+        for i, c in enumerate(ND_BAND_COLUMNS)
+    }
+    return staged.mutate(**cols).drop("nd_bands")
+
+
 def _analyse(st: Staged, work_dir: Path, options: ScanOptions, say: Progress) -> ScanResult:
     t0 = time.perf_counter()
     model = load_model(options.model_path, dataset_index=options.dataset_index is not None)
@@ -395,9 +409,12 @@ def _analyse(st: Staged, work_dir: Path, options: ScanOptions, say: Progress) ->
     # --- set-wise work on DuckDB through ibis --------------------------------------------------------
     say("account aggregates", 0.0)
     con = _connect(work_dir, options)
-    staged = con.read_parquet(
-        str(st.stage_dir if options.engine == "spark" else st.stage_dir / "*.parquet"), table_name="staged"
-    )
+    if options.engine == "spark":
+        staged = con.read_parquet(str(st.stage_dir), table_name="staged")
+    else:
+        # (by name: a monitoring state's older row files may lack columns added since)
+        staged = con.read_parquet(str(st.stage_dir / "*.parquet"), table_name="staged", union_by_name=True)
+        staged = _band_columns(staged)
     acc_t: ir.Table | None = None
     account_cols: set[str] | None = None
     if accounts_read is not None:

@@ -15,6 +15,7 @@ import ibis.expr.types as ir
 
 from distillguard.accounts.counts import AccountCounts, account_totals
 from distillguard.signals.base import Signal, register
+from distillguard.stage import ND_BAND_COLUMNS
 
 __all__ = [
     "KEY_SCHEMA",
@@ -145,8 +146,23 @@ class SharedNearDuplicate(LinkSignal):
 
     @classmethod
     def key_rows(cls, staged: ir.Table, by: str = "account_id") -> ir.Table:
-        t = staged.select(by, raw=staged.nd_bands.unnest())
-        return t.filter(t.raw.notnull())
+        return ibis.union(*(cls._band(staged, c, by) for c in ND_BAND_COLUMNS))
+
+    @classmethod
+    def counted(cls, staged: ir.Table, counts: AccountCounts) -> tuple[str, ir.Table]:
+        # band by band (a key of one band never equals a key of another: each band's keys are mixed
+        # with its index), so that each grouping is a 32nd of the (account, band key) rows
+        staged = staged.join(counts.totals.select("account_id", "aidx"), "account_id")
+        parts = []
+        for c in ND_BAND_COLUMNS:
+            t = cls._band(staged, c, "aidx")
+            parts.append(t.group_by(["aidx", "raw"]).aggregate(n=lambda s: s.count()))
+        return "aidx", ibis.union(*parts)
+
+    @staticmethod
+    def _band(staged: ir.Table, column: str, by: str) -> ir.Table:
+        t = staged.filter(staged[column].notnull())
+        return t.select(by, raw=t[column])
 
 
 @register
