@@ -3,8 +3,9 @@
 Every aggregate of the scan is one ibis expression, run as it is by DuckDB (the embedded default) or by
 Spark (``scan --engine spark``). The stages that reuse a result several times materialise it with
 :func:`materialise`, the one place that knows the engine: a DuckDB table in the scan's in-memory
-database, or a cached temporary view on Spark (``CACHE TABLE``: kept in executor memory, spilled to
-their local disks, and never written to a warehouse directory the scan does not own).
+database, or on Spark a temporary view of a local checkpoint (kept by the executors' block managers,
+in memory and on their local disks, and never written to a warehouse directory the scan does not
+own; freed when the scan drops its views).
 """
 
 from __future__ import annotations
@@ -18,9 +19,12 @@ def is_spark(con: ibis.BaseBackend) -> bool:
     return con.name == "pyspark"
 
 
-def materialise(con: ibis.BaseBackend, name: str, obj: ir.Table | pa.Table) -> ir.Table:
-    """``obj`` (an expression over ``con``'s tables, or Arrow) computed once, as table ``name``."""
+def materialise(con: ibis.BaseBackend, name: str, obj: ir.Table | pa.Table, replace: bool = False) -> ir.Table:
+    """``obj`` (an expression over ``con``'s tables, or Arrow) computed once, as table ``name``
+    (``replace``: in place of an earlier table of that name, for a stage that runs more than once)."""
     if not is_spark(con):
+        if replace:  # (raw: ibis 12's drop_table renders no name with this sqlglot)
+            con.raw_sql(f'DROP TABLE IF EXISTS "{name}"')
         return con.create_table(name, obj if isinstance(obj, ir.Table) else ibis.memtable(obj))
     session = con._session  # the backend's SparkSession (ibis keeps it there)
     if isinstance(obj, pa.Table):
@@ -29,8 +33,11 @@ def materialise(con: ibis.BaseBackend, name: str, obj: ir.Table | pa.Table) -> i
         session.sql(f"CACHE TABLE `{name}`")
         return con.table(name)
     con._run_pre_execute_hooks(obj)  # (registers the memtables the expression reads)
-    session.sql(f"UNCACHE TABLE IF EXISTS `{name}`")
-    session.sql(f"CACHE TABLE `{name}` AS {con.compile(obj)}")
+    # a local checkpoint, not CACHE TABLE: a cached view keeps the query that made it, and Spark
+    # plans every later query over the whole lineage again (the near-duplicate keys, 32 grouped
+    # bands, made each query over the key table take minutes to plan on a tiny log)
+    df = session.sql(con.compile(obj)).localCheckpoint(eager=True)
+    df.createOrReplaceTempView(name)
     return con.table(name)
 
 

@@ -46,6 +46,7 @@ import polars as pl
 import pyarrow as pa
 
 from distillguard.campaigns.cluster import ClusterParams, leiden_clusters
+from distillguard.engine import materialise
 from distillguard.linking.keys import KIND_NOUN, PROFILE_SIGNALS
 
 if TYPE_CHECKING:  # (scipy is imported where it is used: it is not needed to start a scan)
@@ -102,23 +103,21 @@ def attribution_weight(edges: pl.DataFrame, kind_weight: dict[str, float]) -> pl
     return pl.sum_horizontal(terms) if terms else pl.col("weight")
 
 
-def _profile_counts(staged: ir.Table, units: pl.DataFrame, keys: ir.Table) -> pl.DataFrame:
-    """``facet, unit, kind, key, n, idf``: requests of each unit carrying each key.
+def _profile_counts(
+    con: ibis.BaseBackend, staged: ir.Table, units: pl.DataFrame, keys: ir.Table
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """``(columns, counts)``: the profiles' columns ``facet, kind, key, c`` (``c``: the column's index
+    in its facet, in order of kind and key) and ``facet, unit, c, w``: ``w`` is the requests of each
+    unit carrying each key, times the key's rarity.
 
     Facet ``content``: only keys that some accounts share consistently (rows of the weighted key
     table) count, with their rarity ``idf``; a key used by one account says nothing about two
     groups. Facets ``network`` (ASN) and ``config`` (request parameters): every value, idf 1.
+    The counts come back as numbers only (at full size, tens of millions of unit-key cells: as text
+    they held gigabytes).
     """
-    empty = pl.DataFrame(
-        schema={
-            "facet": pl.Utf8,
-            "unit": pl.Int64,
-            "kind": pl.Utf8,
-            "key": pl.Utf8,
-            "n": pl.Int64,
-            "idf": pl.Float64,
-        }
-    )
+    columns = pl.DataFrame(schema={"facet": pl.Utf8, "kind": pl.Utf8, "key": pl.Utf8, "c": pl.Int64})
+    empty = pl.DataFrame(schema={"facet": pl.Utf8, "unit": pl.Int64, "c": pl.Int64, "w": pl.Float64})
     u = ibis.memtable(units.select("account_id", "unit").to_arrow())
     s = staged.join(u, "account_id")
     kinds_present = set(keys.select("kind").distinct().to_pyarrow().column(0).to_pylist())
@@ -148,10 +147,17 @@ def _profile_counts(staged: ir.Table, units: pl.DataFrame, keys: ir.Table) -> pl
             c = c.mutate(idf=ibis.literal(1.0))
         parts.append(c.select("facet", "unit", "kind", "key", "n", "idf"))
     if not parts:
-        return empty
-    df = pl.from_arrow(ibis.union(*parts).to_pyarrow())
+        return columns, empty
+    allc = materialise(con, "profile_counts", ibis.union(*parts), replace=True)
+    cols = pl.from_arrow(allc.select("facet", "kind", "key").distinct().to_pyarrow())
+    assert isinstance(cols, pl.DataFrame)
+    cols = cols.cast({"facet": pl.Utf8, "kind": pl.Utf8, "key": pl.Utf8}).sort(["facet", "kind", "key"])
+    cols = cols.with_columns(c=pl.int_range(pl.len()).over("facet").cast(pl.Int64))
+    j = allc.join(ibis.memtable(cols.to_arrow()), ["facet", "kind", "key"])
+    j = j.select("facet", "unit", "c", w=j.n.cast("float64") * j.idf)
+    df = pl.from_arrow(j.to_pyarrow())
     assert isinstance(df, pl.DataFrame)
-    return df.cast(dict(empty.schema)).sort(["facet", "unit", "kind", "key"])
+    return cols, df.cast(dict(empty.schema))
 
 
 def _normalise(x: sp.csr_matrix) -> sp.csr_matrix:
@@ -407,19 +413,13 @@ def attribute(
         .cast(pl.Int64)
     )
     n_units = int(units["unit"].max() + 1)
-    counts = _profile_counts(staged, units, keys)
-    col = counts.select("facet", "kind", "key").unique().sort(["facet", "kind", "key"])
-    col = col.with_columns(c=pl.int_range(pl.len()).over("facet").cast(pl.Int64))
-    counts = counts.join(col, on=["facet", "kind", "key"])
+    col, counts = _profile_counts(con, staged, units, keys)
     mats = []
     for facet in FACETS:
         part = counts.filter(pl.col("facet") == facet)
         mats.append(
             sp.csr_matrix(
-                (
-                    (part["n"].cast(pl.Float64) * part["idf"]).to_numpy(),
-                    (part["unit"].to_numpy(), part["c"].to_numpy()),
-                ),
+                (part["w"].to_numpy(), (part["unit"].to_numpy(), part["c"].to_numpy())),
                 shape=(n_units, int((col["facet"] == facet).sum())),
             )
         )
