@@ -65,12 +65,22 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-spark-"))
     accounts = args.logs / "accounts.parquet"
     t0 = time.perf_counter()
+    last = [""]
+
+    def progress(stage: str, _frac: float) -> None:
+        # each stage as it starts, on stderr: a long run stopped early still says how far it got
+        if stage != last[0]:
+            last[0] = stage
+            rss = {k: round(v / 2**30, 2) for k, v in _tree_rss(os.getpid()).items()}
+            print(f"{time.perf_counter() - t0:8.1f} s  {stage}  {rss}", file=sys.stderr, flush=True)
+
     try:
         res = scan(
             [args.logs / "interactions"],
             [accounts] if accounts.exists() else None,
             work,
             ScanOptions(engine="spark", spark_master=args.master, spark_conf=conf),  # type: ignore[arg-type]
+            progress=progress,
         )
     finally:
         done.set()

@@ -119,7 +119,6 @@ def _profile_counts(
     columns = pl.DataFrame(schema={"facet": pl.Utf8, "kind": pl.Utf8, "key": pl.Utf8, "c": pl.Int64})
     empty = pl.DataFrame(schema={"facet": pl.Utf8, "unit": pl.Int64, "c": pl.Int64, "w": pl.Float64})
     u = ibis.memtable(units.select("account_id", "unit").to_arrow())
-    s = staged.join(u, "account_id")
     kinds_present = set(keys.select("kind").distinct().to_pyarrow().column(0).to_pylist())
     parts = []
     for sig in PROFILE_SIGNALS:
@@ -127,15 +126,17 @@ def _profile_counts(
         if facet is None or (facet == "content" and sig.kind not in kinds_present):
             continue
         try:
-            rows = sig.key_rows(s, by="unit")
+            rows = sig.key_rows(staged)
         except AttributeError:  # a column this signal needs is not in the logs
             continue
         if facet == "content":
             known = keys.filter(keys.kind == sig.kind)
             fps = known.filter(known.fp.notnull()).select("fp").distinct()
             if rows.raw.type().is_integer() and sig.hex_key:
-                # only fingerprints of shared keys can match below: drop the rest before counting
+                # only fingerprints of shared keys can match below: drop the rest before anything
+                # else (the near-duplicate bands: 32 rows a request, few of them shared keys)
                 rows = rows.semi_join(fps, rows.raw.cast("int64") == fps.fp)
+        rows = rows.join(u, "account_id").select("unit", *sig.key_columns)
         c = rows.group_by(["unit", *sig.key_columns]).aggregate(n=lambda t: t.count())
         c = c.select(
             "unit", key=sig.key_text(c), n="n", kind=ibis.literal(sig.kind), facet=ibis.literal(facet)
