@@ -19,7 +19,9 @@ def is_spark(con: ibis.BaseBackend) -> bool:
     return con.name == "pyspark"
 
 
-def materialise(con: ibis.BaseBackend, name: str, obj: ir.Table | pa.Table, replace: bool = False) -> ir.Table:
+def materialise(
+    con: ibis.BaseBackend, name: str, obj: ir.Table | pa.Table, replace: bool = False
+) -> ir.Table:
     """``obj`` (an expression over ``con``'s tables, or Arrow) computed once, as table ``name``
     (``replace``: in place of an earlier table of that name, for a stage that runs more than once)."""
     if not is_spark(con):

@@ -235,8 +235,8 @@ def greedy_merge(
     members' home networks, not a signature. ``linked`` (default: all) is OR-ed on a merge.
     Repeatedly merges the most similar allowed pair (ties: lowest indices) while its cosine is at
     least ``threshold``; a merged unit's profiles are the sums of its parts. Returns
-    the group label of every unit (the index it ended in) and the merges
-    ``(into, merged, cosine, contribution of each column of facets[0] (a sparse row))``. Cosines of sums follow from the
+    the group label of every unit (the index it ended in) and the merges ``(into, merged, cosine,
+    contribution of each column of facets[0] as a sparse row)``. Cosines of sums follow from the
     Gram matrices (dot products add up), so a merge costs O(units) per facet; memory is O(units^2):
     callers pass groups, not all accounts.
     """
