@@ -68,6 +68,9 @@ class ScoreModel:
     #: operating points for accounts seen only a few days (see :mod:`distillguard.scoring.history`):
     #: ``buckets`` (largest observed days of each), per bucket ``thresholds`` and ``curve``, ``measured_on``
     history: dict = field(default_factory=dict)
+    #: thresholds that hold the default rung up so that look-alike groups stay unflagged on calibration
+    #: scans (see :mod:`distillguard.scoring.guard`): ``threshold``, ``by_history`` and what was measured
+    guard: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return {
@@ -78,6 +81,7 @@ class ScoreModel:
             "measured_on": self.measured_on,
             "trained_on": self.trained_on,
             **({"history": self.history} if self.history else {}),
+            **({"guard": self.guard} if self.guard else {}),
         }
 
 
@@ -106,6 +110,7 @@ def load_model(path: str | None = None, *, dataset_index: bool = False) -> Score
         tuple(d.get("curve", ())),
         dict(d.get("measured_on", {})),
         dict(d.get("history", {})),
+        dict(d.get("guard", {})),
     )
 
 

@@ -54,15 +54,17 @@ class OperatingPoint:
         return out
 
 
-def history_points(model: ScoreModel, rung: float) -> tuple[dict, ...]:
+def history_points(model: ScoreModel, rung: float, floors: dict | None = None) -> tuple[dict, ...]:
     """Per history bucket, the threshold of precision ``rung`` on that bucket's curve (buckets without
-    a curve, or whose curve never reached the rung, are left to the main threshold)."""
+    a curve, or whose curve never reached the rung, are left to the main threshold), raised to
+    ``floors[bucket]`` where given (the look-alike guard)."""
     h = model.history or {}
     out = []
     for b in h.get("buckets", []):
         t = h.get("thresholds", {}).get(str(b), {}).get(str(rung))
         if t is None or t >= 1.0:
             continue
+        t = max(t, float((floors or {}).get(str(b), 0.0)))
         below = [p for p in h["curves"][str(b)] if p["threshold"] <= t + 1e-12]
         pt = max(below, key=lambda p: p["threshold"]) if below else None
         out.append({
@@ -118,20 +120,32 @@ def choose_operating_point(
     p, t = min(stricter)
     if t >= 1.0:
         raise UsageError(f"no threshold reached precision {p:g} on the model's development curve")
+    g = model.guard or {}
+    guarded = bool(g) and abs(p - float(g.get("rung", 0.0))) < 1e-12 and float(g.get("threshold", 1.0)) < 1.0
+    rung_t = t
+    if guarded:
+        t = max(t, float(g["threshold"]))
     pt = curve_point(model, t)
     origin = "default" if target_precision is None else "requested"
-    measured = (
-        f"; precision {pt['precision']:.4f}, recall {pt['recall']:.4f} at this threshold" if pt else ""
-    )
-    early = history_points(model, p)
+    measured = ""
+    if guarded and t > rung_t:
+        measured = (
+            f"; raised to {t:.3f} by the look-alike guard (the lowest at which at most "
+            f"{g['run_share']:.0%} of {g['runs']} calibration scans flagged over {g['group_rate']:.1%} of "
+            "a legitimate group)"
+        )
+    if pt:
+        measured += f"; precision {pt['precision']:.4f}, recall {pt['recall']:.4f} at {t:.3f}"
+    early = history_points(model, p, g.get("by_history") if guarded else None)
     if early:
         measured += "; accounts seen for fewer days: " + ", ".join(
             f"up to {h['max_days']} d {h['threshold']:.3f}" for h in early
-        ) + " (the same precision measured on such histories)"
+        ) + " (the same precision measured on such histories"
+        measured += ", held up by the guard)" if guarded else ")"
     return OperatingPoint(
         tp,
         float(t),
-        f"{origin} target precision {tp:g}: threshold {t:.2f} is the lowest from which out-of-fold "
+        f"{origin} target precision {tp:g}: threshold {rung_t:.3f} is the lowest from which out-of-fold "
         f"development scores stayed at precision >= {p:g}{measured} ({model.trained_on})",
         pt["precision"] if pt else None,
         pt["recall"] if pt else None,

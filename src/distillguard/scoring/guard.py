@@ -1,0 +1,164 @@
+"""The look-alike guard: the default operating point also bounds how often a legitimate group is flagged.
+
+The 0.999 rung of the precision curve counts false positives over all development accounts pooled,
+and pooled precision hides where they fall: a handful of accounts of one small legitimate group (a
+tutoring product's three accounts, an accelerator batch) in one run is a precision of 0.9993 and a
+customer group wrongly banned. So the default thresholds are also held up by whole scans of
+calibration seeds the weights never saw: in every scan, each legitimate archetype is a group, and a
+group is over-flagged when more than :data:`GROUP_RATE` of its accounts are flagged. The main
+threshold is the lowest (not below the rung) at which at most :data:`RUN_SHARE` of the scans have an
+over-flagged group; then each history bucket's threshold (:mod:`distillguard.scoring.history`) is
+lowered from there only as far as no scan gains an over-flagged group, and never below its own rung.
+
+Usage: ``python -m distillguard.scoring.guard --prompts-dir ../shared/data/prompts --frames DIR``
+scans the calibration seeds with the public-dataset index (one frame per scenario and seed, kept in
+``DIR`` and reused) and writes the section into the shipped model for scans with an index.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import polars as pl
+
+#: a legitimate group of a scan is over-flagged above this share of its accounts (the issue's floor)
+GROUP_RATE = 0.005
+#: the main threshold allows over-flagged groups in at most this share of calibration scans
+RUN_SHARE = 0.03
+#: the precision rung whose thresholds the guard holds up (the default target)
+RUNG = 0.999
+
+
+def _thresholds(main: float, by_history: dict[int, float]) -> pl.Expr:
+    out = pl.lit(main)
+    for days, t in sorted(by_history.items(), reverse=True):
+        out = pl.when(pl.col("observed_days") <= days).then(pl.lit(t)).otherwise(out)
+    return out
+
+
+def bad_runs(frame: pl.DataFrame, main: float, by_history: dict[int, float]) -> pl.DataFrame:
+    """``scenario, seed, archetype, flagged, accounts`` of every over-flagged legitimate group."""
+    return (
+        frame.filter(pl.col("y") == 0)
+        .with_columns(f=pl.col("score") >= _thresholds(main, by_history))
+        .group_by("scenario", "seed", "archetype")
+        .agg(flagged=pl.col("f").sum(), accounts=pl.len())
+        .filter(pl.col("flagged") > GROUP_RATE * pl.col("accounts"))
+        .sort("scenario", "seed", "archetype")
+    )
+
+
+def _runs(bad: pl.DataFrame) -> int:
+    return bad.select("scenario", "seed").n_unique() if bad.height else 0
+
+
+def guard(
+    frame: pl.DataFrame, rung: float, buckets: dict[int, float], grid: tuple[float, ...],
+    run_share: float = RUN_SHARE,
+) -> dict:
+    """The guard section of a model from labelled whole scans (``frame``: ``scenario, seed, archetype,
+    y, score, observed_days`` per account): ``threshold`` for the main rung ``rung``, ``by_history``
+    per bucket (``buckets``: the bucket's own rung threshold), and what was measured."""
+    runs = frame.select("scenario", "seed").n_unique()
+    allowed = int(run_share * runs)
+    main = None
+    for t in sorted(g for g in grid if g >= rung):
+        # every account at the main threshold: short histories may not add over-flagged groups yet
+        if _runs(bad_runs(frame, t, {})) <= allowed:
+            main = t
+            break
+    if main is None:
+        return {"threshold": 1.0, "by_history": {}, "runs": runs, "allowed_runs": allowed,
+                "note": "no threshold of the grid met the guard"}
+    base = _runs(bad_runs(frame, main, {}))
+    by_history: dict[int, float] = {}
+    for days in sorted(buckets):
+        floor = buckets[days]
+        best = main
+        for t in sorted((g for g in grid if floor <= g < main), reverse=True):
+            if _runs(bad_runs(frame, main, {**by_history, days: t})) > base:
+                break
+            best = t
+        by_history[days] = best
+    bad = bad_runs(frame, main, by_history)
+    return {
+        "threshold": main,
+        "by_history": {str(k): v for k, v in by_history.items()},
+        "group_rate": GROUP_RATE,
+        "run_share": run_share,
+        "runs": runs,
+        "runs_over": _runs(bad),
+        "over_flagged": bad.to_dicts(),
+    }
+
+
+def _scan_one(scenario: str, seed: int, scale: float, prompts_dir: str | None, frames: Path) -> pl.DataFrame:
+    from distillguard.scoring.train import build_index, labelled_designs
+
+    if prompts_dir is None:
+        raise SystemExit(f"{frames}: no frame for {scenario} seed {seed}; give --prompts-dir to scan it")
+    index = frames / "index"
+    if not (index / "index.json").is_file():
+        build_index(prompts_dir, index)
+    return labelled_designs(seed, scale, prompts_dir, scenario, [str(index)])[0]
+
+
+def main() -> None:
+    from distillguard.outdir import OutputFile
+    from distillguard.scoring.model import MODEL_FILES, load_model
+    from distillguard.scoring.train import GRID
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--frames", required=True, metavar="DIR",
+                    help="folder of one Parquet frame per calibration scan; missing ones are scanned")
+    ap.add_argument("--prompts-dir", default=None, help="real prompts for the scans (needed to scan)")
+    ap.add_argument("--scenarios", default="default,hard-lookalikes,adaptive,low-and-slow,cot-and-sweeps")
+    ap.add_argument("--seeds", default=",".join(str(s) for s in range(21, 41)))
+    ap.add_argument("--scale", type=float, default=0.5)
+    ap.add_argument("--model", default=None, help="model file to add the section to (default: the shipped "
+                    "model for scans with an index)")
+    ap.add_argument("--run-share", type=float, default=RUN_SHARE)
+    a = ap.parse_args()
+    here = Path(__file__).parent
+    target = OutputFile(Path(a.model or here / MODEL_FILES[True]), "model", "--model")
+    seeds = [int(s) for s in a.seeds.split(",")]
+    if not all(20 < s < 100 for s in seeds):
+        raise SystemExit("the guard is calibrated on dev seeds the weights never saw (21-99)")
+    frames = Path(a.frames)
+    frames.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for sc in a.scenarios.split(","):
+        for s in seeds:
+            path = frames / f"{sc}-{s}.parquet"
+            if not path.is_file():
+                _scan_one(sc, s, a.scale, a.prompts_dir, frames).write_parquet(path)
+                print(f"{sc} seed {s} scanned", flush=True)
+            paths.append(path)
+    frame = pl.concat([pl.read_parquet(p) for p in paths], how="diagonal_relaxed")
+    model = load_model(str(target.path))
+    rung_t = model.thresholds.get(str(RUNG))
+    if rung_t is None:
+        raise SystemExit(f"{target.path}: no {RUNG} rung to guard")
+    buckets = {int(b): float(t[str(RUNG)]) for b, t in (model.history or {}).get("thresholds", {}).items()
+               if str(RUNG) in t}
+    # the scores are recomputed with the model's weights: frames may come from an earlier fit
+    from distillguard.scoring.model import score_accounts
+
+    frame = frame.with_columns(score=score_accounts(frame, model)["score"])
+    section = {"rung": RUNG, **guard(frame, rung_t, buckets, GRID, a.run_share)}
+    runs = frame.select("scenario", "seed").unique()
+    section["measured_on"] = {
+        sc: sorted(runs.filter(pl.col("scenario") == sc)["seed"].to_list())
+        for sc in sorted(runs["scenario"].unique().to_list())
+    }
+    d = json.loads(target.path.read_text())
+    d["guard"] = section
+    with target.writing() as tmp_file:
+        tmp_file.write_text(json.dumps(d, indent=1))
+    print(json.dumps({k: v for k, v in section.items() if k != "over_flagged"}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
