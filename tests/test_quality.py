@@ -30,6 +30,8 @@ RUNS = [
     ("hard-lookalikes", 1005, True),
     ("adaptive", 1010, True),
     ("adaptive", 1011, True),
+    ("adaptive", 1012, True),
+    ("adaptive", 1017, True),
 ]
 ADAPTIVE = "adaptive"
 #: known detection gaps on a held-out run (scorer, not attribution): reported here, not hidden. None now:
@@ -99,10 +101,10 @@ def test_every_playbook_recall(scanned, request: pytest.FixtureRequest) -> None:
 
 #: known false positives in a look-alike group on a held-out run: reported here, not hidden
 KNOWN_LOOKALIKE_GAPS: dict[tuple[str, int, bool], str] = {
-    ("adaptive", 1010, True): "two of 30 tutoring products flagged (6.7%; floor 0.5%), scores 0.68-0.71 "
-    "against the threshold 0.675: out of fold on the development seeds, 1 of 960 tutoring products "
-    "scores that high, and 3 of 80 runs at scale 0.5 (8 of 20 at scale 2) have an account of a small "
-    "look-alike group (startup cohorts) flagged at the default threshold",
+    ("adaptive", 1012, True): "one of 40 startup-cohort accounts flagged (2.5%; floor 0.5%), score 0.86 "
+    "against the guarded threshold 0.815: 188 single-turn requests, 99% of them public-dataset items "
+    "never repeated, no chain-of-thought; at the account level an answer-harvest shard, and nothing "
+    "ties it to other accounts (3 of 100 calibration scans have such an account)",
 }
 
 
