@@ -268,6 +268,95 @@ class GRUStudent:
         return out
 
 
+class NgramNetStudent(GRUStudent):
+    """A neural n-gram language model (Bengio et al., 2003): the embeddings of the previous ``order``
+    words, concatenated, through one tanh layer into the same adaptive softmax and vocabulary as the
+    GRU. It sees exactly the context a keyed choice depends on (the previous word), which a short GRU
+    training mixes with the whole history; trained on one CPU core in minutes."""
+
+    name = "neural"
+
+    def __init__(self, texts: list[str], seed: int, vocab: int = 8000, emb: int = 64, hidden: int = 384,
+                 epochs: int = 4, order: int = 3, batch: int = 512, lr: float = 3e-3):
+        torch = self.torch = _torch()
+        toks = [TOKEN.findall(t) for t in texts]
+        cnt = Counter(w for t in toks for w in t)
+        itos = ["</s>", "<unk>"] + [w for w, _ in cnt.most_common(vocab - 2)]
+        have = set(itos)
+        extra = sorted(w for w in PAIR_WORDS if w in cnt and w not in have)
+        self.itos = itos[: vocab - len(extra)] + extra
+        self.stoi = {w: i for i, w in enumerate(self.itos)}
+        stream = [0] * order  # every text starts after `order` end markers
+        for t in toks:
+            stream.extend(self.stoi.get(w, 1) for w in t)
+            stream.extend([0] * order)
+        data = torch.tensor(stream)
+        ctx = data.unfold(0, order, 1)[:-1]  # the `order` words before each position
+        y = data[order:]
+        keep = y != 1  # <unk> is never a target: it is never sampled either
+        ctx, y = ctx[keep], y[keep]
+        torch.manual_seed(seed)
+        v = len(self.itos)
+        self.order, self.hidden = order, hidden
+        self.emb = torch.nn.Embedding(v, emb)
+        self.mix = torch.nn.Sequential(torch.nn.Linear(order * emb, hidden), torch.nn.Tanh())
+        self.out = torch.nn.AdaptiveLogSoftmaxWithLoss(hidden, v, cutoffs=[1000, 3000], div_value=4.0)
+        params = [*self.emb.parameters(), *self.mix.parameters(), *self.out.parameters()]
+        opt = torch.optim.Adam(params, lr=lr)
+        n = len(y)
+        steps = epochs * ((n + batch - 1) // batch)
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.1)
+        self.losses = []
+        for _ in range(epochs):
+            perm = torch.randperm(n)
+            for i in range(0, n, batch):
+                idx = perm[i : i + batch]
+                loss = self.out(self._h(ctx[idx]), y[idx]).loss
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                sched.step()
+                self.losses.append(loss.item())
+        self.tokens = len(stream)
+
+    def _h(self, ctx):
+        return self.mix(self.emb(ctx).flatten(1))
+
+    def _run(self, start, state, steps: int, gen, stop: bool):
+        torch = self.torch
+        ctx = state if state is not None else torch.zeros(len(start), self.order, dtype=torch.long)
+        n = len(ctx)
+        out = torch.zeros(n, steps, dtype=torch.long)
+        lens = torch.full((n,), steps)
+        alive = torch.ones(n, dtype=torch.bool)
+        for t in range(steps):
+            cur = self._step(self._h(ctx), gen)
+            out[:, t] = cur
+            ctx = torch.cat([ctx[:, 1:], cur[:, None]], 1)
+            ended = alive & (cur == 0)
+            lens[ended] = t
+            alive &= cur != 0
+            if stop and not alive.any():
+                break
+        return [[self.itos[j] for j in row[: int(m)]] for row, m in zip(out.tolist(), lens, strict=True)]
+
+    def continue_(self, prefixes: list[list[str]], k: int, seed: str, batch: int = 2000) -> list[list[str]]:
+        torch = self.torch
+        gen = torch.Generator().manual_seed(_int_seed(seed))
+        out: list[list[str]] = []
+        with torch.no_grad():
+            for i in range(0, len(prefixes), batch):
+                rows = prefixes[i : i + batch]
+                ids = torch.tensor([([0] * self.order + [self.stoi.get(w, 1) for w in p])[-self.order:]
+                                    for p in rows])
+                out += self._run(ids[:, -1], ids, k, gen, False)
+        return out
+
+
+NEURAL = {"gru": GRUStudent, "ngram": NgramNetStudent}
+DEFAULT_EPOCHS = {"gru": 2, "ngram": 4}
+
+
 def detokenize(tokens: list[str]) -> str:
     parts: list[str] = []
     for i, t in enumerate(tokens):
@@ -362,7 +451,10 @@ def main() -> None:
     ap.add_argument("--sizes", default="200,1000,5000,20000", help="numbers of generated texts tested")
     ap.add_argument("--neural-sizes", default="1000,5000", help="the same for the neural student")
     ap.add_argument("--probes", default="1000,5000,20000", help="numbers of prefix probes tested")
-    ap.add_argument("--epochs", type=int, default=2, help="the neural student's training epochs")
+    ap.add_argument("--epochs", type=int, default=None,
+                    help="the neural student's training epochs (default: GRU 2, n-gram net 4)")
+    ap.add_argument("--neural-model", choices=("gru", "ngram"), default="gru",
+                    help="the neural student: a word GRU, or a neural n-gram model (previous 3 words)")
     ap.add_argument("--no-neural", action="store_true", help="the trigram student only (no PyTorch needed)")
     ap.add_argument("--quick", action="store_true", help="2 keys each, smaller N, 1 epoch (~5 minutes)")
     ap.add_argument("--neural-conditions", default="100,0,10",
@@ -428,8 +520,8 @@ def main() -> None:
                 continue
             for cond in conds:
                 t0 = time.perf_counter()
-                lm = TrigramLM(corpora[cond]) if name == "trigram" else GRUStudent(
-                    corpora[cond], seed=rep, epochs=args.epochs)
+                lm = TrigramLM(corpora[cond]) if name == "trigram" else NEURAL[args.neural_model](
+                    corpora[cond], seed=rep, epochs=args.epochs or DEFAULT_EPOCHS[args.neural_model])
                 timing[f"{name} training"] += time.perf_counter() - t0
                 t0 = time.perf_counter()
                 gen = lm.sample(max(sizes[name]), _seed("sample", args.seed, rep, cond))

@@ -12,7 +12,8 @@ lowered from there only as far as no scan gains an over-flagged group, and never
 
 Usage: ``python -m distillguard.scoring.guard --prompts-dir ../shared/data/prompts --frames DIR``
 scans the calibration seeds with the public-dataset index (one frame per scenario and seed, kept in
-``DIR`` and reused) and writes the section into the shipped model for scans with an index.
+``DIR`` and reused) and writes the section into the shipped model for scans with an index
+(``--without-index``: scans without one, for the other shipped model; use another ``DIR``).
 """
 
 from __future__ import annotations
@@ -94,15 +95,17 @@ def guard(
     }
 
 
-def _scan_one(scenario: str, seed: int, scale: float, prompts_dir: str | None, frames: Path) -> pl.DataFrame:
+def _scan_one(
+    scenario: str, seed: int, scale: float, prompts_dir: str | None, frames: Path, with_index: bool
+) -> pl.DataFrame:
     from distillguard.scoring.train import build_index, labelled_designs
 
     if prompts_dir is None:
         raise SystemExit(f"{frames}: no frame for {scenario} seed {seed}; give --prompts-dir to scan it")
     index = frames / "index"
-    if not (index / "index.json").is_file():
+    if with_index and not (index / "index.json").is_file():
         build_index(prompts_dir, index)
-    return labelled_designs(seed, scale, prompts_dir, scenario, [str(index)])[0]
+    return labelled_designs(seed, scale, prompts_dir, scenario, [str(index) if with_index else None])[0]
 
 
 def main() -> None:
@@ -120,9 +123,11 @@ def main() -> None:
     ap.add_argument("--model", default=None, help="model file to add the section to (default: the shipped "
                     "model for scans with an index)")
     ap.add_argument("--run-share", type=float, default=RUN_SHARE)
+    ap.add_argument("--without-index", action="store_true",
+                    help="calibrate the model for scans without a dataset index (scans made without one)")
     a = ap.parse_args()
     here = Path(__file__).parent
-    target = OutputFile(Path(a.model or here / MODEL_FILES[True]), "model", "--model")
+    target = OutputFile(Path(a.model or here / MODEL_FILES[not a.without_index]), "model", "--model")
     seeds = [int(s) for s in a.seeds.split(",")]
     if not all(20 < s < 100 for s in seeds):
         raise SystemExit("the guard is calibrated on dev seeds the weights never saw (21-99)")
@@ -133,7 +138,7 @@ def main() -> None:
         for s in seeds:
             path = frames / f"{sc}-{s}.parquet"
             if not path.is_file():
-                _scan_one(sc, s, a.scale, a.prompts_dir, frames).write_parquet(path)
+                _scan_one(sc, s, a.scale, a.prompts_dir, frames, not a.without_index).write_parquet(path)
                 print(f"{sc} seed {s} scanned", flush=True)
             paths.append(path)
     frame = pl.concat([pl.read_parquet(p) for p in paths], how="diagonal_relaxed")
