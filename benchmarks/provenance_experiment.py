@@ -166,13 +166,7 @@ class GRUStudent:
     def __init__(self, texts: list[str], seed: int, vocab: int = 8000, emb: int = 64, hidden: int = 192,
                  epochs: int = 2, seq: int = 48, batch: int = 64, lr: float = 3e-3):
         torch = self.torch = _torch()
-        toks = [TOKEN.findall(t) for t in texts]
-        cnt = Counter(w for t in toks for w in t)
-        itos = ["</s>", "<unk>"] + [w for w, _ in cnt.most_common(vocab - 2)]
-        have = set(itos)
-        extra = sorted(w for w in PAIR_WORDS if w in cnt and w not in have)
-        self.itos = itos[: vocab - len(extra)] + extra
-        self.stoi = {w: i for i, w in enumerate(self.itos)}
+        toks = self._vocabulary(texts, vocab)
         stream = []
         for t in toks:
             stream.append(0)
@@ -206,6 +200,23 @@ class GRUStudent:
                 self.losses.append(loss.item())
         self.tokens = len(stream)
 
+    def _vocabulary(self, texts: list[str], vocab: int) -> list[list[str]]:
+        """Sets ``itos``/``stoi`` (the ``vocab`` most frequent words, always with the pair words);
+        returns the texts' tokens."""
+        toks = [TOKEN.findall(t) for t in texts]
+        cnt = Counter(w for t in toks for w in t)
+        itos = ["</s>", "<unk>"] + [w for w, _ in cnt.most_common(vocab - 2)]
+        have = set(itos)
+        extra = sorted(w for w in PAIR_WORDS if w in cnt and w not in have)
+        self.itos = itos[: vocab - len(extra)] + extra
+        self.stoi = {w: i for i, w in enumerate(self.itos)}
+        return toks
+
+    def _advance(self, cur, state):
+        """The hidden state after reading words ``cur`` (one per row) and the state to carry on."""
+        o, state = self.rnn(self.emb(cur)[:, None], state)
+        return o[:, 0], state
+
     def _step(self, h, gen):
         """Sample the next word for each row from hidden states ``h`` (temperature 1, Gumbel-max,
         the head first, then the chosen tail cluster only; <unk> never chosen)."""
@@ -233,8 +244,8 @@ class GRUStudent:
         lens = torch.full((n,), steps)
         alive = torch.ones(n, dtype=torch.bool)
         for t in range(steps):
-            o, state = self.rnn(self.emb(cur)[:, None], state)
-            cur = self._step(o[:, 0], gen)
+            h, state = self._advance(cur, state)
+            cur = self._step(h, gen)
             out[:, t] = cur
             ended = alive & (cur == 0)
             lens[ended] = t
@@ -279,13 +290,7 @@ class NgramNetStudent(GRUStudent):
     def __init__(self, texts: list[str], seed: int, vocab: int = 8000, emb: int = 64, hidden: int = 384,
                  epochs: int = 4, order: int = 3, batch: int = 512, lr: float = 3e-3):
         torch = self.torch = _torch()
-        toks = [TOKEN.findall(t) for t in texts]
-        cnt = Counter(w for t in toks for w in t)
-        itos = ["</s>", "<unk>"] + [w for w, _ in cnt.most_common(vocab - 2)]
-        have = set(itos)
-        extra = sorted(w for w in PAIR_WORDS if w in cnt and w not in have)
-        self.itos = itos[: vocab - len(extra)] + extra
-        self.stoi = {w: i for i, w in enumerate(self.itos)}
+        toks = self._vocabulary(texts, vocab)
         stream = [0] * order  # every text starts after `order` end markers
         for t in toks:
             stream.extend(self.stoi.get(w, 1) for w in t)
@@ -322,23 +327,12 @@ class NgramNetStudent(GRUStudent):
     def _h(self, ctx):
         return self.mix(self.emb(ctx).flatten(1))
 
-    def _run(self, start, state, steps: int, gen, stop: bool):
+    def _advance(self, cur, state):
         torch = self.torch
-        ctx = state if state is not None else torch.zeros(len(start), self.order, dtype=torch.long)
-        n = len(ctx)
-        out = torch.zeros(n, steps, dtype=torch.long)
-        lens = torch.full((n,), steps)
-        alive = torch.ones(n, dtype=torch.bool)
-        for t in range(steps):
-            cur = self._step(self._h(ctx), gen)
-            out[:, t] = cur
-            ctx = torch.cat([ctx[:, 1:], cur[:, None]], 1)
-            ended = alive & (cur == 0)
-            lens[ended] = t
-            alive &= cur != 0
-            if stop and not alive.any():
-                break
-        return [[self.itos[j] for j in row[: int(m)]] for row, m in zip(out.tolist(), lens, strict=True)]
+        if state is None:  # a text's start: the end markers it was trained after
+            state = torch.zeros(len(cur), self.order - 1, dtype=torch.long)
+        ctx = torch.cat([state, cur[:, None]], 1)[:, -self.order :]
+        return self._h(ctx), ctx
 
     def continue_(self, prefixes: list[list[str]], k: int, seed: str, batch: int = 2000) -> list[list[str]]:
         torch = self.torch
@@ -349,7 +343,7 @@ class NgramNetStudent(GRUStudent):
                 rows = prefixes[i : i + batch]
                 ids = torch.tensor([([0] * self.order + [self.stoi.get(w, 1) for w in p])[-self.order:]
                                     for p in rows])
-                out += self._run(ids[:, -1], ids, k, gen, False)
+                out += self._run(ids[:, -1], ids[:, :-1], k, gen, False)
         return out
 
 
