@@ -4,8 +4,9 @@ Real response text from the shared corpora (GSM8K answer rationales, the GPT-3 o
 Instructions v1, P3 completions; ``shared/data/prompts``) is split into train and held-out. The training
 responses are marked with a key (:class:`distillguard.provenance.Watermarker`), and two students are
 trained on (a) 100% marked responses, (b) unmarked responses, (c) 10% marked + 90% unmarked, (d) 1%
-marked: a word trigram language model with backoff, and a small neural one (a word-level GRU with a
-capped vocabulary, PyTorch on one CPU core; the optional ``experiment`` extra; (d) is trigram only).
+marked: a word trigram language model with backoff, and a small neural one (``--neural-model``: a
+word-level GRU, or a neural n-gram model over the previous three words; a capped vocabulary, PyTorch on
+one CPU core; the optional ``experiment`` extra; (d) is trigram only).
 
 The suspect (a student) is queried two ways: N texts it generates freely (temperature 1, seeded), and N
 prefix probes: the last words of an unmarked served response just before a place where a keyed choice
