@@ -24,6 +24,8 @@ from pathlib import Path
 
 import polars as pl
 
+from distillguard.scoring.operating_point import OperatingPoint, history_points
+
 #: a legitimate group of a scan is over-flagged above this share of its accounts (the issue's floor)
 GROUP_RATE = 0.005
 #: the main threshold allows over-flagged groups in at most this share of calibration scans
@@ -33,10 +35,9 @@ RUNG = 0.999
 
 
 def _thresholds(main: float, by_history: dict[int, float]) -> pl.Expr:
-    out = pl.lit(main)
-    for days, t in sorted(by_history.items(), reverse=True):
-        out = pl.when(pl.col("observed_days") <= days).then(pl.lit(t)).otherwise(out)
-    return out
+    """Each account's threshold, as a scan applies it (:meth:`OperatingPoint.account_threshold`)."""
+    early = tuple({"max_days": d, "threshold": t} for d, t in sorted(by_history.items()))
+    return OperatingPoint(None, main, "", by_history=early).account_threshold(pl.col("observed_days"))
 
 
 def bad_runs(frame: pl.DataFrame, main: float, by_history: dict[int, float]) -> pl.DataFrame:
@@ -110,8 +111,8 @@ def _scan_one(
 
 def main() -> None:
     from distillguard.outdir import OutputFile
-    from distillguard.scoring.model import MODEL_FILES, load_model
-    from distillguard.scoring.train import GRID
+    from distillguard.scoring.model import MODEL_FILES, load_model, score_accounts
+    from distillguard.scoring.train import GRID, seeds_by_scenario
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--frames", required=True, metavar="DIR",
@@ -146,18 +147,11 @@ def main() -> None:
     rung_t = model.thresholds.get(str(RUNG))
     if rung_t is None:
         raise SystemExit(f"{target.path}: no {RUNG} rung to guard")
-    buckets = {int(b): float(t[str(RUNG)]) for b, t in (model.history or {}).get("thresholds", {}).items()
-               if str(RUNG) in t}
+    buckets = {h["max_days"]: h["threshold"] for h in history_points(model, RUNG)}
     # the scores are recomputed with the model's weights: frames may come from an earlier fit
-    from distillguard.scoring.model import score_accounts
-
     frame = frame.with_columns(score=score_accounts(frame, model)["score"])
     section = {"rung": RUNG, **guard(frame, rung_t, buckets, GRID, a.run_share)}
-    runs = frame.select("scenario", "seed").unique()
-    section["measured_on"] = {
-        sc: sorted(runs.filter(pl.col("scenario") == sc)["seed"].to_list())
-        for sc in sorted(runs["scenario"].unique().to_list())
-    }
+    section["measured_on"] = seeds_by_scenario(frame)
     d = json.loads(target.path.read_text())
     d["guard"] = section
     with target.writing() as tmp_file:

@@ -76,7 +76,7 @@ def history_text(scored: pl.DataFrame, op: OperatingPoint) -> pl.DataFrame:
 def calibrate(frame: pl.DataFrame, description: str) -> dict:
     """The model's ``history`` section from labelled scores: ``frame`` has ``score``, ``y`` and
     ``observed_days`` for every account of every scan."""
-    from distillguard.scoring.train import ladder, precision_curve
+    from distillguard.scoring.train import ladder, precision_curve, seeds_by_scenario
 
     frame = frame.with_columns(b=bucket(pl.col("observed_days")))
     out: dict = {"buckets": list(BUCKETS), "thresholds": {}, "curves": {}, "counts": {}}
@@ -89,12 +89,8 @@ def calibrate(frame: pl.DataFrame, description: str) -> dict:
         curve = precision_curve(part["score"].to_numpy(), part["y"].to_numpy())
         out["curves"][str(b)] = curve
         out["thresholds"][str(b)] = ladder(curve)
-    runs = frame.select("scenario", "seed").unique()
     out["measured_on"] = {
-        "scenarios": {
-            sc: sorted(runs.filter(pl.col("scenario") == sc)["seed"].to_list())
-            for sc in sorted(runs["scenario"].unique().to_list())
-        },
+        "scenarios": seeds_by_scenario(frame),
         "prefixes_days": list(PREFIXES),
         "how": description,
     }

@@ -135,16 +135,19 @@ def ladder(curve: list[dict], targets: tuple[float, ...] = TARGETS) -> dict[str,
     return out
 
 
+def seeds_by_scenario(frame: pl.DataFrame) -> dict[str, list[int]]:
+    """The seeds of each scenario in a labelled frame (what a fit or a calibration was measured on)."""
+    runs = frame.select("scenario", "seed").unique()
+    return {sc: sorted(runs.filter(pl.col("scenario") == sc)["seed"].to_list())
+            for sc in sorted(runs["scenario"].unique().to_list())}
+
+
 def build_model(frame: pl.DataFrame, folds: int = 4, c: float = 0.5, description: str = "") -> dict:
     """The shipped model dictionary: weights fitted on all of ``frame``, curve from out-of-fold scores."""
     b, w = fit(frame, c)
     oof = out_of_fold(frame, folds, c)
     curve = precision_curve(oof, frame["y"].to_numpy())
-    runs = frame.select("scenario", "seed").unique().sort("scenario", "seed")
-    measured = {
-        sc: sorted(runs.filter(pl.col("scenario") == sc)["seed"].to_list())
-        for sc in runs["scenario"].unique().sort().to_list()
-    }
+    measured = seeds_by_scenario(frame)
     return {
         "intercept": b,
         "weights": {f: round(float(x), 4) for f, x in zip(FEATURES, w, strict=True)},
