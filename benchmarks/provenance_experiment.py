@@ -183,23 +183,35 @@ class GRUStudent:
         self.rnn = torch.nn.GRU(emb, hidden, batch_first=True)
         self.out = torch.nn.AdaptiveLogSoftmaxWithLoss(hidden, v, cutoffs=[1000, 3000], div_value=4.0)
         params = [*self.emb.parameters(), *self.rnn.parameters(), *self.out.parameters()]
+        def loss_of(idx):
+            h, _ = self.rnn(self.emb(x[idx]))
+            return self.out(h.reshape(-1, hidden), y[idx].reshape(-1)).loss
+
+        self.losses = self._fit(params, loss_of, chunks, epochs, batch, lr, clip=1.0)
+        self.tokens = len(stream)
+
+    def _fit(
+        self, params, loss_of, n: int, epochs: int, batch: int, lr: float, clip: float | None
+    ) -> list[float]:
+        """Adam with a one-cycle schedule over ``epochs`` shuffled passes of ``n`` examples in batches;
+        ``loss_of(indices)`` is a batch's loss. Returns the loss of every step."""
+        torch = self.torch
         opt = torch.optim.Adam(params, lr=lr)
-        steps = epochs * ((chunks + batch - 1) // batch)
+        steps = epochs * ((n + batch - 1) // batch)
         sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.1)
-        self.losses: list[float] = []
+        losses = []
         for _ in range(epochs):
-            perm = torch.randperm(chunks)
-            for i in range(0, chunks, batch):
-                idx = perm[i : i + batch]
-                h, _ = self.rnn(self.emb(x[idx]))
-                loss = self.out(h.reshape(-1, hidden), y[idx].reshape(-1)).loss
+            perm = torch.randperm(n)
+            for i in range(0, n, batch):
+                loss = loss_of(perm[i : i + batch])
                 opt.zero_grad()
                 loss.backward()
-                torch.nn.utils.clip_grad_norm_(params, 1.0)
+                if clip is not None:
+                    torch.nn.utils.clip_grad_norm_(params, clip)
                 opt.step()
                 sched.step()
-                self.losses.append(loss.item())
-        self.tokens = len(stream)
+                losses.append(loss.item())
+        return losses
 
     def _vocabulary(self, texts: list[str], vocab: int) -> list[list[str]]:
         """Sets ``itos``/``stoi`` (the ``vocab`` most frequent words, always with the pair words);
@@ -308,21 +320,8 @@ class NgramNetStudent(GRUStudent):
         self.mix = torch.nn.Sequential(torch.nn.Linear(order * emb, hidden), torch.nn.Tanh())
         self.out = torch.nn.AdaptiveLogSoftmaxWithLoss(hidden, v, cutoffs=[1000, 3000], div_value=4.0)
         params = [*self.emb.parameters(), *self.mix.parameters(), *self.out.parameters()]
-        opt = torch.optim.Adam(params, lr=lr)
-        n = len(y)
-        steps = epochs * ((n + batch - 1) // batch)
-        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.1)
-        self.losses = []
-        for _ in range(epochs):
-            perm = torch.randperm(n)
-            for i in range(0, n, batch):
-                idx = perm[i : i + batch]
-                loss = self.out(self._h(ctx[idx]), y[idx]).loss
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-                sched.step()
-                self.losses.append(loss.item())
+        self.losses = self._fit(params, lambda idx: self.out(self._h(ctx[idx]), y[idx]).loss, len(y), epochs,
+                                batch, lr, clip=None)
         self.tokens = len(stream)
 
     def _h(self, ctx):
