@@ -56,7 +56,7 @@ from distillguard.linking.behaviour import (
 )
 from distillguard.linking.edges import content_reach, vouched_peer_share
 from distillguard.linking.evidence import key_evidence_text, popular_keys
-from distillguard.linking.keys import signal_keys
+from distillguard.linking.keys import KEY_SCHEMA
 from distillguard.linking.sync import SyncParams, account_sync_text, campaign_sync, reinforce, sync_evidence
 from distillguard.scoring import (
     OperatingPoint,
@@ -273,9 +273,11 @@ def _detect(
     parts = []
     with _aggregation_threads(con, options):
         for s in heavy:
-            k = signal_keys(s, staged, acc_t, counts)
-            if k is not None:
-                parts.append(materialise(con, f"keys_{s.kind}{tag}", k))
+            # part by part (near-duplicate bands: one band at a time), so that memory holds one
+            # part's grouping, not all of them
+            kp = s.key_parts(staged, acc_t, counts)
+            for i, k in enumerate(kp or ()):
+                parts.append(materialise(con, f"keys_{s.kind}{tag}_{i}", k.cast(KEY_SCHEMA)))
     light = all_keys(staged, acc_t, skip=skip | {s.id for s in heavy}, counts=counts)
     if light is not None:
         parts.append(light)

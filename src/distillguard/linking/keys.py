@@ -101,6 +101,21 @@ class LinkSignal(Signal):
         Rows are counted per account and key in the key's own type (:meth:`counted`); only the rows
         that pass are joined to the account ids and written as text."""
         by, c = cls.counted(staged, counts)
+        return cls._passing(by, c, counts)
+
+    @classmethod
+    def key_parts(
+        cls, staged: ir.Table, accounts: ir.Table | None, counts: AccountCounts
+    ) -> list[ir.Table] | None:
+        """:meth:`keys` as disjoint parts whose union it is (one part unless a kind's keys fall into
+        families that never share a key), so that a caller can compute one part at a time: each
+        part's grouping holds a fraction of the rows in memory."""
+        k = cls.keys(staged, accounts, counts)
+        return None if k is None else [k]
+
+    @classmethod
+    def _passing(cls, by: str, c: ir.Table, counts: AccountCounts) -> ir.Table:
+        """The counted ``(by, key columns, n)`` rows that pass, joined to the account ids, as keys."""
         # most (account, key) counts are 1 (near-duplicate bands: 25M of 27M on the benchmark): drop
         # them before the join to the totals
         c = c.filter(c.n >= 2)
@@ -150,14 +165,27 @@ class SharedNearDuplicate(LinkSignal):
 
     @classmethod
     def counted(cls, staged: ir.Table, counts: AccountCounts) -> tuple[str, ir.Table]:
+        by, parts = cls._counted_bands(staged, counts)
+        return by, ibis.union(*parts)
+
+    @classmethod
+    def key_parts(
+        cls, staged: ir.Table, accounts: ir.Table | None, counts: AccountCounts
+    ) -> list[ir.Table] | None:
+        by, parts = cls._counted_bands(staged, counts)
+        return [cls._passing(by, c, counts) for c in parts]
+
+    @classmethod
+    def _counted_bands(cls, staged: ir.Table, counts: AccountCounts) -> tuple[str, list[ir.Table]]:
         # band by band (a key of one band never equals a key of another: each band's keys are mixed
-        # with its index), so that each grouping is a 32nd of the (account, band key) rows
+        # with its index), so that each grouping is a 32nd of the (account, band key) rows; computed
+        # as one query, DuckDB held all 32 groupings at once (out of memory at 4GB on 11M requests)
         staged = staged.join(counts.totals.select("account_id", "aidx"), "account_id")
         parts = []
         for c in ND_BAND_COLUMNS:
             t = cls._band(staged, c, "aidx")
             parts.append(t.group_by(["aidx", "raw"]).aggregate(n=lambda s: s.count()))
-        return "aidx", ibis.union(*parts)
+        return "aidx", parts
 
     @staticmethod
     def _band(staged: ir.Table, column: str, by: str) -> ir.Table:
