@@ -180,10 +180,10 @@ class SharedNearDuplicate(LinkSignal):
         # band by band (a key of one band never equals a key of another: each band's keys are mixed
         # with its index), so that each grouping is a 32nd of the (account, band key) rows; computed
         # as one query, DuckDB held all 32 groupings at once (out of memory at 4GB on 11M requests)
-        staged = staged.join(counts.totals.select("account_id", "aidx"), "account_id")
+        ids = counts.totals.select("account_id", "aidx")
         parts = []
         for c in ND_BAND_COLUMNS:
-            t = cls._band(staged, c, "aidx")
+            t = cls._band(staged, c, "account_id").join(ids, "account_id")
             parts.append(t.group_by(["aidx", "raw"]).aggregate(n=lambda s: s.count()))
         return "aidx", parts
 
