@@ -179,7 +179,8 @@ class SharedNearDuplicate(LinkSignal):
     def _counted_bands(cls, staged: ir.Table, counts: AccountCounts) -> tuple[str, list[ir.Table]]:
         # band by band (a key of one band never equals a key of another: each band's keys are mixed
         # with its index), so that each grouping is a 32nd of the (account, band key) rows; computed
-        # as one query, DuckDB held all 32 groupings at once (out of memory at 4GB on 11M requests)
+        # as one query (32 groupings over one join of the staged table) it ran out of memory at 4GB on
+        # 11M requests
         ids = counts.totals.select("account_id", "aidx")
         parts = []
         for c in ND_BAND_COLUMNS:
