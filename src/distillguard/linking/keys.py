@@ -164,29 +164,20 @@ class SharedNearDuplicate(LinkSignal):
         return ibis.union(*(cls._band(staged, c, by) for c in ND_BAND_COLUMNS))
 
     @classmethod
-    def counted(cls, staged: ir.Table, counts: AccountCounts) -> tuple[str, ir.Table]:
-        by, parts = cls._counted_bands(staged, counts)
-        return by, ibis.union(*parts)
-
-    @classmethod
     def key_parts(
         cls, staged: ir.Table, accounts: ir.Table | None, counts: AccountCounts
     ) -> list[ir.Table] | None:
-        by, parts = cls._counted_bands(staged, counts)
-        return [cls._passing(by, c, counts) for c in parts]
-
-    @classmethod
-    def _counted_bands(cls, staged: ir.Table, counts: AccountCounts) -> tuple[str, list[ir.Table]]:
         # band by band (a key of one band never equals a key of another: each band's keys are mixed
-        # with its index), so that each grouping is a 32nd of the (account, band key) rows; computed
-        # as one query (32 groupings over one join of the staged table) it ran out of memory at 4GB on
-        # 11M requests
+        # with its index), so that each grouping is a 32nd of the (account, band key) rows; as one
+        # query (:meth:`keys`, 32 groupings over one join of the staged table) the quarter-size seed
+        # case ran out of memory at 4GB
         ids = counts.totals.select("account_id", "aidx")
         parts = []
         for c in ND_BAND_COLUMNS:
             t = cls._band(staged, c, "account_id").join(ids, "account_id")
-            parts.append(t.group_by(["aidx", "raw"]).aggregate(n=lambda s: s.count()))
-        return "aidx", parts
+            n = t.group_by(["aidx", "raw"]).aggregate(n=lambda s: s.count())
+            parts.append(cls._passing("aidx", n, counts))
+        return parts
 
     @staticmethod
     def _band(staged: ir.Table, column: str, by: str) -> ir.Table:
