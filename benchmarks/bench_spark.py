@@ -1,6 +1,7 @@
 """``scan --engine spark`` in local mode on existing logs: time by stage and memory by process.
 
-Usage: ``python benchmarks/bench_spark.py --logs SIM_DIR [--master local[2]] [--conf KEY=VALUE ...]``
+Usage: ``python benchmarks/bench_spark.py --logs SIM_DIR [--master local[2]] [--conf KEY=VALUE ...]
+[--out DIR]`` (``--out`` keeps the result files, e.g. to compare them with an embedded scan's)
 (SIM_DIR from ``distillguard simulate``). Reports the wall time, the time of the staging job
 (validation + per-prompt features through ``mapInArrow``) and of the analysis, the peak RSS of this
 driver process (the Python side: graph, clustering, scoring, reasons) and of the Spark JVM and Python
@@ -49,6 +50,7 @@ def main() -> None:
     ap.add_argument("--logs", type=Path, required=True)
     ap.add_argument("--master", default="local[*]")
     ap.add_argument("--conf", action="append", default=[])
+    ap.add_argument("--out", type=Path, help="keep the result files here (a new or empty folder)")
     args = ap.parse_args()
     from distillguard.pipeline import ScanOptions, scan
 
@@ -62,7 +64,9 @@ def main() -> None:
                 peaks[k] = max(peaks.get(k, 0), v)
 
     threading.Thread(target=sample, daemon=True).start()
-    work = Path(tempfile.mkdtemp(prefix="bench-spark-"))
+    if args.out is not None and args.out.exists() and any(args.out.iterdir()):
+        ap.error(f"--out {args.out} is not empty")
+    work = args.out if args.out is not None else Path(tempfile.mkdtemp(prefix="bench-spark-"))
     accounts = args.logs / "accounts.parquet"
     t0 = time.perf_counter()
     last = [""]
@@ -84,7 +88,8 @@ def main() -> None:
         )
     finally:
         done.set()
-        shutil.rmtree(work, ignore_errors=True)
+        if args.out is None:
+            shutil.rmtree(work, ignore_errors=True)
     wall = time.perf_counter() - t0
     s = res.summary
     print(json.dumps({

@@ -182,10 +182,21 @@ def _reference_merge(facets, threshold, veto, sizes, veto_min_size, linked, infr
 
 @pytest.mark.parametrize("seed", range(12))
 @pytest.mark.parametrize(
-    ("dense_cells", "top_k", "n"),
-    [(0, 8, 40), (10**9, 8, 40), (10**9, 1, 40), (10**9, 2, 60), (10**9, 100, 30)],
-)  # the sparse and the dense Gram matrix; lists of each row's largest entries short, long, whole
-def test_greedy_merge_matches_the_plain_algorithm(seed, dense_cells, top_k, n, monkeypatch) -> None:
+    ("dense_cells", "top_k", "n", "block_cells"),
+    [
+        (0, 8, 40, 10**9),
+        (10**9, 8, 40, 10**9),
+        (10**9, 1, 40, 10**9),
+        (10**9, 2, 60, 10**9),
+        (10**9, 100, 30, 10**9),
+        (10**9, 8, 40, 1),
+        (0, 2, 60, 7 * 60),
+    ],
+)  # the sparse and the dense Gram matrix; lists of each row's largest entries short, long, whole;
+# the whole-matrix steps in one block, a row at a time, 7 rows at a time (a last block of 4)
+def test_greedy_merge_matches_the_plain_algorithm(
+    seed, dense_cells, top_k, n, block_cells, monkeypatch
+) -> None:
     """The incremental bookkeeping (row maxima, each row's largest entries, one row of similarities
     per merge) merges the same pairs in the same order as recomputing everything, ties included
     (small integer profiles repeat)."""
@@ -193,6 +204,7 @@ def test_greedy_merge_matches_the_plain_algorithm(seed, dense_cells, top_k, n, m
 
     monkeypatch.setattr(attribute, "DENSE_GRAM_CELLS", dense_cells)
     monkeypatch.setattr(attribute, "_TOP_K", top_k)
+    monkeypatch.setattr(attribute, "_BLOCK_CELLS", block_cells)
     rng = np.random.default_rng(seed)
     base = rng.integers(0, 3, (6, 12)) * (rng.random((6, 12)) < 0.4)
     content = base[rng.integers(0, 6, n)] + (rng.random((n, 12)) < 0.1) * rng.integers(0, 2, (n, 12))

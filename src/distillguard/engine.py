@@ -10,6 +10,8 @@ own; freed when the scan drops its views).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
@@ -41,6 +43,18 @@ def materialise(
     df = session.sql(con.compile(obj)).localCheckpoint(eager=True)
     df.createOrReplaceTempView(name)
     return con.table(name)
+
+
+def record_batches(con: ibis.BaseBackend, expr: ir.Table, rows: int = 1_000_000) -> Iterator[pa.RecordBatch]:
+    """``expr``'s result as Arrow batches of at most ``rows`` rows, so that a caller can fold a large
+    result into its own arrays without holding it whole as well."""
+    if is_spark(con):
+        yield from con.to_pyarrow_batches(expr, chunk_size=rows)
+        return
+    # (ibis 12's DuckDB to_pyarrow_batches calls a cursor method that DuckDB 2 no longer has)
+    con._run_pre_execute_hooks(expr)
+    reader = con.con.sql(con.compile(expr)).to_arrow_reader(rows)
+    yield from reader
 
 
 def _spark_schema(table: pa.Table) -> object:
