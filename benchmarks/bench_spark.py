@@ -1,7 +1,8 @@
 """``scan --engine spark`` in local mode on existing logs: time by stage and memory by process.
 
 Usage: ``python benchmarks/bench_spark.py --logs SIM_DIR [--master local[2]] [--conf KEY=VALUE ...]
-[--out DIR]`` (``--out`` keeps the result files, e.g. to compare them with an embedded scan's)
+[--out DIR]`` (``--out`` writes the scan's result files there, e.g. to compare them with an
+embedded scan's)
 (SIM_DIR from ``distillguard simulate``). Reports the wall time, the time of the staging job
 (validation + per-prompt features through ``mapInArrow``) and of the analysis, the peak RSS of this
 driver process (the Python side: graph, clustering, scoring, reasons) and of the Spark JVM and Python
@@ -50,7 +51,7 @@ def main() -> None:
     ap.add_argument("--logs", type=Path, required=True)
     ap.add_argument("--master", default="local[*]")
     ap.add_argument("--conf", action="append", default=[])
-    ap.add_argument("--out", type=Path, help="keep the result files here (a new or empty folder)")
+    ap.add_argument("--out", type=Path, help="write the result files here (a new or empty folder)")
     args = ap.parse_args()
     from distillguard.pipeline import ScanOptions, scan
 
@@ -66,7 +67,7 @@ def main() -> None:
     threading.Thread(target=sample, daemon=True).start()
     if args.out is not None and args.out.exists() and any(args.out.iterdir()):
         ap.error(f"--out {args.out} is not empty")
-    work = args.out if args.out is not None else Path(tempfile.mkdtemp(prefix="bench-spark-"))
+    work = Path(tempfile.mkdtemp(prefix="bench-spark-"))
     accounts = args.logs / "accounts.parquet"
     t0 = time.perf_counter()
     last = [""]
@@ -88,9 +89,13 @@ def main() -> None:
         )
     finally:
         done.set()
-        if args.out is None:
-            shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(work, ignore_errors=True)
     wall = time.perf_counter() - t0
+    if args.out is not None:
+        from distillguard.output import write_results
+
+        args.out.mkdir(parents=True, exist_ok=True)
+        write_results(res, args.out)
     s = res.summary
     print(json.dumps({
         "wall_s": round(wall, 1),
