@@ -104,7 +104,7 @@ def attribution_weight(edges: pl.DataFrame, kind_weight: dict[str, float]) -> pl
 
 
 def _profile_counts(
-    con: ibis.BaseBackend, staged: ir.Table, units: pl.DataFrame, keys: ir.Table, n_units: int
+    con: ibis.BaseBackend, staged: ir.Table, units: pl.DataFrame, keys: ir.Table
 ) -> tuple[pl.DataFrame, list[sp.csr_matrix]]:
     """``(columns, profiles)``: the profiles' columns ``facet, kind, key, c`` (``c``: the column's
     index in its facet, in order of kind and key) and, per facet of :data:`FACETS`, a units x columns
@@ -120,6 +120,7 @@ def _profile_counts(
     import scipy.sparse as sp
 
     columns = pl.DataFrame(schema={"facet": pl.Utf8, "kind": pl.Utf8, "key": pl.Utf8, "c": pl.Int64})
+    n_units = int(units["unit"].max() + 1)
     u = ibis.memtable(units.select("account_id", "unit").to_arrow())
     kinds_present = set(keys.select("kind").distinct().to_pyarrow().column(0).to_pylist())
     parts = []
@@ -281,43 +282,29 @@ def greedy_merge(
     # several units x units arrays (at full size each one is 0.3 GB)
     step = max(1, _BLOCK_CELLS // n)
 
-    def similarity() -> np.ndarray:
-        d = [np.sqrt(np.clip(np.diag(g), 0.0, None)) for g in grams]
-        known = [
-            (d[f] > 0) & (size >= veto_min_size) & (link | (f not in infra_facets)) for f in range(len(grams))
-        ]
-        sim = np.empty((n, n))
-        for a in range(0, n, step):
-            b = min(n, a + step)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                blk = np.nan_to_num(grams[0][a:b] / np.outer(d[0][a:b], d[0]), nan=0.0)
-                for f in range(1, len(grams)):
-                    c = np.nan_to_num(grams[f][a:b] / np.outer(d[f][a:b], d[f]), nan=0.0)
-                    ok = (c >= veto) | ~known[f][a:b, None] | ~known[f][None, :]
-                    blk = np.where(ok, blk, -1.0)
-            sim[a:b] = blk
-        sim[~alive, :] = -1.0
-        sim[:, ~alive] = -1.0
-        np.fill_diagonal(sim, -1.0)
-        return sim
-
-    def similarity_row(i: int) -> np.ndarray:
-        """Row ``i`` of :func:`similarity`, in O(units) per facet."""
-
-        def row_cos(g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def similarity_rows(a: int, b: int) -> np.ndarray:
+        """Rows ``a:b`` of the similarity matrix: the deciding facet's cosine, or -1 where a veto facet
+        vetoes the pair, a unit is gone, or on the diagonal; O(units) per facet and row."""
+        sim = np.empty(0)
+        for f, g in enumerate(grams):
             d = np.sqrt(np.clip(np.diag(g), 0.0, None))
             with np.errstate(divide="ignore", invalid="ignore"):
-                c = g[i, :] / (d[i] * d)
-            return np.nan_to_num(c, nan=0.0, posinf=0.0), d > 0
-
-        sim, _ = row_cos(grams[0])
-        for f in range(1, len(grams)):
-            c, has = row_cos(grams[f])
-            known = has & (size >= veto_min_size) & (link | (f not in infra_facets))
-            sim = np.where((c >= veto) | ~known[i] | ~known, sim, -1.0)
-        sim[~alive] = -1.0
-        sim[i] = -1.0
+                c = np.nan_to_num(g[a:b] / np.outer(d[a:b], d), nan=0.0, posinf=0.0)
+            if f == 0:
+                sim = c
+                continue
+            known = (d > 0) & (size >= veto_min_size) & (link | (f not in infra_facets))
+            sim = np.where((c >= veto) | ~known[a:b, None] | ~known[None, :], sim, -1.0)
+        sim[:, ~alive] = -1.0
+        sim[~alive[a:b]] = -1.0
+        sim[np.arange(b - a), np.arange(a, b)] = -1.0
         return sim
+
+    def similarity() -> np.ndarray:
+        out = np.empty((n, n))
+        for a in range(0, n, step):
+            out[a : a + step] = similarity_rows(a, min(n, a + step))
+        return out
 
     s = similarity()
     # Each row's first maximum (best_j, best_v): the first of the row maxima is the flat argmax of
@@ -367,7 +354,7 @@ def greedy_merge(
             g[:, i] += g[:, j]
             g[j, :] = 0.0
             g[:, j] = 0.0
-        row = similarity_row(i)
+        row = similarity_rows(i, i + 1)[0]
         s[i, :] = row
         s[:, i] = row
         s[j, :] = -1.0
@@ -411,7 +398,6 @@ def attribute(
     params: AttributionParams = AttributionParams(),
 ) -> Attribution:
     """Group the ``flagged`` account ids into campaigns (see the module docstring)."""
-
     ids = pl.DataFrame({"account_id": flagged.unique().sort()}, schema={"account_id": pl.Utf8})
     empty_merges = pl.DataFrame(
         schema={"into": pl.Int64, "merged": pl.Int64, "similarity": pl.Float64, "evidence": pl.Utf8}
@@ -436,8 +422,7 @@ def attribute(
         .otherwise(n_frag + pl.col("fragment").is_null().cum_sum() - 1)
         .cast(pl.Int64)
     )
-    n_units = int(units["unit"].max() + 1)
-    col, mats = _profile_counts(con, staged, units, keys, n_units)
+    col, mats = _profile_counts(con, staged, units, keys)
     content = col.filter(pl.col("facet") == "content").sort("c")
     names = content.select(
         text=pl.col("kind").replace_strict(KIND_NOUN, default="key")
