@@ -47,14 +47,14 @@ def materialise(
 
 def record_batches(con: ibis.BaseBackend, expr: ir.Table, rows: int = 1_000_000) -> Iterator[pa.RecordBatch]:
     """``expr``'s result as Arrow batches of at most ``rows`` rows, so that a caller can fold a large
-    result into its own arrays without holding it whole as well."""
+    result into its own arrays. DuckDB streams them; Spark collects the result to the driver as Arrow
+    first (ibis's own batches on Spark go through pandas, a second and larger copy)."""
+    con._run_pre_execute_hooks(expr)  # (registers the memtables the expression reads)
+    sql = con.compile(expr)
     if is_spark(con):
-        yield from con.to_pyarrow_batches(expr, chunk_size=rows)
-        return
-    # (ibis 12's DuckDB to_pyarrow_batches calls a cursor method that DuckDB 2 no longer has)
-    con._run_pre_execute_hooks(expr)
-    reader = con.con.sql(con.compile(expr)).to_arrow_reader(rows)
-    yield from reader
+        yield from con._session.sql(sql).toArrow().to_batches(rows)
+    else:  # (ibis 12's DuckDB to_pyarrow_batches calls a cursor method that DuckDB 2 no longer has)
+        yield from con.raw_sql(sql).to_arrow_reader(rows)
 
 
 def _spark_schema(table: pa.Table) -> object:
