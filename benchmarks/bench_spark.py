@@ -53,6 +53,8 @@ def main() -> None:
     ap.add_argument("--conf", action="append", default=[])
     ap.add_argument("--out", type=Path, help="write the result files here (a new or empty folder)")
     args = ap.parse_args()
+    if args.out is not None and args.out.exists() and any(args.out.iterdir()):
+        ap.error(f"--out {args.out} is not empty")
     from distillguard.pipeline import ScanOptions, scan
 
     conf = tuple(tuple(c.split("=", 1)) for c in args.conf)
@@ -65,8 +67,6 @@ def main() -> None:
                 peaks[k] = max(peaks.get(k, 0), v)
 
     threading.Thread(target=sample, daemon=True).start()
-    if args.out is not None and args.out.exists() and any(args.out.iterdir()):
-        ap.error(f"--out {args.out} is not empty")
     work = Path(tempfile.mkdtemp(prefix="bench-spark-"))
     accounts = args.logs / "accounts.parquet"
     t0 = time.perf_counter()
