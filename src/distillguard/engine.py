@@ -53,8 +53,9 @@ def record_batches(con: ibis.BaseBackend, expr: ir.Table, rows: int = 1_000_000)
     sql = con.compile(expr)
     if is_spark(con):
         yield from con._session.sql(sql).toArrow().to_batches(rows)
-    else:  # (ibis 12's DuckDB to_pyarrow_batches calls a cursor method that DuckDB 2 no longer has)
-        yield from con.raw_sql(sql).to_arrow_reader(rows)
+    else:  # (ibis 12's DuckDB to_pyarrow_batches calls a cursor method that DuckDB 2 no longer has;
+        # a relation streams, where Arrow from the cursor that raw_sql returns copies the rows first)
+        yield from con.con.sql(sql).to_arrow_reader(rows)
 
 
 def _spark_schema(table: pa.Table) -> object:
