@@ -386,3 +386,32 @@ def test_key_parts_are_disjoint_and_make_up_each_signals_keys(logs, tmp_path):
         assert got.equals(whole.to_polars().select(cols).sort(cols)), s.id
         if s.id == "link.near_duplicate":
             assert len(parts) == nd.band_count() and got.height > 0
+
+
+def test_key_row_parts_are_disjoint_and_make_up_each_signals_rows(logs, tmp_path):
+    """Attribution groups a signal's key rows part by part (near-duplicate bands one band at a time):
+    no key may be in two parts, and together the parts must be exactly the signal's rows."""
+    import ibis
+
+    from distillguard.linking.keys import PROFILE_SIGNALS, LinkSignal, SharedNearDuplicate
+
+    st = stage_inputs([logs / "interactions"], None, tmp_path / "w", batch_rows=2_000)
+    con = ibis.duckdb.connect()
+    staged = con.read_parquet(str(st.stage_dir / "*.parquet"))
+    default = LinkSignal.key_row_parts.__func__
+    split = [s for s in PROFILE_SIGNALS if s.key_row_parts.__func__ is not default]
+    assert "link.near_duplicate" in {s.id for s in split}
+    for s in split:
+        cols = ["account_id", *s.key_columns]
+        frames = [p.to_polars().select(cols) for p in s.key_row_parts(staged)]
+        keyed = [set(f.select(s.key_columns).iter_rows()) for f in frames]
+        assert sum(len(k) for k in keyed) == len(set().union(*keyed)), s.id
+        got = pl.concat(frames).sort(cols)
+        assert got.height > 0 and got.equals(s.key_rows(staged).to_polars().select(cols).sort(cols)), s.id
+    # and the bands' rows are every band value of every request, read here without the signal's code
+    bands = pl.read_parquet(st.stage_dir / "*.parquet").select("account_id", pl.col("^nd_b[0-9]+$"))
+    assert bands.width == 1 + nd.band_count()
+    every = bands.unpivot(index="account_id", value_name="raw").drop_nulls("raw").select("account_id", "raw")
+    parts = SharedNearDuplicate.key_row_parts(staged)
+    got = pl.concat([p.to_polars().select("account_id", "raw") for p in parts])
+    assert got.sort(["account_id", "raw"]).equals(every.sort(["account_id", "raw"]))

@@ -45,6 +45,14 @@ def materialise(
     return con.table(name)
 
 
+def drop(con: ibis.BaseBackend, name: str) -> None:
+    """Frees table ``name``, made by :func:`materialise`, once nothing later in the scan reads it."""
+    if is_spark(con):
+        con._session.catalog.dropTempView(name)
+    else:
+        con.raw_sql(f'DROP TABLE IF EXISTS "{name}"')
+
+
 def record_batches(con: ibis.BaseBackend, expr: ir.Table, rows: int = 1_000_000) -> Iterator[pa.RecordBatch]:
     """``expr``'s result as Arrow batches of at most ``rows`` rows, so that a caller can fold a large
     result into its own arrays. DuckDB streams them; Spark collects the result to the driver as Arrow

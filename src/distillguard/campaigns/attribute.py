@@ -46,7 +46,7 @@ import polars as pl
 import pyarrow as pa
 
 from distillguard.campaigns.cluster import ClusterParams, leiden_clusters
-from distillguard.engine import materialise, record_batches
+from distillguard.engine import drop, materialise, record_batches
 from distillguard.linking.keys import KIND_NOUN, PROFILE_SIGNALS
 
 if TYPE_CHECKING:  # (scipy is imported where it is used: it is not needed to start a scan)
@@ -113,10 +113,12 @@ def _profile_counts(
     Facet ``content``: only keys that some accounts share consistently (rows of the weighted key
     table) count, with their rarity ``idf``; a key used by one account says nothing about two
     groups. Facets ``network`` (ASN) and ``config`` (request parameters): every value, idf 1.
-    A kind at a time, the cells are counted on the key's own columns (a fingerprint stays a number),
-    only the distinct keys are written as text, and the cells come back as numbers in batches
-    straight into the matrix's arrays: at full size the content facet has tens of millions of cells,
-    and a table of them with their text took 2 GB in DuckDB and 4 GB more while it was made.
+
+    Memory: at full size the content facet has tens of millions of cells. So a kind (and within it a
+    part of :meth:`~distillguard.linking.keys.LinkSignal.key_row_parts`) at a time, the cells are
+    counted on the key's own columns (a fingerprint stays a number), only the distinct keys are
+    written as text, and the cells come back sorted, in batches, straight into the matrix's arrays.
+    One table of every cell with its text took 2 GB in DuckDB and 3-4 GB more while it was made.
     """
     import scipy.sparse as sp
 
@@ -124,28 +126,32 @@ def _profile_counts(
     u = ibis.memtable(units.select("account_id", "unit").to_arrow())
     kinds_present = set(keys.select("kind").distinct().to_pyarrow().column(0).to_pylist())
     col_parts: list[pl.DataFrame] = []
-    cells: dict[str, dict[str, tuple[np.ndarray, ...]]] = {f: {} for f in FACETS}
+    mats_of: dict[str, dict[str, sp.csr_matrix]] = {f: {} for f in FACETS}
     for sig in PROFILE_SIGNALS:
         facet = next((f for f, kinds in FACETS.items() if sig.kind in kinds), None)
         if facet is None or (facet == "content" and sig.kind not in kinds_present):
             continue
         try:
-            rows = sig.key_rows(staged)
+            row_parts = sig.key_row_parts(staged)
         except AttributeError:  # a column this signal needs is not in the logs
             continue
         kc = list(sig.key_columns)
         if facet == "content":
             known = keys.filter(keys.kind == sig.kind)
             fps = known.filter(known.fp.notnull()).select("fp").distinct()
-            if rows.raw.type().is_integer() and sig.hex_key:
+        # a part at a time (the near-duplicate bands: at full size the 32 as one query took 3 GB
+        # past DuckDB's limit, a band at a time 0.1 GB)
+        tables = []
+        for p, rows in enumerate(row_parts):
+            if facet == "content" and rows.raw.type().is_integer() and sig.hex_key:
                 # only fingerprints of shared keys can match below: drop the rest before anything
                 # else (the near-duplicate bands: 32 rows a request, few of them shared keys)
                 rows = rows.semi_join(fps, rows.raw.cast("int64") == fps.fp)
-        rows = rows.join(u, "account_id")
-        n = rows.group_by(["unit", *kc]).aggregate(n=lambda t: t.count())
-        n = materialise(
-            con, "profile_cells", n.mutate(unit=n.unit.cast("int32"), n=n.n.cast("int32")), replace=True
-        )
+            rows = rows.join(u, "account_id")
+            c = rows.group_by(["unit", *kc]).aggregate(n=lambda t: t.count())
+            c = c.mutate(unit=c.unit.cast("int32"), n=c.n.cast("int32"))
+            tables.append(materialise(con, f"profile_cells_{sig.kind}_{p}", c, replace=True))
+        n = ibis.union(*tables) if len(tables) > 1 else tables[0]
         d = n.select(*kc).distinct()
         d = d.mutate(key=sig.key_text(d))
         if facet == "content":
@@ -154,35 +160,52 @@ def _profile_counts(
             d = d.mutate(idf=ibis.literal(1.0))
         dk = pl.from_arrow(d.to_pyarrow())
         assert isinstance(dk, pl.DataFrame)
-        # a column per distinct text, numbered within the kind (a kind's columns follow the kinds
-        # before it in the facet: the offsets are added once every kind is counted)
+        # a column per distinct text, numbered within the kind (the facet's matrix puts its kinds
+        # side by side, in order)
         dk = dk.cast({"key": pl.Utf8}).with_columns(c=(pl.col("key").rank("dense") - 1).cast(pl.Int32))
-        col_parts.append(dk.select(facet=pl.lit(facet), kind=pl.lit(sig.kind), key="key").unique())
+        dk_cols = dk.select(facet=pl.lit(facet), kind=pl.lit(sig.kind), key="key").unique().sort("key")
+        col_parts.append(dk_cols)
         j = n.join(ibis.memtable(dk.select(*kc, "c", "idf").to_arrow()), kc)
         j = j.select("unit", "c", w=j.n.cast("float64") * j.idf)
-        batches = list(record_batches(con, j))
-        cells[facet][sig.kind] = tuple(
-            np.concatenate([b.column(name).to_numpy() for b in batches]) if batches else np.zeros(0, t)
-            for name, t in (("unit", np.int32), ("c", np.int32), ("w", float))
-        )
-        del batches
+        mats_of[facet][sig.kind] = _sorted_csr(con, j, n_units, dk_cols.height)
+        for p in range(len(tables)):
+            drop(con, f"profile_cells_{sig.kind}_{p}")
     schema = {"facet": pl.Utf8, "kind": pl.Utf8, "key": pl.Utf8}
     cols = pl.concat(col_parts) if col_parts else pl.DataFrame(schema=schema)
     cols = cols.cast(schema).sort(["facet", "kind", "key"])
     cols = cols.with_columns(c=pl.int_range(pl.len()).over("facet").cast(pl.Int64))
     mats = []
     for facet in FACETS:
-        r, k, v, offset = [np.zeros(0, np.int32)], [np.zeros(0, np.int64)], [np.zeros(0)], 0
-        for kind in sorted(cells[facet]):
-            unit, c, w = cells[facet].pop(kind)
-            r.append(unit)
-            k.append(c.astype(np.int64) + offset)
-            v.append(w)
-            offset += int((cols["kind"] == kind).sum())
-        x = (np.concatenate(v), (np.concatenate(r), np.concatenate(k)))
-        del r, k, v
-        mats.append(sp.csr_matrix(x, shape=(n_units, offset)))
+        parts = [mats_of[facet].pop(kind) for kind in sorted(mats_of[facet])]
+        if len(parts) > 1:
+            mats.append(sp.hstack(parts, format="csr"))
+        else:
+            mats.append(parts[0] if parts else sp.csr_matrix((n_units, 0)))
+        del parts
     return cols, mats
+
+
+def _sorted_csr(con: ibis.BaseBackend, cells: ir.Table, n_rows: int, width: int) -> sp.csr_matrix:
+    """``cells`` (``unit, c, w``: one row per cell) as a CSR matrix, filled from batches in order of
+    unit and column: no intermediate copy of the cells (coordinates and their conversion held three)."""
+    import scipy.sparse as sp
+
+    nnz = int(cells.count().to_pyarrow().as_py())
+    idx = np.int32 if max(nnz, width, n_rows) < 2**31 else np.int64
+    per_row = np.zeros(n_rows, dtype=np.int64)
+    indices = np.empty(nnz, dtype=idx)
+    data = np.empty(nnz, dtype=np.float64)
+    at = 0
+    for b in record_batches(con, cells.order_by(["unit", "c"])):
+        m = b.num_rows
+        per_row += np.bincount(b.column("unit").to_numpy(), minlength=n_rows)
+        indices[at : at + m] = b.column("c").to_numpy()
+        data[at : at + m] = b.column("w").to_numpy()
+        at += m
+    assert at == nnz, (at, nnz)
+    indptr = np.zeros(n_rows + 1, dtype=idx)
+    np.cumsum(per_row, out=indptr[1:])
+    return sp.csr_matrix((data, indices, indptr), shape=(n_rows, width))
 
 
 def _normalise(x: sp.csr_matrix) -> sp.csr_matrix:

@@ -72,6 +72,13 @@ class LinkSignal(Signal):
         return t.select(by, raw=t[cls.column])
 
     @classmethod
+    def key_row_parts(cls, staged: ir.Table, by: str = "account_id") -> list[ir.Table]:
+        """:meth:`key_rows` as disjoint parts whose union it is, no key in two parts (one part unless a
+        kind's keys fall into families that never share a key), so that a caller can group one part
+        at a time: each grouping then holds a fraction of the rows in memory."""
+        return [cls.key_rows(staged, by)]
+
+    @classmethod
     def key_text(cls, t: ir.Table) -> ir.StringValue:
         """The key as text (hex for fingerprints) from the :attr:`key_columns` of ``t``."""
         v = t.raw
@@ -107,9 +114,7 @@ class LinkSignal(Signal):
     def key_parts(
         cls, staged: ir.Table, accounts: ir.Table | None, counts: AccountCounts
     ) -> list[ir.Table] | None:
-        """:meth:`keys` as disjoint parts whose union it is (one part unless a kind's keys fall into
-        families that never share a key), so that a caller can compute one part at a time: each
-        part's grouping holds a fraction of the rows in memory."""
+        """:meth:`keys` as disjoint parts whose union it is, one per part of :meth:`key_row_parts`."""
         k = cls.keys(staged, accounts, counts)
         return None if k is None else [k]
 
@@ -161,20 +166,25 @@ class SharedNearDuplicate(LinkSignal):
 
     @classmethod
     def key_rows(cls, staged: ir.Table, by: str = "account_id") -> ir.Table:
-        return ibis.union(*(cls._band(staged, c, by) for c in ND_BAND_COLUMNS))
+        return ibis.union(*cls.key_row_parts(staged, by))
+
+    @classmethod
+    def key_row_parts(cls, staged: ir.Table, by: str = "account_id") -> list[ir.Table]:
+        # band by band: a key of one band never equals a key of another (each band's keys are
+        # mixed with its index)
+        return [cls._band(staged, c, by) for c in ND_BAND_COLUMNS]
 
     @classmethod
     def key_parts(
         cls, staged: ir.Table, accounts: ir.Table | None, counts: AccountCounts
     ) -> list[ir.Table] | None:
-        # band by band (a key of one band never equals a key of another: each band's keys are mixed
-        # with its index), so that each grouping is a 32nd of the (account, band key) rows; as one
-        # query (:meth:`keys`, 32 groupings over one join of the staged table) the quarter-size seed
-        # case ran out of memory at 4GB
+        # each grouping is a 32nd of the (account, band key) rows; as one query (:meth:`keys`, 32
+        # groupings over one join of the staged table) the quarter-size seed case ran out of memory
+        # at 4GB
         ids = counts.totals.select("account_id", "aidx")
         parts = []
-        for c in ND_BAND_COLUMNS:
-            t = cls._band(staged, c, "account_id").join(ids, "account_id")
+        for rows in cls.key_row_parts(staged):
+            t = rows.join(ids, "account_id")
             n = t.group_by(["aidx", "raw"]).aggregate(n=lambda s: s.count())
             parts.append(cls._passing("aidx", n, counts))
         return parts
