@@ -27,8 +27,8 @@ def materialise(
     """``obj`` (an expression over ``con``'s tables, or Arrow) computed once, as table ``name``
     (``replace``: in place of an earlier table of that name, for a stage that runs more than once)."""
     if not is_spark(con):
-        if replace:  # (raw: ibis 12's drop_table renders no name with this sqlglot)
-            con.raw_sql(f'DROP TABLE IF EXISTS "{name}"')
+        if replace:
+            drop(con, name)
         return con.create_table(name, obj if isinstance(obj, ir.Table) else ibis.memtable(obj))
     session = con._session  # the backend's SparkSession (ibis keeps it there)
     if isinstance(obj, pa.Table):
@@ -49,7 +49,7 @@ def drop(con: ibis.BaseBackend, name: str) -> None:
     """Frees table ``name``, made by :func:`materialise`, once nothing later in the scan reads it."""
     if is_spark(con):
         con._session.catalog.dropTempView(name)
-    else:
+    else:  # (raw: ibis 12's drop_table renders no name with this sqlglot)
         con.raw_sql(f'DROP TABLE IF EXISTS "{name}"')
 
 

@@ -153,7 +153,7 @@ def _profile_counts(
             fps = known.filter(known.fp.notnull()).select("fp").distinct()
         # a part at a time (the near-duplicate bands: at full size the 32 as one query took 3 GB
         # past DuckDB's limit, a band at a time 0.1 GB)
-        tables = []
+        tables, names = [], []
         for p, rows in enumerate(row_parts):
             if facet == "content" and rows.raw.type().is_integer() and sig.hex_key:
                 # only fingerprints of shared keys can match below: drop the rest before anything
@@ -162,7 +162,8 @@ def _profile_counts(
             rows = rows.join(u, "account_id")
             c = rows.group_by(["unit", *kc]).aggregate(n=lambda t: t.count())
             c = c.mutate(unit=c.unit.cast("int32"), n=c.n.cast("int32"))
-            tables.append(materialise(con, f"profile_cells_{sig.kind}_{p}", c, replace=True))
+            names.append(f"profile_cells_{sig.kind}_{p}")
+            tables.append(materialise(con, names[-1], c, replace=True))
         n = ibis.union(*tables) if len(tables) > 1 else tables[0]
         d = n.select(*kc).distinct()
         d = d.mutate(key=sig.key_text(d))
@@ -180,8 +181,8 @@ def _profile_counts(
         j = n.join(ibis.memtable(dk.select(*kc, "c", "idf").to_arrow()), kc)
         j = j.select("unit", "c", w=j.n.cast("float64") * j.idf)
         mats_of[facet][sig.kind] = _sorted_csr(con, j, n_units, dk_cols.height)
-        for p in range(len(tables)):
-            drop(con, f"profile_cells_{sig.kind}_{p}")
+        for name in names:
+            drop(con, name)
     schema = {"facet": pl.Utf8, "kind": pl.Utf8, "key": pl.Utf8}
     cols = pl.concat(col_parts) if col_parts else pl.DataFrame(schema=schema)
     cols = cols.cast(schema).sort(["facet", "kind", "key"])
