@@ -160,3 +160,60 @@ def test_history_reason_names_the_bucket_threshold_and_its_precision(days, text)
         assert got.height == 0
     else:
         assert got["text"][0].startswith(text) and got["text"][0].endswith("0.600 for longer histories)")
+
+
+def _inputs(rng: np.random.Generator, n: int, y: int, days: int, signal: float) -> pl.DataFrame:
+    """Model inputs of ``n`` accounts: ``account.cot_share`` is ``signal`` (plus noise), the rest noise."""
+    from distillguard.scoring.model import FEATURES
+
+    cols = {f: rng.uniform(0, 0.2, n) for f in FEATURES}
+    cols["account.cot_share"] = np.clip(signal + rng.normal(0, 0.05, n), 0, 1)
+    return pl.DataFrame({
+        "account_id": [f"a{y}{days}{i}" for i in range(n)], **cols,
+        "y": np.full(n, y, np.int8), "observed_days": np.full(n, days, np.int32),
+        "score": rng.uniform(0, 1, n),  # (the scores of some other model: must not be used)
+        "scenario": "default", "seed": 21,
+    })
+
+
+def test_history_command_scores_saved_frames_with_the_model_it_calibrates(tmp_path, monkeypatch) -> None:
+    from distillguard.scoring import history
+
+    rng = np.random.default_rng(8)
+    # short histories: legitimate accounts at cot_share 0.2, campaigns at 0.9
+    frame = pl.concat([_inputs(rng, MIN_LEGITIMATE, 0, 2, 0.2), _inputs(rng, 200, 1, 2, 0.9)])
+    frame.write_parquet(tmp_path / "frames.parquet")
+    model = json.loads(resources.files("distillguard.scoring").joinpath("model-noindex.json").read_text())
+    model.pop("history")
+    model["intercept"], model["weights"] = -6.0, {"account.cot_share": 12.0}  # sigmoid(-6 + 12 x)
+    (tmp_path / "model.json").write_text(json.dumps(model))
+    monkeypatch.setattr("sys.argv", ["history", "--prompts-dir", str(tmp_path), "--from-frames",
+                                     str(tmp_path / "frames.parquet"), "--model", str(tmp_path / "model.json")])
+    history.main()
+    h = json.loads((tmp_path / "model.json").read_text())["history"]
+    t = h["thresholds"]["3"]["0.999"]
+    # the model's scores: legitimate accounts near sigmoid(-3.6) = 0.03, campaigns near sigmoid(4.8) = 0.99;
+    # the frame's own (uniform) scores would have put no rung below 1.0
+    assert 0.02 < t < 0.9
+    assert h["curves"]["3"][0]["recall"] == 1.0
+
+
+def test_build_model_fits_on_first_days_and_measures_whole_seeds() -> None:
+    from distillguard.scoring.train import build_model
+
+    rng = np.random.default_rng(9)
+    parts = []
+    for seed in (1, 2, 3, 4):
+        whole = pl.concat([_inputs(rng, 300, 0, 14, 0.1), _inputs(rng, 60, 1, 14, 0.9)])
+        # first days: campaigns show less, so a fit on whole seeds only would under-weigh them
+        first = pl.concat([_inputs(rng, 300, 0, 2, 0.1), _inputs(rng, 60, 1, 2, 0.5)])
+        parts += [whole.with_columns(seed=pl.lit(seed), prefix=pl.lit(0)),
+                  first.with_columns(seed=pl.lit(seed), prefix=pl.lit(2))]
+    frame = pl.concat(parts)
+    m = build_model(frame, folds=2, description="test")
+    assert m["measured_on"]["accounts"] == 4 * 360 and m["measured_on"]["campaign_accounts"] == 4 * 60
+    assert m["measured_on"]["fitted_also_on_first_days"] == [2]
+    assert m["curve"][0]["flagged"] <= 4 * 360  # the curve counts whole-seed accounts only
+    whole_only = build_model(frame.filter(pl.col("prefix") == 0), folds=2, description="test")
+    assert "fitted_also_on_first_days" not in whole_only["measured_on"]
+    assert m["weights"] != whole_only["weights"]  # the first days' rows are in the fit

@@ -181,7 +181,12 @@ def main() -> None:
         frame = pl.concat(parts, how="diagonal_relaxed")
         if a.save_frames:
             frame.write_parquet(a.save_frames)
-    how = (f"scores of the shipped weights on {scenarios} dev seeds {seeds} at scale {a.scale}, "
+    # the frames keep the model inputs: scored here by the model being calibrated, so that frames
+    # saved or cached by an earlier run serve a refit of the same code
+    from distillguard.scoring.model import load_model, score_accounts
+
+    frame = frame.with_columns(score=score_accounts(frame, load_model(str(target.path)))["score"])
+    how = (f"scores of the model's weights on {scenarios} dev seeds {seeds} at scale {a.scale}, "
            f"{'with' if a.with_index else 'without'} a public-dataset index, first {list(PREFIXES)} days "
            "and all days")
     section = calibrate(frame, how)

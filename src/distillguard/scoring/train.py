@@ -60,6 +60,14 @@ def labelled_designs(
     return out
 
 
+def _with_prefixes(seed: int, scale: float, prompts_dir: str | None, scenario: str,
+                   prefixes: tuple[int, ...]) -> list[pl.DataFrame]:
+    """One seed scanned without an index, whole (``prefix`` 0) and on its first ``prefixes`` days."""
+    from distillguard.scoring.history import prefix_designs
+
+    return [prefix_designs(seed, scale, prompts_dir, scenario, None, prefixes)]
+
+
 def label_design(design: pl.DataFrame, labels: pl.DataFrame, seed: int, scenario: str) -> pl.DataFrame:
     d = design.join(
         labels.select("account_id", "campaign_id", "archetype"), on="account_id", suffix="_label"
@@ -143,24 +151,34 @@ def seeds_by_scenario(frame: pl.DataFrame) -> dict[str, list[int]]:
 
 
 def build_model(frame: pl.DataFrame, folds: int = 4, c: float = 0.5, description: str = "") -> dict:
-    """The shipped model dictionary: weights fitted on all of ``frame``, curve from out-of-fold scores."""
+    """The shipped model dictionary: weights fitted on all of ``frame``, curve from out-of-fold scores.
+
+    A ``prefix`` column marks rows from scans of a seed's first days (0: the whole seed): the weights
+    are fitted on every row, the curve (the main operating points) on the whole seeds' rows only, as
+    the shorter histories have their own (:mod:`distillguard.scoring.history`)."""
     b, w = fit(frame, c)
     oof = out_of_fold(frame, folds, c)
-    curve = precision_curve(oof, frame["y"].to_numpy())
+    whole = (frame["prefix"] == 0).to_numpy() if "prefix" in frame.columns else np.ones(frame.height, bool)
+    curve = precision_curve(oof[whole], frame["y"].to_numpy()[whole])
     measured = seeds_by_scenario(frame)
-    return {
+    out = {
         "intercept": b,
         "weights": {f: round(float(x), 4) for f, x in zip(FEATURES, w, strict=True)},
         "thresholds": ladder(curve),
         "curve": curve,
         "measured_on": {
             "scenarios": measured,
-            "accounts": frame.height,
-            "campaign_accounts": int(frame["y"].sum()),
+            "accounts": int(whole.sum()),
+            "campaign_accounts": int(frame["y"].to_numpy()[whole].sum()),
             "scores": f"out-of-fold ({folds} folds of whole seeds)",
         },
         "trained_on": description,
     }
+    if not whole.all():
+        prefixes = sorted(int(p) for p in frame["prefix"].unique().to_list() if p)
+        out["measured_on"]["fitted_also_on_first_days"] = prefixes
+        out["measured_on"]["prefix_accounts"] = int((~whole).sum())
+    return out
 
 
 #: the built-in scenarios the models are fitted on (hydra-reseller is default's hydra at the seed case's size)
@@ -194,6 +212,11 @@ def main() -> None:
     ap.add_argument("--noindex-scenarios", default="",
                     help="scenarios of the model for scans without one (empty: that model is not refitted); "
                     f"of {', '.join(NEGATIVES_ONLY_WITHOUT_INDEX)} only the legitimate accounts")
+    ap.add_argument("--noindex-prefixes", default="1,2,3,5,7",
+                    help="the model for scans without an index is also fitted on each seed's first days "
+                    "(these numbers of days; empty: whole seeds only): on a monitoring run's first days "
+                    "every account has a short history, and a model fitted on two-week histories only "
+                    "weighs early evidence poorly")
     ap.add_argument("--seeds", default=",".join(str(s) for s in range(1, 17)))
     ap.add_argument("--scale", type=float, default=0.5)
     ap.add_argument("--large-seeds", default="17,18,19,20",
@@ -223,6 +246,7 @@ def main() -> None:
     assert all(s < 100 for s in seeds + large), "training uses development seeds only (< 100)"
     assert not set(seeds) & set(large), "a seed is either at --scale or at --large-scale"
     with_index, without = ([s for s in x.split(",") if s] for x in (a.scenarios, a.noindex_scenarios))
+    prefixes = tuple(int(p) for p in a.noindex_prefixes.split(",") if p)
     frames: dict[bool, list[pl.DataFrame]] = {True: [], False: []}
     if a.from_frames is not None:
         for mode, scenarios in ((True, with_index), (False, without)):
@@ -239,9 +263,12 @@ def main() -> None:
         jobs = []
         for sc in dict.fromkeys(with_index + without) if a.from_frames is None else ():
             modes = [m for m, scs in ((True, with_index), (False, without)) if sc in scs]
-            jobs.extend((sc, s, a.scale, modes) for s in seeds)
+            if prefixes and False in modes:  # (scanned on their first days too: a job of its own)
+                jobs.extend((sc, s, a.scale, [False], prefixes) for s in seeds)
+                modes.remove(False)
+            jobs.extend((sc, s, a.scale, modes, ()) for s in seeds if modes)
             if True in modes:  # (the dataset signals are the ones that move with population size)
-                jobs.extend((sc, s, a.large_scale, [True]) for s in large)
+                jobs.extend((sc, s, a.large_scale, [True], ()) for s in large)
         import multiprocessing as mp
         from concurrent.futures import ProcessPoolExecutor
 
@@ -249,8 +276,9 @@ def main() -> None:
         with ProcessPoolExecutor(a.jobs, mp_context=mp.get_context("spawn")) as pool:
             futures = [
                 (sc, s, modes, pool.submit(labelled_designs, s, scale, a.prompts_dir, sc,
-                                           [index if m else None for m in modes]))
-                for sc, s, scale, modes in jobs
+                                           [index if m else None for m in modes])
+                 if not first else pool.submit(_with_prefixes, s, scale, a.prompts_dir, sc, first))
+                for sc, s, scale, modes, first in jobs
             ]
             for sc, s, modes, fut in futures:  # (collected in job order: the frame does not depend on timing)
                 for m, d in zip(modes, fut.result(), strict=True):
@@ -270,6 +298,7 @@ def main() -> None:
             "scanned without one; of "
             f"{', '.join(s for s in scenarios if s in NEGATIVES_ONLY_WITHOUT_INDEX) or 'none'} only the "
             "legitimate accounts"
+            + (f"; also fitted on their first {list(prefixes)} days" if prefixes else "")
         )
         model = build_model(
             frame,
