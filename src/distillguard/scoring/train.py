@@ -212,11 +212,11 @@ def main() -> None:
     ap.add_argument("--noindex-scenarios", default="",
                     help="scenarios of the model for scans without one (empty: that model is not refitted); "
                     f"of {', '.join(NEGATIVES_ONLY_WITHOUT_INDEX)} only the legitimate accounts")
-    ap.add_argument("--noindex-prefixes", default="1,2,3,5,7",
-                    help="the model for scans without an index is also fitted on each seed's first days "
-                    "(these numbers of days; empty: whole seeds only): on a monitoring run's first days "
-                    "every account has a short history, and a model fitted on two-week histories only "
-                    "weighs early evidence poorly")
+    ap.add_argument("--noindex-prefixes", default="",
+                    help="also fit the model for scans without an index on each seed's first days (e.g. "
+                    "1,2,3,5,7; empty: whole seeds only, as the shipped model). On a monitoring run's "
+                    "first days every account has a short history; docs/benchmarks.md (eighth session) "
+                    "has what it gained and cost")
     ap.add_argument("--seeds", default=",".join(str(s) for s in range(1, 17)))
     ap.add_argument("--scale", type=float, default=0.5)
     ap.add_argument("--large-seeds", default="17,18,19,20",
