@@ -189,8 +189,9 @@ def test_history_command_scores_saved_frames_with_the_model_it_calibrates(tmp_pa
     model.pop("history")
     model["intercept"], model["weights"] = -6.0, {"account.cot_share": 12.0}  # sigmoid(-6 + 12 x)
     (tmp_path / "model.json").write_text(json.dumps(model))
-    monkeypatch.setattr("sys.argv", ["history", "--prompts-dir", str(tmp_path), "--from-frames",
-                                     str(tmp_path / "frames.parquet"), "--model", str(tmp_path / "model.json")])
+    monkeypatch.setattr("sys.argv", ["history", "--prompts-dir", str(tmp_path),
+                                     "--from-frames", str(tmp_path / "frames.parquet"),
+                                     "--model", str(tmp_path / "model.json")])
     history.main()
     h = json.loads((tmp_path / "model.json").read_text())["history"]
     t = h["thresholds"]["3"]["0.999"]
