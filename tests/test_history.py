@@ -217,6 +217,8 @@ def test_build_model_fits_on_first_days_and_measures_whole_seeds() -> None:
     assert m["measured_on"]["accounts"] == 4 * 360 and m["measured_on"]["campaign_accounts"] == 4 * 60
     assert m["measured_on"]["fitted_also_on_first_days"] == [2]
     assert m["curve"][0]["flagged"] <= 4 * 360  # the curve counts whole-seed accounts only
+    lowest = m["curve"][0]  # (every whole-seed campaign account is flagged there; no first-days row counts)
+    assert lowest["flagged"] - lowest["false_positives"] == 4 * 60
     whole_only = build_model(frame.filter(pl.col("prefix") == 0), folds=2, description="test")
     assert "fitted_also_on_first_days" not in whole_only["measured_on"]
     assert m["weights"] != whole_only["weights"]  # the first days' rows are in the fit

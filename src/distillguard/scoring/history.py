@@ -130,7 +130,7 @@ def prefix_designs(
 
 def main() -> None:
     from distillguard.outdir import OutputFile
-    from distillguard.scoring.model import MODEL_FILES
+    from distillguard.scoring.model import MODEL_FILES, load_model, score_accounts
     from distillguard.scoring.train import NEGATIVES_ONLY_WITHOUT_INDEX, build_index
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -183,8 +183,6 @@ def main() -> None:
             frame.write_parquet(a.save_frames)
     # the frames keep the model inputs: scored here by the model being calibrated, so that frames
     # saved or cached by an earlier run serve a refit of the same code
-    from distillguard.scoring.model import load_model, score_accounts
-
     frame = frame.with_columns(score=score_accounts(frame, load_model(str(target.path)))["score"])
     how = (f"scores of the model's weights on {scenarios} dev seeds {seeds} at scale {a.scale}, "
            f"{'with' if a.with_index else 'without'} a public-dataset index, first {list(PREFIXES)} days "
