@@ -75,7 +75,8 @@ def test_history_buckets_lowered_only_while_no_scan_gains_a_group() -> None:
 def _guarded_model(tmp_path, rung: float = 0.999):
     d = json.loads(resources.files("distillguard.scoring").joinpath("model-noindex.json").read_text())
     main = d["thresholds"]["0.999"]
-    d["guard"] = {"rung": rung, "threshold": main + 0.2, "by_history": {"3": 0.9, "7": 0.1},
+    # (halfway to 1.0: above the rung whatever the shipped weights, and below 1.0, which means "none met")
+    d["guard"] = {"rung": rung, "threshold": (main + 1.0) / 2, "by_history": {"3": 0.9, "7": 0.1},
                   "group_rate": 0.005, "run_share": 0.03, "runs": 100}
     p = tmp_path / "model.json"
     p.write_text(json.dumps(d))
@@ -85,7 +86,7 @@ def _guarded_model(tmp_path, rung: float = 0.999):
 def test_default_operating_point_is_held_up_by_the_guard(tmp_path) -> None:
     model, main = _guarded_model(tmp_path)
     op = choose_operating_point(model)
-    assert op.threshold == pytest.approx(main + 0.2)
+    assert op.threshold == pytest.approx((main + 1.0) / 2)
     assert "look-alike guard" in op.how
     hist = {h["max_days"]: h["threshold"] for h in op.by_history}
     own = {int(b): t["0.999"] for b, t in model.history["thresholds"].items()}
