@@ -13,7 +13,7 @@ import pytest
 
 from distillguard.scoring import choose_operating_point, load_model
 from distillguard.scoring.history import BUCKETS, MIN_LEGITIMATE, bucket, calibrate, observed_days
-from distillguard.scoring.operating_point import OperatingPoint, history_points
+from distillguard.scoring.operating_point import MIN_FLAG_REQUESTS, OperatingPoint, history_points
 
 END = dt.datetime(2026, 5, 5, 23, 30, tzinfo=dt.UTC)
 
@@ -133,7 +133,14 @@ def test_scan_flags_short_histories_at_their_threshold(tmp_path, small_logs) -> 
     for days, t in ((1, 0.001), (2, 0.005), (3, op_main)):
         part = acc.filter(pl.col("observed_days") == days)
         assert part.height
-        assert (part["flagged"] == (part["score"] >= t)).all()
+        assert (part["flagged"] == ((part["score"] >= t) & (part["interactions"] >= MIN_FLAG_REQUESTS))).all()
+    # accounts that reached their threshold on one or two requests stay unflagged, and say so
+    own = pl.when(pl.col("observed_days") == 1).then(0.001).otherwise(0.005)
+    few = acc.filter((pl.col("interactions") < MIN_FLAG_REQUESTS) & (pl.col("score") >= own))
+    assert few.height, "no account of one or two requests reached its threshold: the gate is not exercised"
+    assert not few["flagged"].any()
+    said = r"not flagged: the score reaches the threshold on only [12] requests?"
+    assert few["reasons"].str.contains(said).all()
     early = acc.filter(pl.col("flagged") & (pl.col("score") < op_main))
     assert early.height, "the short-history thresholds flagged nobody the main one would not have"
     assert early["reasons"].str.contains(r"seen for [12] days?: judged at the threshold for such short").all()
@@ -222,3 +229,20 @@ def test_build_model_fits_on_first_days_and_measures_whole_seeds() -> None:
     whole_only = build_model(frame.filter(pl.col("prefix") == 0), folds=2, description="test")
     assert "fitted_also_on_first_days" not in whole_only["measured_on"]
     assert m["weights"] != whole_only["weights"]  # the first days' rows are in the fit
+
+
+@pytest.mark.parametrize(
+    ("score", "threshold", "requests", "flagged"),
+    [
+        (0.99, 0.5, MIN_FLAG_REQUESTS, True),
+        (0.99, 0.5, MIN_FLAG_REQUESTS - 1, False),  # a high score on too few requests
+        (0.99, 0.5, 1, False),
+        (0.49, 0.5, 500, False),
+        (0.5, 0.5, 500, True),  # the threshold itself flags
+    ],
+)
+def test_flag_needs_the_threshold_and_enough_requests(score, threshold, requests, flagged) -> None:
+    from distillguard.scoring.operating_point import flag
+
+    df = pl.DataFrame({"s": [score], "t": [threshold], "n": [requests]})
+    assert df.select(flag(pl.col("s"), pl.col("t"), pl.col("n")))["s"][0] is flagged

@@ -66,6 +66,7 @@ from distillguard.scoring import (
     score_accounts,
 )
 from distillguard.scoring.history import history_text, observed_days
+from distillguard.scoring.operating_point import flag, too_few_text
 from distillguard.scoring.reasons import account_reasons, joined_evidence
 from distillguard.signals.base import unavailable_signals
 from distillguard.stage import ND_BAND_COLUMNS, FeatureFn, Progress, Staged, ip_prefix, stage_inputs
@@ -316,7 +317,9 @@ def _detect(
     frame = frame.join(seen, on="account_id", how="left")
     scored = score_accounts(frame, model).with_columns(frame["observed_days"])  # (same rows, same order)
     scored = scored.with_columns(threshold=op.account_threshold(pl.col("observed_days")))
-    scored = scored.with_columns(flagged=pl.col("score") >= pl.col("threshold"))
+    scored = scored.with_columns(
+        flagged=flag(pl.col("score"), pl.col("threshold"), pl.lit(frame["interactions"]))
+    )
     return _Detection(feats, keys, edges, edges_pl, clusters, cfeats, frame, scored)
 
 
@@ -453,6 +456,7 @@ def _analyse(st: Staged, work_dir: Path, options: ScanOptions, say: Progress) ->
         evidence.append(coverage_text(account_coverage(staged, datasets)))
         by_campaign = campaign_coverage(staged, datasets, assembled.account_campaign)
     evidence.append(history_text(scored, op))
+    evidence.append(too_few_text(scored.with_columns(frame["interactions"])))
     reasons = account_reasons(
         scored, feats, cfeats, clusters, key_text, assembled.campaign_evidence, joined_evidence(*evidence)
     )

@@ -20,6 +20,28 @@ from distillguard.scoring.model import ScoreModel
 DEFAULT_TARGET_PRECISION = 0.999
 #: used only when a model ships no validated thresholds
 FALLBACK_THRESHOLD = 0.5
+#: an account with fewer requests is never flagged, whatever its score: a share of one or two requests
+#: ("100% single-turn") is not a behaviour an analyst can check, and a model fitted on first days
+#: scores such accounts high (docs/benchmarks.md, ninth session)
+MIN_FLAG_REQUESTS = 3
+
+
+def flag(score: pl.Expr, threshold: pl.Expr, requests: pl.Expr) -> pl.Expr:
+    """Whether an account is flagged: its score reaches its threshold and it sent enough requests."""
+    return (score >= threshold) & (requests >= MIN_FLAG_REQUESTS)
+
+
+def too_few_text(scored: pl.DataFrame) -> pl.DataFrame:
+    """``account_id, text`` for accounts whose score reached their threshold on too few requests
+    (``scored`` has ``score``, ``threshold`` and ``interactions``)."""
+    reached = pl.col("score") >= pl.col("threshold")
+    few = scored.filter(reached & (pl.col("interactions") < MIN_FLAG_REQUESTS))
+    text = pl.concat_str([
+        pl.lit("not flagged: the score reaches the threshold on only "), pl.col("interactions").cast(pl.Utf8),
+        pl.when(pl.col("interactions") == 1).then(pl.lit(" request")).otherwise(pl.lit(" requests")),
+        pl.lit(f" (an account is judged from {MIN_FLAG_REQUESTS} requests on)"),
+    ])
+    return few.select("account_id", text=text)
 
 
 @dataclass(frozen=True)
