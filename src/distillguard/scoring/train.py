@@ -207,8 +207,8 @@ def main() -> None:
     ap.add_argument("--prompts-dir", default=None)
     ap.add_argument("--scenarios", default=",".join(SCENARIOS),
                     help="scenarios of the model for scans with a dataset index (empty: not refitted)")
-    # (the shipped no-index model predates the new signals: refits on more scenarios raised held-out
-    # false positives in small look-alike groups; see docs/benchmarks.md)
+    # (the shipped no-index model: --noindex-scenarios default,hard-lookalikes,adaptive,low-and-slow
+    # --noindex-prefixes 1,2,3,5,7; docs/benchmarks.md, ninth session)
     ap.add_argument("--noindex-scenarios", default="",
                     help="scenarios of the model for scans without one (empty: that model is not refitted); "
                     f"of {', '.join(NEGATIVES_ONLY_WITHOUT_INDEX)} only the legitimate accounts")
