@@ -344,3 +344,28 @@ def test_cli_evaluate_writes_json(tmp_path, labels_dir):
     d = json.loads(out.read_text())
     assert d["precision"] == pytest.approx(0.75)
     assert {g["group"]: g["fp_rate"] for g in d["lookalikes"]}["power_user"] == 1.0
+
+
+LINEAGE = {
+    "DG-big": {"aliases": ["DG-early"], "split_from": None},
+    "DG-part": {"aliases": [], "split_from": "DG-early"},
+    "DG-new": {"aliases": [], "split_from": None},
+}
+
+
+@pytest.mark.parametrize(
+    ("first", "share", "final", "kind"),
+    [
+        ("DG-big", 1.0, "DG-big", "kept"),
+        ("DG-early", 0.9, "DG-big", "alias"),  # merged into the survivor
+        ("DG-early", 0.2, "DG-part", "split"),  # a minority of another campaign's group, split off it
+        ("DG-big", 0.2, "DG-part", "split"),  # ... the group's id now an alias
+        ("DG-early", 0.8, "DG-part", "changed"),  # it led that group: it should have kept the id
+        ("DG-big", 0.2, "DG-new", "changed"),  # no recorded tie to the first id
+        ("DG-big", 1.0, None, "changed"),  # not in any campaign at the end
+    ],
+)
+def test_id_kept(first, share, final, kind):
+    from distillguard.evaluate import _id_kept
+
+    assert _id_kept(first, share, final, LINEAGE) == kind

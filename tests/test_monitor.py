@@ -71,16 +71,13 @@ def test_daily_runs_end_equal_to_a_batch_scan(logs, daily, tmp_path: Path) -> No
     assert sum(o.changes[0]["rows_added"] for o, _, _ in runs) == batch.summary["interactions"]
 
 
-#: known breaks of id stability on this run: reported here, not hidden
-KNOWN_ID_GAPS = {
-    "sim-c05": "low_and_slow, flagged on its first day since the no-index model is fitted on first days "
-    "too: the id of the first day's flagged accounts (DG-a637cee9) ends as an alias of DG-c1e2886b, but "
-    "the campaign's final majority id is DG-151978e6 (not looked into; docs/benchmarks.md, ninth session)",
-}
-
-
 def test_campaign_ids_are_stable_from_first_flag(logs, daily) -> None:
-    """Each true campaign ends under the id it got the day it was first flagged (or an alias of it)."""
+    """Each true campaign ends under the id it got the day it was first flagged, or an alias of it, or
+    (first flagged as a minority inside another campaign's group) under an id recorded as split from
+    that group's id. On this run sim-c05 (low_and_slow) is the last kind: one account of it in each of
+    sim-c01's two first-day groups."""
+    from distillguard.evaluate import evaluate
+
     sim, _ = logs
     tmp, runs = daily
     registry = json.loads(next((tmp / "state").glob("gen-*/registry.json")).read_text())
@@ -91,26 +88,39 @@ def test_campaign_ids_are_stable_from_first_flag(logs, daily) -> None:
             cid = registry["aliases"][cid]
         return cid
 
-    def majority(acc: pl.DataFrame) -> dict[str, str]:
-        got = acc.filter(pl.col("flagged") & pl.col("campaign_id").is_not_null()).join(truth, on="account_id")
+    def majority(acc: pl.DataFrame) -> dict[str, tuple[str, float]]:
+        """true campaign -> (the id most of its flagged accounts carry, its share of that id's group)"""
+        got = acc.filter(pl.col("flagged") & pl.col("campaign_id").is_not_null()).join(
+            truth, on="account_id", how="left")
+        size = got.group_by("campaign_id").len("size")
         top = got.group_by("true", "campaign_id").len().sort(["len", "campaign_id"], descending=[True, False])
-        return {t: c for t, c in top.unique("true", keep="first", maintain_order=True).select(
-            "true", "campaign_id").iter_rows()}
+        top = top.unique("true", keep="first", maintain_order=True).join(size, on="campaign_id")
+        return {t: (c, n / m) for t, c, n, m in top.select("true", "campaign_id", "len", "size").iter_rows()}
 
-    first: dict[str, tuple[str, str]] = {}  # true campaign -> (id when first flagged, that run's day)
+    first: dict[str, tuple[str, float, str]] = {}  # true campaign -> (first id, its share there, day)
     for o, acc, _ in runs:
-        for t, cid in majority(acc).items():
-            first.setdefault(t, (cid, o.changes[0]["data_through"][:10]))
+        for t, (cid, share) in majority(acc).items():
+            first.setdefault(t, (cid, share, o.changes[0]["data_through"][:10]))
     final = majority(runs[-1][1])
     assert len(final) >= 4
-    for t, cid in final.items():
-        if t in KNOWN_ID_GAPS:  # (asserted still broken, so that a fix must remove it from the list)
-            assert canonical(first[t][0]) != cid, f"{t} keeps its first id now: remove it from KNOWN_ID_GAPS"
-            continue
-        assert canonical(first[t][0]) == cid, (t, first[t], cid)
-        assert registry["campaigns"][cid]["first_flagged_day"] <= first[t][1]
+    kinds = {}
+    for t, (cid, _) in final.items():
+        fid, share, day = first[t]
+        if canonical(fid) == cid:
+            kinds[t] = "kept"
+            assert registry["campaigns"][cid]["first_flagged_day"] <= day
+        else:
+            parent = registry["campaigns"][cid].get("split_from")
+            split_off = parent is not None and canonical(parent) == canonical(fid)
+            assert share < 0.5 and split_off, (t, first[t], cid)
+            kinds[t] = "split"
+    assert "kept" in kinds.values()
     for c in runs[-1][2]:
         assert c["first_flagged"] == registry["campaigns"][c["campaign_id"]]["first_flagged_day"]
+    # evaluate reads the same from the results alone (replay.parquet and campaigns.json)
+    ev = {c.campaign_id: c for c in evaluate(tmp / "out", sim).campaigns}
+    for t, kind in kinds.items():
+        assert ev[t].id_kept in (("kept", "alias") if kind == "kept" else ("split",)), (t, ev[t])
 
 
 def test_changes_name_new_campaigns_and_growth(daily) -> None:

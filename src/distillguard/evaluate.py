@@ -70,6 +70,8 @@ class CampaignEval:
     first_flagged: str | None = None  # the first day's run that flagged any of its accounts
     detected: str | None = None  # the first day's run that flagged at least half of its accounts seen so far
     delay_days: int | None = None  # days from its first request to ``detected``
+    first_id: str | None = None  # the id most of its accounts carried in the run that first flagged any
+    id_kept: str | None = None  # how ``predicted_campaign`` relates to ``first_id`` (see :func:`_id_kept`)
 
 
 @dataclass
@@ -171,7 +173,7 @@ class EvaluationReport:
             box=box.SIMPLE_HEAD,
             pad_edge=False,
         )
-        for c in ("campaign", "playbook", "accts", "recall", "harv.", "cohes.", "standby", "delay"):
+        for c in ("campaign", "playbook", "accts", "recall", "harv.", "cohes.", "standby", "delay", "id"):
             ct.add_column(c, justify="left" if c in ("campaign", "playbook") else "right", no_wrap=True)
         for c in self.campaigns:
             relink = "" if not c.standby_accounts else f"{c.standby_flagged}/{c.standby_accounts}"
@@ -184,6 +186,7 @@ class EvaluationReport:
                 pct0(c.cohesion),
                 relink,
                 "-" if c.delay_days is None else f"{c.delay_days} d",
+                c.id_kept or "-",
             )
         console.print(ct)
         for note in self.notes:
@@ -419,6 +422,7 @@ def evaluate(results_dir: str | Path, labels: str | Path) -> EvaluationReport:
     # cohesion, relinking, delay per campaign
     first_act = _first_activity(lab)
     replay = _read_replay(Path(results_dir))
+    lineage = _read_lineage(Path(results_dir))
     delay_state = "available" if replay is not None else "unavailable (no replay.parquet in the results)"
     campaigns: list[CampaignEval] = []
     coh_num = coh_den = 0
@@ -482,6 +486,21 @@ def evaluate(results_dir: str | Path, labels: str | Path) -> EvaluationReport:
             hit = days.filter(pl.col("flagged") > 0)
             if hit.height:
                 ce.first_flagged = hit["day"][0].isoformat()
+            # the id it got: from the first run that put any of its flagged accounts in a campaign
+            mine = replay.filter(pl.col("account_id").is_in(c["account_id"].implode()))
+            named = mine.filter(pl.col("flagged") & pl.col("campaign_id").is_not_null())
+            if named.height:
+                day0 = named["day"].min()
+                ids = (
+                    named.filter(pl.col("day") == day0)
+                    .group_by("campaign_id")
+                    .len()
+                    .sort(["len", "campaign_id"], descending=[True, False])
+                )
+                ce.first_id = ids["campaign_id"][0]
+                group = replay.filter((pl.col("day") == day0) & (pl.col("campaign_id") == ce.first_id))
+                share = int(ids["len"][0]) / group.height
+                ce.id_kept = _id_kept(ce.first_id, share, top, lineage)
             # detected: the first day whose run flagged at least half of the campaign's accounts seen
             # by then (one account flagged early is not yet a campaign an analyst can act on)
             half = days.filter((pl.col("flagged") > 0) & (2 * pl.col("flagged") >= pl.col("seen")))
@@ -570,9 +589,48 @@ def _read_replay(results_dir: Path) -> pl.DataFrame | None:
             pl.col("account_id").cast(pl.String),
             day_e.alias("day"),
             _as_bool(df["flagged"]).fill_null(False).alias("flagged"),
+            (pl.col("campaign_id") if "campaign_id" in df.columns else pl.lit(None))
+            .cast(pl.String)
+            .alias("campaign_id"),
         )
     except pl.exceptions.PolarsError as exc:
         raise InputError(path, f"column 'day' must hold dates ({exc})") from exc
+
+
+def _read_lineage(results_dir: Path) -> dict[str, dict[str, Any]]:
+    """Stable id -> its aliases and the id it split from, from a monitoring run's campaigns.json."""
+    path = results_dir / "campaigns.json"
+    if not path.is_file():
+        return {}
+    try:
+        camps = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InputError(path, f"cannot be read as JSON ({exc})") from exc
+    return {
+        str(c["campaign_id"]): {"aliases": list(c.get("aliases") or []), "split_from": c.get("split_from")}
+        for c in camps
+        if isinstance(c, dict) and "campaign_id" in c
+    }
+
+
+def _id_kept(first: str, share: float, final: str | None, lineage: dict[str, dict[str, Any]]) -> str:
+    """Whether a campaign ends under the id it was first flagged under (issue 15's stable ids).
+
+    ``kept``: the same id; ``alias``: the first id was merged into the final one; ``split``: the
+    campaign was first flagged as a minority (``share`` < 1/2) inside a group another campaign led,
+    and its final id is recorded as split from that group's id (the larger part keeps an id, so this
+    one cannot); ``changed``: none of these, a break of id stability."""
+    canon = {a: cid for cid, c in lineage.items() for a in c["aliases"]}
+    if final is None:
+        return "changed"
+    if first == final:
+        return "kept"
+    if canon.get(first) == final:
+        return "alias"
+    parent = (lineage.get(final) or {}).get("split_from")
+    if share < 0.5 and parent is not None and canon.get(parent, parent) == canon.get(first, first):
+        return "split"
+    return "changed"
 
 
 def write_json(report: EvaluationReport, path: str | Path) -> Path:
