@@ -46,14 +46,16 @@ def _run(day: Path, accounts: Path, state: Path, out: Path) -> tuple[float, floa
 
 
 def _delays(out: Path, sim: Path) -> int:
-    """Per campaign: the first run that flagged at least half of its accounts seen by then."""
+    """Per campaign: the first run that flagged at least half of its accounts seen by then, and whether
+    its final id is the one it was first flagged under (``evaluate``'s ``id_kept``)."""
     from distillguard.evaluate import evaluate
 
     ev = evaluate(out, sim)
     print(f"precision {ev.precision:.3f} recall {ev.recall:.3f}")
     for c in ev.campaigns:
         print(f"{c.campaign_id} {c.playbook:18s} accounts {c.accounts:4d} recall {c.recall:.3f} "
-              f"first activity {c.first_activity} detected {c.detected} delay {c.delay_days} d")
+              f"first activity {c.first_activity} detected {c.detected} delay {c.delay_days} d "
+              f"id {c.first_id} -> {c.predicted_campaign} ({c.id_kept})")
     return 0
 
 

@@ -193,6 +193,12 @@ def test_chart_specs_carry_the_campaign_data(fixture_report):
         assert sum(r["accounts"] for r in signups) == sum(r["accounts"] for r in c["signups"])
         caps = _records(specs[f"campaign-{rank}-capabilities-chart"], "share")
         assert {r["capability"]: r["share"] for r in caps} == c["capabilities"]
+        graph = specs.get(f"campaign-{rank}-graph-chart")
+        if graph is not None:  # points are accounts: the campaign's, and linked ones outside it
+            nodes = {r["account_id"]: r["member"] for r in _records(graph, "account_id")}
+            inside = {a for a, m in nodes.items() if m == "in this campaign"}
+            assert inside and inside <= set(c["account_ids"])
+            assert len(_records(graph, "kinds")) > 0  # and links
 
 
 def test_chart_specs_are_valid_vega_lite(fixture_report):
