@@ -263,6 +263,8 @@ def test_detection_delay(tmp_path, labels_dir, replay, delays, first_flagged):
     assert report.detection_delay == "available"
     assert {c.campaign_id: c.delay_days for c in report.campaigns} == delays
     assert {c.campaign_id: c.first_flagged for c in report.campaigns} == first_flagged
+    # a batch scan's replay (no registry in campaigns.json) says nothing about kept ids
+    assert all(c.id_kept is None and c.first_id is None for c in report.campaigns)
 
 
 def test_delay_unavailable_without_replay(tmp_path, labels_dir):

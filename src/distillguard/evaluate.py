@@ -70,8 +70,10 @@ class CampaignEval:
     first_flagged: str | None = None  # the first day's run that flagged any of its accounts
     detected: str | None = None  # the first day's run that flagged at least half of its accounts seen so far
     delay_days: int | None = None  # days from its first request to ``detected``
-    first_id: str | None = None  # the id most of its accounts carried in the run that first flagged any
-    id_kept: str | None = None  # how ``predicted_campaign`` relates to ``first_id`` (see :func:`_id_kept`)
+    # (monitoring runs) the id most of its flagged accounts carried in the first run that put any in a
+    # campaign, and how ``predicted_campaign`` relates to it (see :func:`_id_kept`)
+    first_id: str | None = None
+    id_kept: str | None = None
 
 
 @dataclass
@@ -173,7 +175,7 @@ class EvaluationReport:
             box=box.SIMPLE_HEAD,
             pad_edge=False,
         )
-        for c in ("campaign", "playbook", "accts", "recall", "harv.", "cohes.", "standby", "delay", "id"):
+        for c in ("campaign", "playbook", "accts", "recall", "harv.", "cohes.", "standby", "delay"):
             ct.add_column(c, justify="left" if c in ("campaign", "playbook") else "right", no_wrap=True)
         for c in self.campaigns:
             relink = "" if not c.standby_accounts else f"{c.standby_flagged}/{c.standby_accounts}"
@@ -186,9 +188,15 @@ class EvaluationReport:
                 pct0(c.cohesion),
                 relink,
                 "-" if c.delay_days is None else f"{c.delay_days} d",
-                c.id_kept or "-",
             )
         console.print(ct)
+        ids = [c for c in self.campaigns if c.id_kept is not None]
+        if ids:  # (monitoring runs) the id each campaign was first flagged under, and where it ended
+            kinds = {k: sum(c.id_kept == k for c in ids) for k in ("kept", "alias", "split", "changed")}
+            odd = [f"{c.campaign_id} {c.first_id} -> {c.predicted_campaign} ({c.id_kept})"
+                   for c in ids if c.id_kept != "kept"]
+            console.print("ids since first flagged: " + ", ".join(f"{n} {k}" for k, n in kinds.items() if n)
+                          + ("; " + "; ".join(odd) if odd else ""), highlight=False)
         for note in self.notes:
             console.print(f"[dim]note: {note}[/]")
 
@@ -489,7 +497,7 @@ def evaluate(results_dir: str | Path, labels: str | Path) -> EvaluationReport:
             # the id it got: from the first run that put any of its flagged accounts in a campaign
             mine = replay.filter(pl.col("account_id").is_in(c["account_id"].implode()))
             named = mine.filter(pl.col("flagged") & pl.col("campaign_id").is_not_null())
-            if named.height:
+            if named.height and lineage is not None:
                 day0 = named["day"].min()
                 ids = (
                     named.filter(pl.col("day") == day0)
@@ -597,15 +605,19 @@ def _read_replay(results_dir: Path) -> pl.DataFrame | None:
         raise InputError(path, f"column 'day' must hold dates ({exc})") from exc
 
 
-def _read_lineage(results_dir: Path) -> dict[str, dict[str, Any]]:
-    """Stable id -> its aliases and the id it split from, from a monitoring run's campaigns.json."""
+def _read_lineage(results_dir: Path) -> dict[str, dict[str, Any]] | None:
+    """Stable id -> its aliases and the id it split from, from a monitoring run's campaigns.json; None
+    for a batch scan's (``--replay-daily`` labels every day with the final scan's ids, so whether ids
+    were kept cannot be told from it)."""
     path = results_dir / "campaigns.json"
     if not path.is_file():
-        return {}
+        return None
     try:
         camps = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise InputError(path, f"cannot be read as JSON ({exc})") from exc
+    if not isinstance(camps, list) or not any(isinstance(c, dict) and "first_flagged" in c for c in camps):
+        return None
     return {
         str(c["campaign_id"]): {"aliases": list(c.get("aliases") or []), "split_from": c.get("split_from")}
         for c in camps
