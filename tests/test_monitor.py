@@ -117,6 +117,14 @@ def test_campaign_ids_are_stable_from_first_flag(logs, daily) -> None:
     assert "kept" in kinds.values()
     for c in runs[-1][2]:
         assert c["first_flagged"] == registry["campaigns"][c["campaign_id"]]["first_flagged_day"]
+    # the report tells the analyst where each id came from
+    html = (tmp / "out" / "report.html").read_text(encoding="utf-8")
+    for c in runs[-1][2]:
+        assert f"First flagged</dt><dd>{c['first_flagged']}" in html
+        for a in c["aliases"]:
+            assert a in html
+        if c.get("split_from"):
+            assert f"split from {c['split_from']}" in html
     # evaluate reads the same from the results alone (replay.parquet and campaigns.json)
     ev = {c.campaign_id: c for c in evaluate(tmp / "out", sim).campaigns}
     for t, kind in kinds.items():

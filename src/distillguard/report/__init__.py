@@ -205,6 +205,7 @@ def _campaign_context(scan: ScanOutput, c: dict, rank: int, seed: int, chart_spe
         "protected": protected.height,
         "review": (c.get("review") or {}).get("note"),
         "first_flagged": c.get("first_flagged"), "aliases": c.get("aliases") or [],
+        "split_from": c.get("split_from"),
     }
 
 
