@@ -37,6 +37,11 @@ B = {f"b{i}" for i in range(6)}
         # a standby pool: the old accounts gone quiet, new ones linked to the remaining few
         ([{"X1": A}, {"W": {"a0", "a1", "s1", "s2", "s3", "s4"}}], {"W": "X1"},
          {"X1": {"joined": ["s1", "s2", "s3", "s4"]}}),
+        # (held-out seed 4243) a campaign first flagged as one account in each of two groups another
+        # campaign led: those merge, its own group splits off under a new id recorded as from them
+        ([{"X1": set(sorted(A)[:5]) | {"c1"}, "X2": set(sorted(A)[5:]) | {"c2"}},
+          {"Z": A, "C": {"c1", "c2"}}],
+         {"Z": "X1", "C": "C"}, {"X1": {"aliases": ["X2"]}, "C": {"split_from": "X1"}}),
         # an unrelated new campaign whose derived id is already taken gets a suffix
         ([{"X1": A}, {"X1": B}], {"X1": "X1-2"}, {"X1-2": {"first_flagged_run": 2}}),
     ],
