@@ -4,7 +4,7 @@ Simulates a scenario with steady daily traffic (cached under bench-out/), cuts i
 day, and feeds the days one run at a time into a state, each run in its own process (wall time and
 peak RSS from ``wait4``). Then, from copies of the state as it stood before day 3 and before the last
 day, reruns those two days ``--repeats`` times, interleaved, and reports the medians and their ratio.
-Usage: ``python benchmarks/bench_daily.py [--scale 1.0] [--days 21] [--repeats 5]``.
+Usage: ``python benchmarks/bench_daily.py [--scale 1.0] [--days 21] [--repeats 5] [--memory-limit 500MB]``.
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_scan import TreeMemory  # noqa: E402 (this folder's own module)
 
-WINDOW: list[str] = []
+#: options every run's scan gets (--window, --memory-limit)
+SCAN_ARGS: list[str] = []
 
 
 def _run(day: Path, accounts: Path, state: Path, out: Path) -> tuple[float, float, float]:
@@ -31,7 +32,7 @@ def _run(day: Path, accounts: Path, state: Path, out: Path) -> tuple[float, floa
     the rusage of a child would start from this process's own size) and the seconds of its detection
     over the window (everything after the new rows' per-prompt features)."""
     cmd = [sys.executable, "-c", "from distillguard.cli import run; run()", "scan", str(day), "--accounts",
-           str(accounts), "--state", str(state), "--out", str(out), "--json", "--workers", "1", *WINDOW]
+           str(accounts), "--state", str(state), "--out", str(out), "--json", "--workers", "1", *SCAN_ARGS]
     t0 = time.perf_counter()
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     mem = TreeMemory(p.pid)
@@ -83,13 +84,16 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--window", default=None, help="the runs' --window (default: scan's)")
+    ap.add_argument("--memory-limit", default=None, help="the runs' --memory-limit (DuckDB's; default: none)")
     ap.add_argument("--keep-states", default=None, metavar="DIR",
                     help="also copy the states as they stood before day 3 and the last day here (to profile)")
     ap.add_argument("--delay-only", action="store_true",
                     help="feed the days and report each campaign's detection delay (no timed repeats)")
     args = ap.parse_args()
     if args.window:
-        WINDOW[:] = ["--window", args.window]
+        SCAN_ARGS[:] = ["--window", args.window]
+    if args.memory_limit:
+        SCAN_ARGS[:] = [*SCAN_ARGS, "--memory-limit", args.memory_limit]
 
     cache = ROOT / "bench-out" / f"daily-{args.scenario}-s{args.scale}-d{args.days}-seed{args.seed}"
     if not (cache / "days").exists():
