@@ -364,7 +364,7 @@ LINEAGE = {
         ("DG-big", 0.2, "DG-part", "split"),  # ... the group's id now an alias
         ("DG-early", 0.8, "DG-part", "changed"),  # it led that group: it should have kept the id
         ("DG-big", 0.2, "DG-new", "changed"),  # no recorded tie to the first id
-        ("DG-big", 1.0, None, "changed"),  # not in any campaign at the end
+        ("DG-big", 1.0, None, None),  # in no campaign of the last run (gone quiet): no verdict
     ],
 )
 def test_id_kept(first, share, final, kind):

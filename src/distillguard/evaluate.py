@@ -625,16 +625,19 @@ def _read_lineage(results_dir: Path) -> dict[str, dict[str, Any]] | None:
     }
 
 
-def _id_kept(first: str, share: float, final: str | None, lineage: dict[str, dict[str, Any]]) -> str:
+def _id_kept(
+    first: str, share: float, final: str | None, lineage: dict[str, dict[str, Any]]
+) -> str | None:
     """Whether a campaign ends under the id it was first flagged under (issue 15's stable ids).
 
     ``kept``: the same id; ``alias``: the first id was merged into the final one; ``split``: the
     campaign was first flagged as a minority (``share`` < 1/2) inside a group another campaign led,
     and its final id is recorded as split from that group's id (the larger part keeps an id, so this
-    one cannot); ``changed``: none of these, a break of id stability."""
+    one cannot); ``changed``: none of these, a break of id stability. None when none of its
+    accounts is in a campaign of the last run (gone quiet, or aged out of the window)."""
     canon = {a: cid for cid, c in lineage.items() for a in c["aliases"]}
     if final is None:
-        return "changed"
+        return None
     if first == final:
         return "kept"
     if canon.get(first) == final:
