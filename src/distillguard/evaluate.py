@@ -495,8 +495,12 @@ def evaluate(results_dir: str | Path, labels: str | Path) -> EvaluationReport:
             if hit.height:
                 ce.first_flagged = hit["day"][0].isoformat()
             # the id it got: from the first run that put any of its flagged accounts in a campaign
-            mine = replay.filter(pl.col("account_id").is_in(c["account_id"].implode()))
-            named = mine.filter(pl.col("flagged") & pl.col("campaign_id").is_not_null())
+            named = (
+                replay.filter(pl.col("flagged") & pl.col("campaign_id").is_not_null())
+                .filter(pl.col("account_id").is_in(c["account_id"].implode()))
+                if lineage is not None
+                else replay.clear()
+            )
             if named.height and lineage is not None:
                 day0 = named["day"].min()
                 ids = (
@@ -506,7 +510,9 @@ def evaluate(results_dir: str | Path, labels: str | Path) -> EvaluationReport:
                     .sort(["len", "campaign_id"], descending=[True, False])
                 )
                 ce.first_id = ids["campaign_id"][0]
-                group = replay.filter((pl.col("day") == day0) & (pl.col("campaign_id") == ce.first_id))
+                group = replay.filter(
+                    (pl.col("day") == day0) & (pl.col("campaign_id") == ce.first_id) & pl.col("flagged")
+                )
                 share = int(ids["len"][0]) / group.height
                 ce.id_kept = _id_kept(ce.first_id, share, top, lineage)
             # detected: the first day whose run flagged at least half of the campaign's accounts seen
