@@ -494,27 +494,8 @@ def evaluate(results_dir: str | Path, labels: str | Path) -> EvaluationReport:
             hit = days.filter(pl.col("flagged") > 0)
             if hit.height:
                 ce.first_flagged = hit["day"][0].isoformat()
-            # the id it got: from the first run that put any of its flagged accounts in a campaign
-            named = (
-                replay.filter(pl.col("flagged") & pl.col("campaign_id").is_not_null())
-                .filter(pl.col("account_id").is_in(c["account_id"].implode()))
-                if lineage is not None
-                else replay.clear()
-            )
-            if named.height and lineage is not None:
-                day0 = named["day"].min()
-                ids = (
-                    named.filter(pl.col("day") == day0)
-                    .group_by("campaign_id")
-                    .len()
-                    .sort(["len", "campaign_id"], descending=[True, False])
-                )
-                ce.first_id = ids["campaign_id"][0]
-                group = replay.filter(
-                    (pl.col("day") == day0) & (pl.col("campaign_id") == ce.first_id) & pl.col("flagged")
-                )
-                share = int(ids["len"][0]) / group.height
-                ce.id_kept = _id_kept(ce.first_id, share, top, lineage)
+            if lineage is not None:
+                ce.first_id, ce.id_kept = _first_id(replay, c["account_id"], top, lineage)
             # detected: the first day whose run flagged at least half of the campaign's accounts seen
             # by then (one account flagged early is not yet a campaign an analyst can act on)
             half = days.filter((pl.col("flagged") > 0) & (2 * pl.col("flagged") >= pl.col("seen")))
@@ -629,6 +610,27 @@ def _read_lineage(results_dir: Path) -> dict[str, dict[str, Any]] | None:
         for c in camps
         if isinstance(c, dict) and "campaign_id" in c
     }
+
+
+def _first_id(
+    replay: pl.DataFrame, members: pl.Series, final: str | None, lineage: dict[str, dict[str, Any]]
+) -> tuple[str | None, str | None]:
+    """A campaign's first id: the id most of its flagged accounts carried in the first run that put
+    any of them in a campaign; and how ``final`` relates to it (:func:`_id_kept`)."""
+    mine = pl.col("account_id").is_in(members.implode())
+    named = replay.filter(pl.col("flagged") & pl.col("campaign_id").is_not_null() & mine)
+    if not named.height:
+        return None, None
+    day0 = named["day"].min()
+    ids = (
+        named.filter(pl.col("day") == day0)
+        .group_by("campaign_id")
+        .len()
+        .sort(["len", "campaign_id"], descending=[True, False])
+    )
+    first = ids["campaign_id"][0]
+    group = replay.filter((pl.col("day") == day0) & (pl.col("campaign_id") == first) & pl.col("flagged"))
+    return first, _id_kept(first, int(ids["len"][0]) / group.height, final, lineage)
 
 
 def _id_kept(

@@ -315,11 +315,10 @@ def _detect(
     end = feats["last_seen"].max()
     seen = feats.select("account_id", observed_days=observed_days(pl.col("first_seen"), end))  # type: ignore[arg-type]
     frame = frame.join(seen, on="account_id", how="left")
-    scored = score_accounts(frame, model).with_columns(frame["observed_days"])  # (same rows, same order)
+    # (same rows, same order)
+    scored = score_accounts(frame, model).with_columns(frame["observed_days"], frame["interactions"])
     scored = scored.with_columns(threshold=op.account_threshold(pl.col("observed_days")))
-    scored = scored.with_columns(
-        flagged=flag(pl.col("score"), pl.col("threshold"), pl.lit(frame["interactions"]))
-    )
+    scored = scored.with_columns(flagged=flag(pl.col("score"), pl.col("threshold"), pl.col("interactions")))
     return _Detection(feats, keys, edges, edges_pl, clusters, cfeats, frame, scored)
 
 
@@ -456,7 +455,7 @@ def _analyse(st: Staged, work_dir: Path, options: ScanOptions, say: Progress) ->
         evidence.append(coverage_text(account_coverage(staged, datasets)))
         by_campaign = campaign_coverage(staged, datasets, assembled.account_campaign)
     evidence.append(history_text(scored, op))
-    evidence.append(too_few_text(scored.with_columns(frame["interactions"])))
+    evidence.append(too_few_text(scored))
     reasons = account_reasons(
         scored, feats, cfeats, clusters, key_text, assembled.campaign_evidence, joined_evidence(*evidence)
     )
