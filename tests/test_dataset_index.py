@@ -297,3 +297,27 @@ def test_evaluation_share_per_account(sent, expected):
                                         orient="row"))
     got = evaluation_share(staged, datasets)
     assert dict(got.iter_rows()) == pytest.approx(expected)
+
+
+# (case, per account: (dataset, items, requests, exclusive), expected text)
+COVERAGE_TEXT_CASES = [
+    ("one dataset", [("gsm8k", 40, 40, 40)],
+     "its prompts hold 40 items of public datasets (gsm8k 40), none repeated, 40 sent by no other account"),
+    ("two datasets, fewer than shown", [("code_alpaca", 150, 151, 20), ("arena_hard_auto", 34, 35, 5)],
+     "its prompts hold 184 items of public datasets (code_alpaca 150, arena_hard_auto 34), 2 repeats, "
+     "25 sent by no other account"),
+    ("five datasets, two not shown", [("a", 50, 50, 0), ("b", 40, 40, 0), ("c", 30, 30, 0), ("d", 2, 2, 0),
+                                      ("e", 1, 1, 0)],
+     "its prompts hold 123 items of public datasets (a 50, b 40, c 30, 2 more), none repeated, "
+     "0 sent by no other account"),
+]
+
+
+@pytest.mark.parametrize(("rows", "expected"), [pytest.param(r, e, id=c) for c, r, e in COVERAGE_TEXT_CASES])
+def test_coverage_text_counts_the_datasets_it_does_not_name(rows, expected):
+    from distillguard.accounts.coverage import coverage_text
+
+    cov = pl.DataFrame([("acct", *r) for r in rows], orient="row",
+                       schema={"account_id": pl.String, "dataset": pl.String, "items": pl.UInt32,
+                               "requests": pl.UInt32, "exclusive": pl.UInt32})
+    assert coverage_text(cov)["text"].to_list() == [expected]

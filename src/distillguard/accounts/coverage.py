@@ -123,7 +123,8 @@ def coverage_text(cov: pl.DataFrame) -> pl.DataFrame:
         requests=pl.col("requests").sum(),
         exclusive=pl.col("exclusive").sum(),
         parts=pl.col("part").head(TOP_DATASETS),
-        more=pl.len() - TOP_DATASETS,
+        # pl.len() is unsigned: fewer datasets than shown would wrap around to 4294967295
+        more=pl.len().cast(pl.Int64) - TOP_DATASETS,
     )
     repeated = pl.col("requests") - pl.col("items")
     text = pl.concat_str([
