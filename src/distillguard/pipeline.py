@@ -287,11 +287,14 @@ def _detect(
     feats = feats.join(content_reach(keys), on="account_id", how="left").with_columns(
         pl.col("content_reach").fill_null(0.0), pl.col("content_reach_accounts").fill_null(0)
     )
+    say("linking accounts: candidate edges", 0.0)
     edges = candidate_edges(keys, options.link)
     if options.sync.kind_weight > 0 and "link.sync" not in skip:
+        say("linking accounts: synchronized activity", 0.0)
         # co-activity beyond the pair's daily rhythms reinforces links the keys proposed
         edges = reinforce(edges, sync_evidence(con, staged, edges, options.sync, tag), options.sync)
     if options.behaviour.kind_weight > 0 and "link.behaviour" not in skip:
+        say("linking accounts: behavioural peers", 0.0)
         # accounts that share no key but run one program: near-identical, rare request profiles
         prof = profiles(staged, feats, options.behaviour.min_requests)
         edges = add_behaviour(edges, behaviour_edges(prof, options.behaviour), options.behaviour)
@@ -445,6 +448,7 @@ def _analyse(st: Staged, work_dir: Path, options: ScanOptions, say: Progress) ->
         threshold=op.threshold,
         params=replace(options.attribution, seed=options.seed),
     )
+    say("campaign evidence and reasons", 0.0)
     key_text = key_evidence_text(keys)
     evidence = [account_sync_text(edges_pl), account_behaviour_text(edges_pl)]
     by_campaign: dict[str, list[dict]] = {}

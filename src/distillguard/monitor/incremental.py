@@ -323,6 +323,7 @@ def run_incremental(
         shutil.rmtree(work, ignore_errors=True)
 
         # --- stable ids, decisions, changes ------------------------------------------------------
+        say("stable campaign ids", 0.0)
         registry = cur.read_json("registry.json", rg.empty_registry()) if cur else rg.empty_registry()
         acc = pl.from_arrow(result.accounts)
         assert isinstance(acc, pl.DataFrame)
@@ -419,6 +420,7 @@ def run_incremental(
         outbox = (cur.read_json("outbox.json", []) if cur else []) + (
             [{"batch_id": header["batch_id"], "run": run, "changes": change_lines}] if mon.webhook else []
         )
+        say("writing results", 0.0)
         write_results(result, tmp)
         with open(tmp / "changes.jsonl", "w", encoding="utf-8") as f:
             for line in change_lines:
