@@ -27,10 +27,10 @@ from bench_scan import TreeMemory  # noqa: E402 (this folder's own module)
 SCAN_ARGS: list[str] = []
 
 
-def _run(day: Path, accounts: Path, state: Path, out: Path) -> tuple[float, float, float]:
+def _run(day: Path, accounts: Path, state: Path, out: Path) -> tuple[float, float, float, dict[str, float]]:
     """One monitoring run in a child process: (wall seconds, peak RSS in MB, sampled every 0.1 s;
-    the rusage of a child would start from this process's own size) and the seconds of its detection
-    over the window (everything after the new rows' per-prompt features)."""
+    the rusage of a child would start from this process's own size), the seconds of its detection
+    over the window (everything after the new rows' per-prompt features) and of each of its stages."""
     cmd = [sys.executable, "-c", "from distillguard.cli import run; run()", "scan", str(day), "--accounts",
            str(accounts), "--state", str(state), "--out", str(out), "--json", "--workers", "1", *SCAN_ARGS]
     t0 = time.perf_counter()
@@ -43,7 +43,8 @@ def _run(day: Path, accounts: Path, state: Path, out: Path) -> tuple[float, floa
     mem.join()
     if p.returncode != 0:
         raise SystemExit(f"run on {day} failed: {err.decode()[-2000:]}")
-    return wall, mem.peak_mb, float(json.loads(summary)["timings"]["analysis"])
+    timings = json.loads(summary)["timings"]
+    return wall, mem.peak_mb, float(timings["analysis"]), timings.get("stages", {})
 
 
 def _delays(out: Path, sim: Path) -> int:
@@ -123,7 +124,7 @@ def main() -> int:
                 shutil.copytree(state, tmp / f"before-{i + 1}", symlinks=True)
                 if args.keep_states:
                     shutil.copytree(state, Path(args.keep_states) / f"before-{i + 1}", symlinks=True)
-            wall, rss, det = _run(d, accounts, state, out)
+            wall, rss, det, _ = _run(d, accounts, state, out)
             seq.append({"day": i + 1, "rows": rows[i], "seconds": round(wall, 2), "detection_s": det,
                         "peak_rss_mb": round(rss)})
             print(f"day {i + 1:2d}: {rows[i]:7,} rows  {wall:5.2f} s (detection {det:5.2f} s)  {rss:6.0f} MB",
@@ -139,7 +140,7 @@ def main() -> int:
             print(f"last run's results kept in {kept}")
             _parity(days, accounts, out, tmp / "batch")
             return _delays(out, cache / "sim")
-        timed: dict[int, list[tuple[float, float, float]]] = {3: [], len(days): []}
+        timed: dict[int, list[tuple[float, float, float, dict[str, float]]]] = {3: [], len(days): []}
         for r in range(args.repeats):
             for day in (3, len(days)) if r % 2 == 0 else (len(days), 3):
                 st, o = tmp / f"st-{day}-{r}", tmp / f"out-{day}-{r}"
@@ -148,16 +149,23 @@ def main() -> int:
                 shutil.rmtree(st)
                 shutil.rmtree(o)
         for day, v in timed.items():
-            snap[day] = {"median_s": round(statistics.median(w for w, _, _ in v), 2),
-                         "runs_s": [round(w, 2) for w, _, _ in v],
-                         "detection_median_s": round(statistics.median(d for _, _, d in v), 2),
-                         "peak_rss_mb": round(max(m for _, m, _ in v))}
+            names = list(dict.fromkeys(k for *_, st in v for k in st))
+            snap[day] = {"median_s": round(statistics.median(w for w, *_ in v), 2),
+                         "runs_s": [round(w, 2) for w, *_ in v],
+                         "detection_median_s": round(statistics.median(d for _, _, d, _ in v), 2),
+                         "peak_rss_mb": round(max(m for _, m, *_ in v)),
+                         "stages_median_s": {k: round(statistics.median(st.get(k, 0.0) for *_, st in v), 2)
+                                             for k in names}}
     last = len(days)
     ratio = snap[last]["median_s"] / snap[3]["median_s"]
     for day in (3, last):
         d = snap[day]
         print(f"day {day} ({rows[day - 1]:,} rows): median {d['median_s']} s of {d['runs_s']} "
               f"(detection {d['detection_median_s']} s), peak {d['peak_rss_mb']} MB")
+    print(f"{'detection stage (medians)':40s} {'day 3':>7s} {f'day {last}':>7s}")
+    for k in dict.fromkeys([*snap[3]["stages_median_s"], *snap[last]["stages_median_s"]]):
+        a, b = snap[3]["stages_median_s"].get(k, 0.0), snap[last]["stages_median_s"].get(k, 0.0)
+        print(f"{k:40s} {a:7.2f} {b:7.2f}")
     print(f"ratio day {last} / day 3: {ratio:.2f} (target <= 1.5)")
     print(json.dumps({"sequence": seq, "timed": snap, "ratio": round(ratio, 2)}))
     return 0

@@ -369,20 +369,35 @@ def analyse(
     import duckdb
 
     stage = ["account aggregates"]
+    marks: list[tuple[str, float]] = []
 
     def say(name: str, frac: float) -> None:
         stage[0] = name
+        if not marks or marks[-1][0] != name:
+            marks.append((name, time.perf_counter()))
         if progress is not None:
             progress(name, frac)
 
     try:
-        return _analyse(st, work_dir, options, say)
+        res = _analyse(st, work_dir, options, say)
+        res.summary["timings"]["stages"] = stage_seconds(marks, time.perf_counter())
+        return res
     except duckdb.OutOfMemoryException as exc:
         raise ResourceError(
             f"the scan ran out of memory at stage '{stage[0]}' with --memory-limit "
             f"{options.memory_limit or 'unset'} for DuckDB ({st.stats.rows_ok:,} rows): rerun with a larger "
             f"--memory-limit (this machine has {_machine_memory()}); DuckDB said: {str(exc).splitlines()[0]}"
         ) from None
+
+
+def stage_seconds(marks: list[tuple[str, float]], end: float) -> dict[str, float]:
+    """Seconds per stage from ``(stage, start)`` marks in order, the last one ending at ``end``; a
+    stage entered more than once is summed, and the daily replay's days are one stage."""
+    out: dict[str, float] = {}
+    for (name, t), t_next in zip(marks, [m[1] for m in marks[1:]] + [end], strict=False):
+        key = "daily replay" if name.startswith("replay ") else name
+        out[key] = out.get(key, 0.0) + t_next - t
+    return {k: round(v, 2) for k, v in out.items()}
 
 
 def _machine_memory() -> str:
