@@ -101,7 +101,7 @@ def test_every_playbook_recall(scanned, request: pytest.FixtureRequest) -> None:
 
 #: known false positives in a look-alike group on a held-out run: reported here, not hidden
 KNOWN_LOOKALIKE_GAPS: dict[tuple[str, int, bool], str] = {
-    ("adaptive", 1012, True): "one of 40 startup-cohort accounts flagged (2.5%; floor 0.5%), score 0.86 "
+    ("adaptive", 1012, True): "one of 40 startup-cohort accounts flagged (2.5%; floor 0.5%), score 0.89 "
     "against the guarded threshold 0.815: 188 single-turn requests, 99% of them public-dataset items "
     "never repeated, no chain-of-thought; at the account level an answer-harvest shard, and nothing "
     "ties it to other accounts (3 of 100 calibration scans have such an account)",
@@ -145,6 +145,8 @@ def test_every_flagged_account_has_reasons_with_campaign_evidence(scanned, reque
     f = a.filter(pl.col("flagged"))
     assert f.height > 0
     assert f.filter(pl.col("reasons").str.len_chars() == 0).height == 0
+    # (a negative count cast to unsigned read "4294967295 more" in coverage reasons)
+    assert f.filter(pl.col("reasons").str.contains(r"42949672\d\d|18446744\d{12}")).height == 0
     in_campaign = f.filter(pl.col("campaign_id").is_not_null())
     assert in_campaign.filter(~pl.col("reasons").str.contains("campaign DG-")).height == 0
     if request.node.callspec.params["scanned"][0] == ADAPTIVE:  # the dataset coverage behind a flag
