@@ -452,3 +452,43 @@ def test_report_of_a_real_scan_renders(tmp_path):
     assert dom.tables["overview-table"]["rows"] == len(campaigns)
     for rank in range(1, len(campaigns) + 1):
         assert f"campaign-{rank}" in dom.sections
+
+
+# (case, what the cache folder holds before, whether the bundle is built, what the folder holds after)
+BUNDLE_CACHE_CASES = [
+    ("first use: built and kept", None, True, "kept"),
+    ("kept: read, not built", "whole", False, "kept"),
+    ("cut short: built again and replaced", "cut", True, "kept"),
+    ("folder not writable: built, nothing kept", "blocked", True, "none"),
+]
+
+
+@pytest.mark.parametrize(("before", "built", "after"),
+                         [pytest.param(b, x, a, id=c) for c, b, x, a in BUNDLE_CACHE_CASES])
+def test_vega_bundle_is_cached_per_vl_convert_version(tmp_path, monkeypatch, before, built, after):
+    import vl_convert
+
+    from distillguard import report
+
+    calls = []
+    monkeypatch.setattr(vl_convert, "javascript_bundle", lambda: calls.append(1) or "var v = '</script>';")
+    monkeypatch.setattr(vl_convert, "__version__", "9.9.9", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    path = tmp_path / "distillguard" / "vega-bundle-9.9.9.js"
+    if before == "blocked":
+        (tmp_path / "distillguard").write_text("a file where the folder would be")
+    elif before is not None:
+        path.parent.mkdir()
+        text = "var v = '<\\/script>';" + report._BUNDLE_END
+        path.write_text(text if before == "whole" else text[:-5])
+    report.vega_bundle.cache_clear()
+    try:
+        assert report.vega_bundle() == "var v = '<\\/script>';"
+    finally:
+        report.vega_bundle.cache_clear()
+    assert bool(calls) == built
+    if after == "kept":
+        assert path.read_text().endswith(report._BUNDLE_END)
+        assert [p.name for p in path.parent.iterdir()] == [path.name]  # (no temporary file left)
+    else:
+        assert not path.exists()

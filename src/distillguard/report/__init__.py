@@ -12,8 +12,10 @@ chart specs are embedded as JSON with ``<``, ``>`` and ``&`` escaped.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
+import os
 import re
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,15 +40,45 @@ MAX_TEXT = 300
 MAX_GRAPH_NODES = 300
 
 
+def cache_dir() -> Path:
+    """distillguard's own cache folder: ``$XDG_CACHE_HOME/distillguard`` (``~/.cache/distillguard``)."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "distillguard"
+
+
+#: the cached bundle ends with this line, so a file cut short is never used
+_BUNDLE_END = "\n// distillguard: end of bundle\n"
+
+
 @functools.lru_cache(maxsize=1)
 def vega_bundle() -> str:
-    """The Vega, Vega-Lite and vega-embed JavaScript, as one inline-safe string."""
+    """The Vega, Vega-Lite and vega-embed JavaScript, as one inline-safe string.
+
+    vl-convert bundles it anew on every call (1.3 s, a tenth of a small daily run), so it is kept in
+    :func:`cache_dir` per vl-convert version, written whole or not at all; where that folder cannot
+    be written, the bundle is built every time."""
     try:
         import vl_convert
     except ImportError as exc:  # pragma: no cover - a declared dependency
         raise UsageError("the report needs the 'vl-convert-python' package "
                          "(pip install vl-convert-python)") from exc
-    return vl_convert.javascript_bundle().replace("</script", "<\\/script")
+    version = getattr(vl_convert, "__version__", None)
+    path = cache_dir() / f"vega-bundle-{version}.js" if version else None
+    if path is not None:
+        with contextlib.suppress(OSError, UnicodeDecodeError):
+            text = path.read_text(encoding="utf-8")
+            if text.endswith(_BUNDLE_END):
+                return text[: -len(_BUNDLE_END)]
+    bundle = vl_convert.javascript_bundle().replace("</script", "<\\/script")
+    if path is not None:
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_text(bundle + _BUNDLE_END, encoding="utf-8")
+            os.replace(tmp, path)
+        except OSError:
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
+    return bundle
 
 
 def _json_for_html(obj: Any) -> str:
