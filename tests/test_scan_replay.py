@@ -59,3 +59,12 @@ def test_replay_file_is_written(replayed, tmp_path: Path) -> None:
     write_results(res, tmp_path)
     back = pl.read_parquet(tmp_path / "replay.parquet")
     assert back.height == rp.height and back.schema["day"] == pl.Date
+
+
+def test_the_daily_replay_is_timed_as_one_stage(replayed) -> None:
+    res, rp, _ = replayed
+    stages = res.summary["timings"]["stages"]
+    # the replay's detection passes are not added to the full scan's own stages
+    assert stages["daily replay"] > 0 and not any(k.startswith("replay ") for k in stages)
+    assert stages["daily replay"] > stages["linking accounts"]  # (one pass a day, over longer windows)
+    assert rp["day"].n_unique() >= 5

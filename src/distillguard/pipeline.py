@@ -352,7 +352,10 @@ def replay_daily(
         cutoff = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
         say(f"replay {day.isoformat()}", 0.0)
         window = staged.filter(staged.ts < ibis.literal(cutoff))
-        det = _detect(con, window, acc_t, unavailable, options, model, op, say, tag=f"_d{d}")
+        def say_day(name: str, frac: float, day: dt.date = day) -> None:  # ("replay DAY: stage")
+            say(f"replay {day.isoformat()}: {name}", frac)
+
+        det = _detect(con, window, acc_t, unavailable, options, model, op, say_day, tag=f"_d{d}")
         parts.append(det.scored.select("account_id", "flagged").with_columns(day=pl.lit(day, pl.Date)))
     out = pl.concat(parts).join(account_campaign, on="account_id", how="left")
     out = out.with_columns(campaign_id=pl.when(pl.col("flagged")).then(pl.col("campaign_id")).otherwise(None))
