@@ -355,12 +355,14 @@ def test_bands_staged_as_a_list_read_the_same(logs, tmp_path):
     assert mixed.campaigns == new.campaigns and new.campaigns
 
 
-def test_key_parts_are_disjoint_and_make_up_each_signals_keys(logs, tmp_path):
-    """The pipeline materialises a link signal's keys part by part (near-duplicate bands one band at
-    a time, so that memory holds one band's grouping): the parts must be disjoint and together be
-    exactly the signal's keys."""
+@pytest.mark.parametrize("bands_a_query", [1, 5, 32])
+def test_key_parts_are_disjoint_and_make_up_each_signals_keys(logs, tmp_path, monkeypatch, bands_a_query):
+    """The pipeline materialises a link signal's keys part by part (near-duplicate bands grouped up to
+    ``PART_ROWS`` rows a query, at full size one band at a time, so that memory holds one band's
+    grouping): the parts must be disjoint and together be exactly the signal's keys."""
     import ibis
 
+    import distillguard.linking.keys as keys_mod
     from distillguard.accounts.counts import AccountCounts
     from distillguard.linking.keys import LINK_SIGNALS, LinkSignal
 
@@ -369,6 +371,7 @@ def test_key_parts_are_disjoint_and_make_up_each_signals_keys(logs, tmp_path):
     staged = con.read_parquet(str(st.stage_dir / "*.parquet"))
     accounts = con.read_parquet(str(logs / "accounts.parquet"))
     counts = AccountCounts.of(staged)
+    monkeypatch.setattr(keys_mod, "PART_ROWS", st.rows * bands_a_query)
     cols = ["account_id", "kind", "key", "n", "share"]
     # the signals whose parts are their own computation (the others' one part is :meth:`keys`)
     split = [s for s in LINK_SIGNALS if s.key_parts.__func__ is not LinkSignal.key_parts.__func__]
@@ -385,7 +388,7 @@ def test_key_parts_are_disjoint_and_make_up_each_signals_keys(logs, tmp_path):
         got = pl.concat(frames).sort(cols)
         assert got.equals(whole.to_polars().select(cols).sort(cols)), s.id
         if s.id == "link.near_duplicate":
-            assert len(parts) == nd.band_count() and got.height > 0
+            assert len(parts) == -(-nd.band_count() // bands_a_query) and got.height > 0
 
 
 def test_key_row_parts_are_disjoint_and_make_up_each_signals_rows(logs, tmp_path):

@@ -47,7 +47,7 @@ import pyarrow as pa
 
 from distillguard.campaigns.cluster import ClusterParams, leiden_clusters
 from distillguard.engine import drop, materialise, record_batches
-from distillguard.linking.keys import KIND_NOUN, PROFILE_SIGNALS
+from distillguard.linking.keys import KIND_NOUN, PART_ROWS, PROFILE_SIGNALS
 
 if TYPE_CHECKING:  # (scipy is imported where it is used: it is not needed to start a scan)
     import scipy.sparse as sp
@@ -103,10 +103,10 @@ def attribution_weight(edges: pl.DataFrame, kind_weight: dict[str, float]) -> pl
     return pl.sum_horizontal(terms) if terms else pl.col("weight")
 
 
-#: rows grouped per query in the profile counts: parts of a kind are grouped together up to this (at
-#: full size each of the 32 near-duplicate bands has 44M rows, and the 32 in one query took RSS 3 GB
-#: past DuckDB's limit; at 1.1M rows 32 queries cost 0.9 s more than one)
-_PART_ROWS = 8_000_000
+#: rows grouped per query in the profile counts, as in the link keys (at full size each of the 32
+#: near-duplicate bands has 44M rows, and the 32 in one query took RSS 3 GB past DuckDB's limit; at
+#: 1.1M rows 32 queries cost 0.9 s more than one)
+_PART_ROWS = PART_ROWS
 
 
 def _profile_counts(
