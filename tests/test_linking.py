@@ -71,3 +71,20 @@ def test_every_pair_of_a_bucket_is_made_once(bucket: int) -> None:
     assert e.height == expected
     assert e.select("src", "dst").unique().height == e.height
     assert e["weight"].n_unique() == 1  # one shared key's evidence, never twice
+
+
+# (parts, rows a part, rows a query, expected groups)
+PART_GROUP_CASES = [
+    ("all in one query", [1, 2, 3], 10, 1000, [[1, 2, 3]]),
+    ("two a query", [1, 2, 3], 10, 25, [[1, 2], [3]]),
+    ("a part larger than a query still goes alone", [1, 2], 100, 10, [[1], [2]]),
+    ("no rows", [1, 2], 0, 10, [[1, 2]]),
+]
+
+
+@pytest.mark.parametrize(("parts", "size", "rows", "expected"),
+                         [pytest.param(p, s, r, e, id=c) for c, p, s, r, e in PART_GROUP_CASES])
+def test_part_groups(parts, size, rows, expected):
+    from distillguard.linking.keys import part_groups
+
+    assert [list(g) for g in part_groups(parts, size, rows)] == expected

@@ -47,7 +47,7 @@ import pyarrow as pa
 
 from distillguard.campaigns.cluster import ClusterParams, leiden_clusters
 from distillguard.engine import drop, materialise, record_batches
-from distillguard.linking.keys import KIND_NOUN, PART_ROWS, PROFILE_SIGNALS
+from distillguard.linking.keys import KIND_NOUN, PART_ROWS, PROFILE_SIGNALS, part_groups
 
 if TYPE_CHECKING:  # (scipy is imported where it is used: it is not needed to start a scan)
     import scipy.sparse as sp
@@ -148,8 +148,7 @@ def _profile_counts(
         if len(row_parts) > 1:  # parts of about _PART_ROWS rows (a part is about a row a request)
             if n_rows is None:
                 n_rows = int(staged.count().to_pyarrow().as_py())
-            per = max(1, _PART_ROWS // max(1, n_rows))
-            row_parts = [ibis.union(*row_parts[i : i + per]) for i in range(0, len(row_parts), per)]
+            row_parts = [ibis.union(*g) for g in part_groups(row_parts, n_rows, _PART_ROWS)]
         kc = list(sig.key_columns)
         if facet == "content":
             known = keys.filter(keys.kind == sig.kind)

@@ -8,7 +8,8 @@ uses it decide how much it weighs (see :mod:`distillguard.linking.edges`).
 
 from __future__ import annotations
 
-from typing import ClassVar
+from collections.abc import Sequence
+from typing import ClassVar, TypeVar
 
 import ibis
 import ibis.expr.types as ir
@@ -154,6 +155,14 @@ class SharedTemplate(LinkSignal):
 
 #: rows a query groups where a kind's keys come in parts (the near-duplicate bands: a row a request each)
 PART_ROWS = 8_000_000
+T = TypeVar("T")
+
+
+def part_groups(parts: Sequence[T], part_size: int, part_rows: int) -> list[Sequence[T]]:
+    """``parts`` (each about ``part_size`` rows) in consecutive groups of at most ``part_rows`` rows
+    (at least one part a group): what one query groups at a time."""
+    per = max(1, part_rows // max(1, part_size))
+    return [parts[i : i + per] for i in range(0, len(parts), per)]
 
 
 @register
@@ -186,10 +195,9 @@ class SharedNearDuplicate(LinkSignal):
         # query, :meth:`keys`, the quarter-size seed case ran out of memory at 4GB), the rows joined to
         # the account index once per query, not once per band (0.8 s of the 1.1M-row benchmark)
         ids = counts.totals.select("account_id", "aidx")
-        per = max(1, PART_ROWS // max(1, int(staged.count().to_pyarrow().as_py())))
+        rows_n = int(counts.totals.total.sum().to_pyarrow().as_py() or 0)  # (a band is a row a request)
         parts = []
-        for i in range(0, len(ND_BAND_COLUMNS), per):
-            cols = ND_BAND_COLUMNS[i : i + per]
+        for cols in part_groups(ND_BAND_COLUMNS, rows_n, PART_ROWS):
             j = staged.select("account_id", *cols).join(ids, "account_id")
             rows = ibis.union(*[cls._band(j, c, "aidx") for c in cols])
             n = rows.group_by(["aidx", "raw"]).aggregate(n=lambda s: s.count())
