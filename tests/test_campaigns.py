@@ -55,3 +55,118 @@ def test_campaign_id_depends_only_on_the_member_set(ids: list[str], same_as: lis
     assert cid == campaign_id(same_as)
     assert cid.startswith("DG-") and len(cid) == 11
     assert cid != campaign_id([*ids, "extra"])
+
+
+# --- each member's campaign clause in its reasons -------------------------------------------------
+
+def _campaign(cid: str, accounts: int, templates=(), ips=()) -> dict:
+    return {
+        "campaign_id": cid,
+        "accounts": accounts,
+        "indicators": {
+            "templates": [{"fingerprint": f, "accounts": 5, "interactions": 70} for f in templates],
+            "payment_fingerprints": [],
+            "ip_prefixes": [{"value": v, "accounts": 2} for v in ips],
+            "signup_bursts": [],
+        },
+    }
+
+
+def _attribution(units: dict[str, tuple[int, int | None]], merges: list[tuple[int, int, float, str]]):
+    from distillguard.campaigns.attribute import Attribution
+
+    groups = pl.DataFrame(
+        [(a, 0, frag, unit) for a, (unit, frag) in units.items()],
+        schema={"account_id": pl.Utf8, "group": pl.Int64, "fragment": pl.Int64, "unit": pl.Int64},
+        orient="row",
+    )
+    m = pl.DataFrame(
+        merges, schema={"into": pl.Int64, "merged": pl.Int64, "similarity": pl.Float64, "evidence": pl.Utf8},
+        orient="row",
+    )
+    return Attribution(groups, m)
+
+
+TPL = "00000000000000ab"
+HELD = {"a": [("template", TPL, 4)], "b": [], "c": [], "d": [("ip_prefix", "10.0.0.0/24", 2)]}
+
+
+@pytest.mark.parametrize(
+    ("account", "expected", "absent"),
+    [
+        # holds a named key: the campaign's keys, then its own share of them
+        ("a", "campaign DG-1 (4 accounts): shared template 0000000000… used by 5 accounts (70 requests), "
+              "IP prefix 10.0.0.0/24 shared by 2 accounts; this account: template 0000000000… on 4 of its "
+              "requests", "joined by"),
+        # holds none, a unit of one merged in: the campaign's keys are not quoted as its own
+        ("b", "campaign DG-1 (4 accounts); this account holds none of its shared keys; it joined by "
+              "request-profile similarity 0.76 (near-duplicate prompt family f1 (60%), near-duplicate "
+              "prompt family f2 (40%))", "template 0000000000"),
+        # holds none, in a linked group that was the unit others joined (the first merge into it)
+        ("c", "campaign DG-1 (4 accounts); this account holds none of its shared keys; its linked group "
+              "of 2 flagged accounts joined by request-profile similarity 0.90", "template 0000000000"),
+        ("d", "this account: IP prefix 10.0.0.0/24 on 2 of its requests", "holds none"),
+        # a campaign that names no shared key
+        ("e", "campaign DG-2 (2 accounts); it joined by request-profile similarity 0.50 (x (100%))",
+         "holds none"),
+    ],
+)
+def test_campaign_clause_quotes_only_the_keys_an_account_holds(account: str, expected: str, absent: str):
+    from distillguard.campaigns.assemble import account_campaign_text
+
+    ac = pl.DataFrame({"account_id": ["a", "b", "c", "c2", "d", "e", "e2"],
+                       "campaign_id": ["DG-1"] * 5 + ["DG-2"] * 2})
+    held = pl.DataFrame(
+        [(a, k, v, n) for a, rows in HELD.items() for k, v, n in rows],
+        schema={"account_id": pl.Utf8, "kind": pl.Utf8, "value": pl.Utf8, "n": pl.Int64}, orient="row",
+    )
+    attr = _attribution(
+        {"a": (0, 0), "c": (1, 1), "c2": (1, 1), "b": (2, None), "d": (0, 0), "e": (3, None),
+         "e2": (4, None)},
+        [(1, 0, 0.9, "t (100%)"), (1, 2, 0.76, "near-duplicate prompt family f1 (60%); "
+                                               "near-duplicate prompt family f2 (40%)"),
+         (4, 3, 0.5, "x (100%)")],
+    )
+    camps = [_campaign("DG-1", 4, templates=[TPL], ips=["10.0.0.0/24"]), _campaign("DG-2", 2)]
+    out = dict(account_campaign_text(ac, camps, held, attr).iter_rows())
+    assert set(out) == set(ac["account_id"])
+    assert expected in out[account]
+    assert absent not in out[account]
+
+
+def test_held_keys_are_counted_per_member():
+    """Which of its campaign's named keys each member holds, on how many of its requests; a key named
+    by another campaign does not count."""
+    import datetime as dt
+
+    import ibis
+
+    from distillguard.campaigns.assemble import _held, _signed64
+
+    fp = "ffffffffffffff00"  # a negative fingerprint: the hex reads back as the signed integer
+    assert _signed64(fp) == -256 and _signed64("00000000000000ff") == 255
+    members = pl.DataFrame({"account_id": ["a", "b", "c"], "campaign_id": ["X", "X", "Y"],
+                            "member": [0, 1, 2]}).cast({"member": pl.Int32})
+    s = ibis.memtable(pl.DataFrame({
+        "member": [0, 0, 0, 1, 2, 2],
+        "campaign_id": ["X", "X", "X", "X", "Y", "Y"],
+        "skeleton": [-256, -256, 7, 7, -256, 7],
+        "ip24": ["1.2.3.0/24", None, None, "1.2.3.0/24", "1.2.3.0/24", None],
+    }).cast({"member": pl.Int32}).to_arrow())
+    hour = dt.datetime(2026, 4, 22, 10, tzinfo=dt.UTC)
+    accounts = ibis.memtable(pa.table({
+        "account_id": ["a", "b", "c"],
+        "payment_fingerprint": ["card1", "card2", "card1"],
+        "created_at": [hour + dt.timedelta(minutes=5), hour + dt.timedelta(hours=2), hour],
+    }))
+    ties = pl.DataFrame({
+        "campaign_id": ["X", "X", "X", "X"],
+        "kind": ["template", "ip_prefix", "payment", "signup_burst"],
+        "value": [fp, "1.2.3.0/24", "card1", "2026-04-22T10:00:00Z"],
+    })
+    got = _held(s, accounts, members, ties).sort("account_id", "kind")
+    assert got.rows() == [
+        ("a", "ip_prefix", "1.2.3.0/24", 1), ("a", "payment", "card1", 1),
+        ("a", "signup_burst", "2026-04-22T10:00:00Z", 1), ("a", "template", fp, 2),
+        ("b", "ip_prefix", "1.2.3.0/24", 1),
+    ]

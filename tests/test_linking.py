@@ -88,3 +88,22 @@ def test_part_groups(parts, size, rows, expected):
     from distillguard.linking.keys import part_groups
 
     assert [list(g) for g in part_groups(parts, size, rows)] == expected
+
+
+@pytest.mark.parametrize(
+    ("kind", "key", "df", "expected"),
+    [
+        ("template", "00000000000000ab", 2,
+         "50% of its requests share template 0000000000… with 1 other account"),
+        ("template", "00000000000000ab", 312,
+         "50% of its requests share template 0000000000… with 311 other accounts"),
+        ("payment", "card-1", 2, "shares payment instrument card-1 with 1 other account"),
+        ("payment", "card-1", 4, "shares payment instrument card-1 with 3 other accounts"),
+    ],
+)
+def test_key_evidence_text_counts_the_other_accounts(kind: str, key: str, df: int, expected: str) -> None:
+    from distillguard.linking.evidence import key_evidence_text
+
+    keys = ibis.memtable({"account_id": ["a"], "kind": [kind], "key": [key], "share": [0.5], "df": [df],
+                          "w": [0.4]})
+    assert key_evidence_text(keys)["text"].to_list() == [expected]

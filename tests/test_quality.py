@@ -149,6 +149,9 @@ def test_every_flagged_account_has_reasons_with_campaign_evidence(scanned, reque
     assert f.filter(pl.col("reasons").str.contains(r"42949672\d\d|18446744\d{12}")).height == 0
     in_campaign = f.filter(pl.col("campaign_id").is_not_null())
     assert in_campaign.filter(~pl.col("reasons").str.contains("campaign DG-")).height == 0
+    # the campaign's shared keys are quoted only with the ones the account holds itself
+    quoted = pl.col("reasons").str.contains(r"campaign DG-\w+ \(\d+ accounts\): shared ")
+    assert in_campaign.filter(quoted & ~pl.col("reasons").str.contains("; this account: ")).height == 0
     if request.node.callspec.params["scanned"][0] == ADAPTIVE:  # the dataset coverage behind a flag
         assert f.filter(POS & ~pl.col("reasons").str.contains("items of public datasets")).height == 0
     op = res.summary["operating_point"]

@@ -143,8 +143,9 @@ def assemble_campaigns(
     campaigns: list[dict] = []
     evidence = pl.DataFrame(schema={"account_id": pl.Utf8, "text": pl.Utf8})
     if account_campaign.height:
-        campaigns, evidence = _describe(con, staged, accounts, account_campaign, scored, feats)
+        campaigns, held = _describe(con, staged, accounts, account_campaign, scored, feats)
         _attach_attribution(campaigns, attr, account_campaign, params.merge_similarity)
+        evidence = account_campaign_text(account_campaign, campaigns, held, attr)
 
     lookalikes = _lookalikes(clusters, scored, feats, edges, cluster_feats, account_campaign, threshold)
     edges_out = _edges_out(edges, scored, account_campaign, lookalikes)
@@ -194,10 +195,12 @@ def _describe(
     scored: pl.DataFrame,
     feats: pl.DataFrame,
 ) -> tuple[list[dict], pl.DataFrame]:
+    """The campaigns' descriptions (sorted by confidence), and which of its campaign's named shared
+    keys each member holds itself (:func:`_held`)."""
     # each member also as an integer: distinct members are counted on it (on the seed case's 28.7M
     # campaign requests, counting distinct account ids as text took most of this stage)
-    members = account_campaign.sort("account_id").with_row_index("member")
-    members = materialise(con, "campaign_members", members.cast({"member": pl.Int32}).to_arrow())
+    members_pl = account_campaign.sort("account_id").with_row_index("member").cast({"member": pl.Int32})
+    members = materialise(con, "campaign_members", members_pl.to_arrow())
     # only the columns described below (not the near-duplicate bands: 32 integers per request)
     # example texts are read later, for the few requests reported
     s = staged.select(
@@ -357,7 +360,7 @@ def _describe(
     confd = {r["campaign_id"]: r for r in conf.to_dicts()}
 
     campaigns = []
-    evid_rows: list[tuple[str, str]] = []  # (campaign_id, text)
+    ties: list[tuple[str, str, str]] = []  # (campaign_id, kind, value) of each campaign's named keys
     for r in base.to_dicts():  # one iteration per campaign
         cid = r["campaign_id"]
         n_int = int(r["interactions"])
@@ -446,11 +449,12 @@ def _describe(
                 "indicators": ind,
             }
         )
-        evid_rows.append((cid, f"campaign {cid} ({n_acc} accounts){': ' + tie if tie else ''}"))
+        ties += [(cid, kind, value) for kind, value, _ in _tie_items(ind)]
     campaigns.sort(key=lambda c: (-c["confidence"], c["campaign_id"]))
-    ev = pl.DataFrame(evid_rows, schema={"campaign_id": pl.Utf8, "text": pl.Utf8}, orient="row")
-    evidence = account_campaign.join(ev, on="campaign_id").select("account_id", "text")
-    return campaigns, evidence
+    ties_df = pl.DataFrame(
+        ties, schema={"campaign_id": pl.Utf8, "kind": pl.Utf8, "value": pl.Utf8}, orient="row"
+    )
+    return campaigns, _held(s, accounts, members_pl, ties_df)
 
 
 _HOUR = __import__("datetime").timedelta(hours=1)
@@ -478,21 +482,116 @@ def _attach_attribution(
         }
 
 
+def _tie_items(ind: dict) -> list[tuple[str, str, str]]:
+    """The campaign's shared evidence that its summary names: ``(kind, value, clause)``, strongest first."""
+    items = []
+    for t in ind["templates"][:2]:
+        used = f"used by {t['accounts']} accounts ({t['interactions']:,} requests)"
+        items.append(("template", t["fingerprint"], f"template {t['fingerprint'][:10]}… {used}"))
+    for p in ind["payment_fingerprints"][:1]:
+        items.append(("payment", p["value"], f"a payment instrument shared by {p['accounts']} accounts"))
+    for p in ind["ip_prefixes"][:1]:
+        items.append(("ip_prefix", p["value"], f"IP prefix {p['value']} shared by {p['accounts']} accounts"))
+    for b in ind["signup_bursts"][:1]:
+        items.append(("signup_burst", b["start"], f"{b['accounts']} sign-ups in the hour from {b['start']}"))
+    return items
+
+
 def _tie(ind: dict) -> str:
     """The campaign's shared evidence in one clause, strongest first."""
-    bits = []
-    for t in ind["templates"][:2]:
-        bits.append(
-            f"template {t['fingerprint'][:10]}… used by {t['accounts']} accounts "
-            f"({t['interactions']:,} requests)"
-        )
-    for p in ind["payment_fingerprints"][:1]:
-        bits.append(f"a payment instrument shared by {p['accounts']} accounts")
-    for p in ind["ip_prefixes"][:1]:
-        bits.append(f"IP prefix {p['value']} shared by {p['accounts']} accounts")
-    for b in ind["signup_bursts"][:1]:
-        bits.append(f"{b['accounts']} sign-ups in the hour from {b['start']}")
-    return "shared " + ", ".join(bits) if bits else ""
+    items = _tie_items(ind)
+    return "shared " + ", ".join(c for *_, c in items) if items else ""
+
+
+def _signed64(hex_fp: str) -> int:
+    """The signed 64-bit integer behind a fingerprint's hex (:func:`~distillguard.linking.keys.fp_hex`)."""
+    v = int(hex_fp, 16)
+    return v - (1 << 64) if v >= 1 << 63 else v
+
+
+_HELD_SCHEMA = {"account_id": pl.Utf8, "kind": pl.Utf8, "value": pl.Utf8, "n": pl.Int64}
+
+
+def _held(
+    s: ir.Table, accounts: ir.Table | None, members: pl.DataFrame, ties: pl.DataFrame
+) -> pl.DataFrame:
+    """``account_id, kind, value, n``: which of its campaign's named shared keys (``ties``: ``campaign_id,
+    kind, value``) each member holds itself, and on how many of its requests (1 for account facts)."""
+    out = [pl.DataFrame(schema=_HELD_SCHEMA)]
+    ids = members.select("member", "account_id")
+    for kind, col in (("template", "skeleton"), ("ip_prefix", "ip24")):
+        t = ties.filter(pl.col("kind") == kind)
+        if not t.height:
+            continue
+        key = t["value"].map_elements(_signed64, return_dtype=pl.Int64) if kind == "template" else t["value"]
+        m = ibis.memtable(t.select("campaign_id", "value").with_columns(key.alias(col)))
+        j = s.join(m, ["campaign_id", col])
+        n = _pl(j.group_by(["member", "value"]).aggregate(n=j.count()))
+        out.append(n.join(ids, on="member").select("account_id", kind=pl.lit(kind), value="value", n="n"))
+    facts = ties.filter(pl.col("kind").is_in(["payment", "signup_burst"]))
+    if accounts is not None and facts.height:
+        a = accounts.join(ibis.memtable(members.select("account_id", "campaign_id").to_arrow()), "account_id")
+        a = _pl(a.select("account_id", "campaign_id", "payment_fingerprint", hour=a.created_at.truncate("h")))
+        a = a.with_columns(hour=pl.col("hour").dt.strftime("%Y-%m-%dT%H:%M:%SZ"))
+        for kind, col in (("payment", "payment_fingerprint"), ("signup_burst", "hour")):
+            t = facts.filter(pl.col("kind") == kind).select("campaign_id", pl.col("value").alias(col))
+            hit = a.join(t, on=["campaign_id", col])
+            out.append(hit.select("account_id", kind=pl.lit(kind), value=col, n=pl.lit(1, pl.Int64)))
+    return pl.concat(out)
+
+
+def _held_text(kind: str, value: str, n: int) -> str:
+    if kind == "template":
+        return f"template {value[:10]}… on {n:,} of its requests"
+    if kind == "ip_prefix":
+        return f"IP prefix {value} on {n:,} of its requests"
+    return "the shared payment instrument" if kind == "payment" else "a sign-up in that hour"
+
+
+def account_campaign_text(
+    account_campaign: pl.DataFrame,
+    campaigns: list[dict],
+    held: pl.DataFrame,
+    attr: Attribution | None,
+) -> pl.DataFrame:
+    """``account_id, text``: each member's campaign clause, for its reasons.
+
+    The campaign's shared keys are quoted with the ones this account holds itself; an account that
+    holds none is not shown the campaign's keys as if they were its own: the clause says so and,
+    when attribution put it (or its linked group) in the campaign by request-profile similarity,
+    gives that similarity and the keys behind it."""
+    info = {c["campaign_id"]: (c["accounts"], _tie(c["indicators"])) for c in campaigns}
+    own: dict[str, list[tuple[int, str]]] = {}
+    order = {"template": 0, "payment": 1, "ip_prefix": 2, "signup_burst": 3}
+    for aid, kind, value, n in held.sort("account_id", "kind", "value").iter_rows():
+        own.setdefault(aid, []).append((order[kind], _held_text(kind, value, n)))
+    how: dict[str, str] = {}
+    if attr is not None and attr.merges.height:
+        g = attr.groups
+        size = g.group_by("unit").agg(k=pl.len())
+        # a unit's own merge (as the merged one), else the first merge into it (the unit others joined)
+        m = attr.merges.with_row_index("i")
+        first = pl.concat([
+            m.select(unit="merged", i="i", sim="similarity", ev="evidence", as_merged=pl.lit(0)),
+            m.select(unit="into", i="i", sim="similarity", ev="evidence", as_merged=pl.lit(1)),
+        ]).sort("unit", "as_merged", "i").unique("unit", keep="first", maintain_order=True)
+        rows = g.join(size, on="unit").join(first, on="unit")
+        for aid, k, sim, ev in rows.select("account_id", "k", "sim", "ev").iter_rows():
+            who = "it" if k == 1 else f"its linked group of {k} flagged accounts"
+            how[aid] = f"{who} joined by request-profile similarity {sim:.2f} ({ev.replace('; ', ', ')})"
+    texts = []
+    for aid, cid in account_campaign.select("account_id", "campaign_id").iter_rows():
+        n_acc, tie = info[cid]
+        base = f"campaign {cid} ({n_acc} accounts)"
+        mine = [t for _, t in sorted(own.get(aid, []))]
+        if mine:
+            text = f"{base}: {tie}; this account: {', '.join(mine)}"
+        else:
+            text = base + ("; this account holds none of its shared keys" if tie else "")
+            if aid in how:
+                text += f"; {how[aid]}"
+        texts.append((aid, text))
+    return pl.DataFrame(texts, schema={"account_id": pl.Utf8, "text": pl.Utf8}, orient="row")
 
 
 def _lookalikes(

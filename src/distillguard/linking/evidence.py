@@ -18,7 +18,7 @@ def _short(key: pl.Expr) -> pl.Expr:
 
 def key_evidence_text(keys: ir.Table) -> pl.DataFrame:
     """``account_id, text``: each account's most weighty shared key, e.g.
-    "62% of its prompts share template 3fa2c1d07b… with 311 other accounts"."""
+    "62% of its requests share template 3fa2c1d07b… with 311 other accounts"."""
     w = ibis.window(group_by="account_id", order_by=[ibis.desc(keys.w), keys.kind, keys.key])
     top = keys.mutate(r=ibis.row_number().over(w))
     top = top.filter((top.r == 0) & (top.w > 0)).select("account_id", "kind", "key", "share", "df")
@@ -26,6 +26,9 @@ def key_evidence_text(keys: ir.Table) -> pl.DataFrame:
     assert isinstance(df, pl.DataFrame)
     noun = pl.col("kind").replace_strict(KIND_NOUN, default="key")
     others = (pl.col("df") - 1).cast(pl.Utf8)
+    other_accounts = pl.when(pl.col("df") == 2).then(pl.lit(" other account")).otherwise(
+        pl.lit(" other accounts")
+    )
     pct = (pl.col("share") * 100).round(0).cast(pl.Int64).cast(pl.Utf8) + "%"
     row_txt = pl.concat_str(
         [
@@ -36,7 +39,7 @@ def key_evidence_text(keys: ir.Table) -> pl.DataFrame:
             _short(pl.col("key")),
             pl.lit(" with "),
             others,
-            pl.lit(" other accounts"),
+            other_accounts,
         ]
     )
     acc_txt = pl.concat_str(
@@ -47,7 +50,7 @@ def key_evidence_text(keys: ir.Table) -> pl.DataFrame:
             _short(pl.col("key")),
             pl.lit(" with "),
             others,
-            pl.lit(" other accounts"),
+            other_accounts,
         ]
     )
     text = pl.when(pl.col("kind").is_in(ROW_KINDS)).then(row_txt).otherwise(acc_txt)
