@@ -159,14 +159,47 @@ def test_held_keys_are_counted_per_member():
         "payment_fingerprint": ["card1", "card2", "card1"],
         "created_at": [hour + dt.timedelta(minutes=5), hour + dt.timedelta(hours=2), hour],
     }))
+    # the weighted keys: who uses a near-duplicate family consistently, on how many requests
+    keys = ibis.memtable({"account_id": ["a", "b", "c"],
+                          "kind": ["near_duplicate", "template", "near_duplicate"],
+                          "key": ["fam1", "fam1", "fam1"], "n": [9, 4, 7]})
     ties = pl.DataFrame({
-        "campaign_id": ["X", "X", "X", "X"],
-        "kind": ["template", "ip_prefix", "payment", "signup_burst"],
-        "value": [fp, "1.2.3.0/24", "card1", "2026-04-22T10:00:00Z"],
+        "campaign_id": ["X", "X", "X", "X", "X"],
+        "kind": ["template", "ip_prefix", "payment", "signup_burst", "prompt_family"],
+        "value": [fp, "1.2.3.0/24", "card1", "2026-04-22T10:00:00Z", "fam1"],
     })
-    got = _held(s, accounts, members, ties).sort("account_id", "kind")
+    got = _held(s, accounts, members, ties, keys).sort("account_id", "kind")
     assert got.rows() == [
         ("a", "ip_prefix", "1.2.3.0/24", 1), ("a", "payment", "card1", 1),
-        ("a", "signup_burst", "2026-04-22T10:00:00Z", 1), ("a", "template", fp, 2),
-        ("b", "ip_prefix", "1.2.3.0/24", 1),
+        ("a", "prompt_family", "fam1", 9), ("a", "signup_burst", "2026-04-22T10:00:00Z", 1),
+        ("a", "template", fp, 2), ("b", "ip_prefix", "1.2.3.0/24", 1),
     ]
+
+
+def _ind(templates=(), families=()) -> dict:
+    return {
+        "templates": [{"fingerprint": f, "accounts": a, "interactions": n} for f, a, n in templates],
+        "prompt_families": [{"family": f, "accounts": a, "interactions": n} for f, a, n in families],
+        "payment_fingerprints": [], "ip_prefixes": [], "signup_bursts": [],
+    }
+
+
+@pytest.mark.parametrize(
+    ("ind", "n_accounts", "named"),
+    [
+        # content used by the most accounts first, whatever its kind
+        (_ind([("t1", 30, 900)], [("f1", 37, 1200), ("f2", 36, 1100)]), 40, ["f1", "t1"]),
+        # one family at most (its bands repeat), the second content item a template
+        (_ind([("t1", 5, 10)], [("f1", 45, 1300), ("f2", 45, 1300)]), 45, ["f1", "t1"]),
+        # a template used by fewer than a tenth of the accounts is not what ties them
+        (_ind([("t1", 3, 3), ("t2", 2, 3)], [("f1", 37, 1200)]), 40, ["f1"]),
+        (_ind([("t1", 3, 3)]), 40, []),
+        # in a small campaign two accounts are enough
+        (_ind([("t1", 2, 4)]), 4, ["t1"]),
+    ],
+)
+def test_campaign_tie_names_what_most_of_its_accounts_share(ind: dict, n_accounts: int, named: list[str]):
+    from distillguard.campaigns.assemble import _tie, _tie_items
+
+    assert [v for _, v, _ in _tie_items(ind, n_accounts)] == named
+    assert _tie(ind, n_accounts).startswith("shared ") == bool(named)

@@ -492,3 +492,38 @@ def test_vega_bundle_is_cached_per_vl_convert_version(tmp_path, monkeypatch, bef
         assert [p.name for p in path.parent.iterdir()] == [path.name]  # (no temporary file left)
     else:
         assert not path.exists()
+
+
+@pytest.mark.parametrize("families", [0, 3, 12])
+def test_prompt_families_table_lists_a_campaigns_families(tmp_path, families: int) -> None:
+    """The near-duplicate prompt families of a campaign (``indicators.prompt_families``) in its
+    own table, at most MAX_ROWS of them; scan outputs written before the list existed have none."""
+    from distillguard.report import MAX_ROWS
+
+    out = copy_fixture(tmp_path)
+    campaigns = _campaigns(out)
+    top = max(campaigns, key=lambda c: float(c["confidence"]))
+    top["indicators"]["prompt_families"] = [
+        {"family": f"{i:016x}", "accounts": 40 - i, "interactions": 900 - i} for i in range(families)
+    ]
+    (out / "campaigns.json").write_text(json.dumps(campaigns))
+    html = write_report(out).read_text(encoding="utf-8")
+    s = structure(html)
+    rank = 1 + sorted(campaigns, key=lambda c: -float(c["confidence"])).index(top)
+    table = s.tables.get(f"campaign-{rank}-families-table")
+    if families == 0:
+        assert table is None
+    else:
+        assert table["rows"] == min(families, MAX_ROWS)
+        assert f"{0:016x}" in html and "Accounts using it consistently" in table["headers"]
+
+
+def test_a_malformed_prompt_families_list_is_named(tmp_path) -> None:
+    from distillguard.errors import InputError
+
+    out = copy_fixture(tmp_path)
+    campaigns = _campaigns(out)
+    campaigns[0]["indicators"]["prompt_families"] = "f1"
+    (out / "campaigns.json").write_text(json.dumps(campaigns))
+    with pytest.raises(InputError, match=r"indicators\.prompt_families. must be a list"):
+        load_scan_output(out)

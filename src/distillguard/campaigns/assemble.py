@@ -143,7 +143,7 @@ def assemble_campaigns(
     campaigns: list[dict] = []
     evidence = pl.DataFrame(schema={"account_id": pl.Utf8, "text": pl.Utf8})
     if account_campaign.height:
-        campaigns, held = _describe(con, staged, accounts, account_campaign, scored, feats)
+        campaigns, held = _describe(con, staged, accounts, account_campaign, scored, feats, keys)
         _attach_attribution(campaigns, attr, account_campaign, params.merge_similarity)
         evidence = account_campaign_text(account_campaign, campaigns, held, attr)
 
@@ -194,6 +194,7 @@ def _describe(
     account_campaign: pl.DataFrame,
     scored: pl.DataFrame,
     feats: pl.DataFrame,
+    keys: ir.Table,
 ) -> tuple[list[dict], pl.DataFrame]:
     """The campaigns' descriptions (sorted by confidence), and which of its campaign's named shared
     keys each member holds itself (:func:`_held`)."""
@@ -276,6 +277,14 @@ def _describe(
         .aggregate(accounts=ipf.member.nunique(), interactions=ipf.count())
         .filter(lambda t: t.accounts >= 2)
     )
+    # near-duplicate prompt families (a paraphrased template, a harvest's shared questions): the
+    # members that use one consistently, from the weighted keys (what linked them)
+    fk = keys.filter(keys.kind == "near_duplicate").join(members, "account_id")
+    families = _pl(
+        fk.group_by(["campaign_id", fk.key.name("family")])
+        .aggregate(accounts=fk.count(), interactions=fk.n.sum())
+        .filter(lambda t: t.accounts >= 2)
+    )
     af = s.filter(s.asn.notnull())
     asns = _pl(
         af.group_by(["campaign_id", af.asn.name("value")])
@@ -342,6 +351,7 @@ def _describe(
     top_countries = _top(countries, "n", 20)
     top_templates = _top(templates, "interactions", 5) if templates.height else {}
     top_ips = _top(ips, "accounts", 5)
+    top_families = _top(families, "accounts", 5)
     top_asns = _top(asns, "accounts", 5)
     top_uas = _top(uas, "accounts", 3)
     top_sys = _top(sysp, "accounts", 3) if sysp.height else {}
@@ -387,6 +397,11 @@ def _describe(
                 {"value": p["value"], "accounts": int(p["accounts"]), "interactions": int(p["interactions"])}
                 for p in top_ips.get(cid, [])
             ],
+            "prompt_families": [
+                {"family": f["family"], "accounts": int(f["accounts"]),
+                 "interactions": int(f["interactions"])}
+                for f in top_families.get(cid, [])
+            ],
             "asns": [
                 {
                     "value": int(p["value"]),
@@ -417,7 +432,7 @@ def _describe(
             ],
         }
         top_cap = max(capd.items(), key=lambda kv: kv[1]) if capd else ("unknown", 0.0)
-        tie = _tie(ind)
+        tie = _tie(ind, int(r["accounts"]))
         n_acc = int(r["accounts"])
         cot = float(r["cot_share"] or 0.0)
         cot_txt = f", {100 * cot:.0f}% asking for chain-of-thought" if cot >= 0.01 else ""
@@ -449,12 +464,12 @@ def _describe(
                 "indicators": ind,
             }
         )
-        ties += [(cid, kind, value) for kind, value, _ in _tie_items(ind)]
+        ties += [(cid, kind, value) for kind, value, _ in _tie_items(ind, int(r["accounts"]))]
     campaigns.sort(key=lambda c: (-c["confidence"], c["campaign_id"]))
     ties_df = pl.DataFrame(
         ties, schema={"campaign_id": pl.Utf8, "kind": pl.Utf8, "value": pl.Utf8}, orient="row"
     )
-    return campaigns, _held(s, accounts, members_pl, ties_df)
+    return campaigns, _held(s, accounts, members_pl, ties_df, keys)
 
 
 _HOUR = __import__("datetime").timedelta(hours=1)
@@ -482,12 +497,30 @@ def _attach_attribution(
         }
 
 
-def _tie_items(ind: dict) -> list[tuple[str, str, str]]:
-    """The campaign's shared evidence that its summary names: ``(kind, value, clause)``, strongest first."""
-    items = []
-    for t in ind["templates"][:2]:
-        used = f"used by {t['accounts']} accounts ({t['interactions']:,} requests)"
-        items.append(("template", t["fingerprint"], f"template {t['fingerprint'][:10]}… {used}"))
+#: a template or prompt family is named among a campaign's shared evidence when at least this share
+#: of its accounts use it (a template three of forty accounts sent once each is not what ties them)
+TIE_ACCOUNT_SHARE = 0.1
+
+
+def _tie_items(ind: dict, n_accounts: int) -> list[tuple[str, str, str]]:
+    """The campaign's shared evidence that its summary names: ``(kind, value, clause)``. Content first:
+    the two templates or near-duplicate prompt families used by the most accounts, each by at least
+    :data:`TIE_ACCOUNT_SHARE` of them, at most one family (a paraphrasing campaign shares families,
+    not templates; one family shows in several bands); then infrastructure."""
+    floor = max(2, TIE_ACCOUNT_SHARE * n_accounts)
+    content = [
+        (t["accounts"], t["interactions"], "template", t["fingerprint"],
+         f"template {t['fingerprint'][:10]}… used by {t['accounts']} accounts "
+         f"({t['interactions']:,} requests)")
+        for t in ind["templates"]
+    ] + [
+        (f["accounts"], f["interactions"], "prompt_family", f["family"],
+         f"near-duplicate prompt family {f['family'][:10]}… used consistently by {f['accounts']} accounts "
+         f"({f['interactions']:,} requests)")
+        for f in ind.get("prompt_families", [])[:1]
+    ]
+    content.sort(key=lambda r: (-r[0], -r[1], r[2], r[3]))
+    items = [(kind, value, clause) for n, _, kind, value, clause in content if n >= floor][:2]
     for p in ind["payment_fingerprints"][:1]:
         items.append(("payment", p["value"], f"a payment instrument shared by {p['accounts']} accounts"))
     for p in ind["ip_prefixes"][:1]:
@@ -497,9 +530,9 @@ def _tie_items(ind: dict) -> list[tuple[str, str, str]]:
     return items
 
 
-def _tie(ind: dict) -> str:
+def _tie(ind: dict, n_accounts: int) -> str:
     """The campaign's shared evidence in one clause, strongest first."""
-    items = _tie_items(ind)
+    items = _tie_items(ind, n_accounts)
     return "shared " + ", ".join(c for *_, c in items) if items else ""
 
 
@@ -513,7 +546,7 @@ _HELD_SCHEMA = {"account_id": pl.Utf8, "kind": pl.Utf8, "value": pl.Utf8, "n": p
 
 
 def _held(
-    s: ir.Table, accounts: ir.Table | None, members: pl.DataFrame, ties: pl.DataFrame
+    s: ir.Table, accounts: ir.Table | None, members: pl.DataFrame, ties: pl.DataFrame, keys: ir.Table
 ) -> pl.DataFrame:
     """``account_id, kind, value, n``: which of its campaign's named shared keys (``ties``: ``campaign_id,
     kind, value``) each member holds itself, and on how many of its requests (1 for account facts)."""
@@ -528,6 +561,16 @@ def _held(
         j = s.join(m, ["campaign_id", col])
         n = _pl(j.group_by(["member", "value"]).aggregate(n=j.count()))
         out.append(n.join(ids, on="member").select("account_id", kind=pl.lit(kind), value="value", n="n"))
+    fam = ties.filter(pl.col("kind") == "prompt_family")
+    if fam.height:
+        m = ibis.memtable(fam.select("campaign_id", key="value").to_arrow())
+        k = keys.filter(keys.kind == "near_duplicate").join(
+            ibis.memtable(members.select("account_id", "campaign_id").to_arrow()), "account_id"
+        )
+        k = k.join(m, ["campaign_id", "key"])
+        out.append(
+            _pl(k.select("account_id", kind=ibis.literal("prompt_family"), value=k.key, n=k.n.cast("int64")))
+        )
     facts = ties.filter(pl.col("kind").is_in(["payment", "signup_burst"]))
     if accounts is not None and facts.height:
         a = accounts.join(ibis.memtable(members.select("account_id", "campaign_id").to_arrow()), "account_id")
@@ -543,6 +586,8 @@ def _held(
 def _held_text(kind: str, value: str, n: int) -> str:
     if kind == "template":
         return f"template {value[:10]}… on {n:,} of its requests"
+    if kind == "prompt_family":
+        return f"near-duplicate prompt family {value[:10]}… on {n:,} of its requests"
     if kind == "ip_prefix":
         return f"IP prefix {value} on {n:,} of its requests"
     return "the shared payment instrument" if kind == "payment" else "a sign-up in that hour"
@@ -560,9 +605,9 @@ def account_campaign_text(
     holds none is not shown the campaign's keys as if they were its own: the clause says so and,
     when attribution put it (or its linked group) in the campaign by request-profile similarity,
     gives that similarity and the keys behind it."""
-    info = {c["campaign_id"]: (c["accounts"], _tie(c["indicators"])) for c in campaigns}
+    info = {c["campaign_id"]: (c["accounts"], _tie(c["indicators"], c["accounts"])) for c in campaigns}
     own: dict[str, list[tuple[int, str]]] = {}
-    order = {"template": 0, "payment": 1, "ip_prefix": 2, "signup_burst": 3}
+    order = {"template": 0, "prompt_family": 1, "payment": 2, "ip_prefix": 3, "signup_burst": 4}
     for aid, kind, value, n in held.sort("account_id", "kind", "value").iter_rows():
         own.setdefault(aid, []).append((order[kind], _held_text(kind, value, n)))
     how: dict[str, str] = {}

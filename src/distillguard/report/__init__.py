@@ -198,6 +198,7 @@ def _campaign_context(scan: ScanOutput, c: dict, rank: int, seed: int, chart_spe
     templates, more_templates = _top(ind.get("templates"))
     templates = [{**t, "examples": [{"request_id": e.get("request_id"), "text": _truncate(e.get("text"))}
                                     for e in (t.get("examples") or [])[:MAX_EXAMPLES]]} for t in templates]
+    families, more_families = _top(ind.get("prompt_families"))
     system_prompts, more_sp = _top(ind.get("system_prompts"))
     system_prompts = [{**s, "example": _truncate(s.get("example"))} for s in system_prompts]
     infra = []
@@ -232,6 +233,7 @@ def _campaign_context(scan: ScanOutput, c: dict, rank: int, seed: int, chart_spe
         "graph": graph, "graph_available": scan.edges is not None,
         "templates": templates, "more_templates": more_templates, "templates_available": "templates" in ind,
         "system_prompts": system_prompts, "more_system_prompts": more_sp,
+        "families": families, "more_families": more_families,
         "signup_bursts": bursts, "more_bursts": more_bursts, "infra": infra,
         "account_rows": acc_rows, "members_listed": members_df.height,
         "protected": protected.height,

@@ -32,7 +32,7 @@ REQUIRED_EDGE_COLUMNS = ("src", "dst", "kind")
 REQUIRED_LOOKALIKE_KEYS = ("group_id", "why_not")
 INDICATOR_LISTS = (
     "templates", "payment_fingerprints", "ip_prefixes", "asns", "signup_bursts", "user_agents",
-    "system_prompts",
+    "system_prompts", "prompt_families",
 )
 
 
