@@ -104,3 +104,28 @@ def test_shipped_index_model_carries_a_guard_measured_on_calibration_seeds() -> 
     assert g["rung"] == 0.999 and g["threshold"] >= load_model(dataset_index=True).thresholds["0.999"]
     assert all(20 < s < 100 for seeds in g["measured_on"].values() for s in seeds)
     assert g["runs_over"] <= int(g["run_share"] * g["runs"])
+
+
+@pytest.mark.parametrize(
+    ("over_in", "scenario_runs", "threshold"),
+    [
+        # two over-flagged scans of 20, in two scenarios: pooled 10% allows both, one per scenario too
+        (("a", "b"), 1, 0.5),
+        # both in one scenario: pooled they pass, but that scenario is over-flagged in 2 of its 10 scans
+        (("a", "a"), 1, 0.65),
+        (("a", "a"), 2, 0.5),
+    ],
+)
+def test_no_scenario_may_hide_in_the_pool(over_in, scenario_runs, threshold) -> None:
+    """Pooled over scenarios, an allowance of over-flagged scans can all fall in one scenario (held-out
+    `adaptive` runs over-flagged a startup in 3 of 18 while the pool allowed 3 of 100); each scenario
+    is held to ``scenario_runs`` of its own scans."""
+    scans = []
+    for sc in ("a", "b"):
+        bad = [0.6, 0.62][: over_in.count(sc)]
+        for i in range(10):
+            look = [0.2, bad[i]] if i < len(bad) else [0.2, 0.3]
+            scans.append(_scan(i, look).with_columns(scenario=pl.lit(sc)))
+    g = guard(pl.concat(scans), 0.5, {}, GRID, 0.1, scenario_runs)
+    assert g["threshold"] == pytest.approx(threshold)
+    assert g["scenario_runs"] == scenario_runs

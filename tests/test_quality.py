@@ -32,6 +32,7 @@ RUNS = [
     ("adaptive", 1011, True),
     ("adaptive", 1012, True),
     ("adaptive", 1017, True),
+    ("adaptive", 1042, True),
 ]
 ADAPTIVE = "adaptive"
 #: known detection gaps on a held-out run (scorer, not attribution): reported here, not hidden. None now:
@@ -101,10 +102,12 @@ def test_every_playbook_recall(scanned, request: pytest.FixtureRequest) -> None:
 
 #: known false positives in a look-alike group on a held-out run: reported here, not hidden
 KNOWN_LOOKALIKE_GAPS: dict[tuple[str, int, bool], str] = {
-    ("adaptive", 1012, True): "one of 40 startup-cohort accounts flagged (2.5%; floor 0.5%), score 0.89 "
-    "against the guarded threshold 0.815: 188 single-turn requests, 99% of them public-dataset items "
-    "never repeated, no chain-of-thought; at the account level an answer-harvest shard, and nothing "
-    "ties it to other accounts (3 of 100 calibration scans have such an account)",
+    ("adaptive", 1042, True): "one of 40 startup-cohort accounts flagged (2.5%; floor 0.5%), score 0.97 "
+    "against the guarded threshold 0.92: a maths product whose 306 requests are all single-turn "
+    "public-dataset items (hendrycks_math, gsm8k), one repeated; at the account level an answer "
+    "harvest, and nothing but its prompt families ties it to the campaign it is put in. With the "
+    "per-scenario guard 3 of 28 held-out adaptive runs over-flag such a startup (1025, 1042, 1043; "
+    "before it 6: also 1012, 1024, and on 1044 a tutoring product)",
 }
 
 

@@ -6,9 +6,12 @@ tutoring product's three accounts, an accelerator batch) in one run is a precisi
 customer group wrongly banned. So the default thresholds are also held up by whole scans of
 calibration seeds the weights never saw: in every scan, each legitimate archetype is a group, and a
 group is over-flagged when more than :data:`GROUP_RATE` of its accounts are flagged. The main
-threshold is the lowest (not below the rung) at which at most :data:`RUN_SHARE` of the scans have an
-over-flagged group; then each history bucket's threshold (:mod:`distillguard.scoring.history`) is
-lowered from there only as far as no scan gains an over-flagged group, and never below its own rung.
+threshold is the lowest (not below the rung) at which at most :data:`RUN_SHARE` of the scans, and at
+most :data:`SCENARIO_RUNS` of any one scenario's, have an over-flagged group (pooled over scenarios,
+3 of 100 allowed two of the 20 `adaptive` scans, and held-out `adaptive` runs then over-flagged a
+startup account in 3 of 18); then each history bucket's threshold
+(:mod:`distillguard.scoring.history`) is lowered from there only as far as no scan gains an
+over-flagged group, and never below its own rung.
 
 Usage: ``python -m distillguard.scoring.guard --prompts-dir ../shared/data/prompts --frames DIR``
 scans the calibration seeds with the public-dataset index (one frame per scenario and seed, kept in
@@ -30,6 +33,8 @@ from distillguard.scoring.operating_point import OperatingPoint, history_points
 GROUP_RATE = 0.005
 #: the main threshold allows over-flagged groups in at most this share of calibration scans
 RUN_SHARE = 0.03
+#: ... and in at most this many scans of any one scenario
+SCENARIO_RUNS = 1
 #: the precision rung whose thresholds the guard holds up (the default target)
 RUNG = 0.999
 
@@ -56,9 +61,15 @@ def _runs(bad: pl.DataFrame) -> int:
     return bad.select("scenario", "seed").n_unique() if bad.height else 0
 
 
+def _worst_scenario(bad: pl.DataFrame) -> int:
+    """The most over-flagged scans of any one scenario."""
+    return int(bad.group_by("scenario").agg(pl.col("seed").n_unique())["seed"].max()) if bad.height else 0
+
+
 def guard(
     frame: pl.DataFrame, rung: float, buckets: dict[int, float], grid: tuple[float, ...],
     run_share: float = RUN_SHARE,
+    scenario_runs: int = SCENARIO_RUNS,
 ) -> dict:
     """The guard section of a model from labelled whole scans (``frame``: ``scenario, seed, archetype,
     y, score, observed_days`` per account): ``threshold`` for the main rung ``rung``, ``by_history``
@@ -68,7 +79,8 @@ def guard(
     main = None
     for t in sorted(g for g in grid if g >= rung):
         # every account at the main threshold: short histories may not add over-flagged groups yet
-        if _runs(bad_runs(frame, t, {})) <= allowed:
+        bad = bad_runs(frame, t, {})
+        if _runs(bad) <= allowed and _worst_scenario(bad) <= scenario_runs:
             main = t
             break
     if main is None:
@@ -90,6 +102,7 @@ def guard(
         "by_history": {str(k): v for k, v in by_history.items()},
         "group_rate": GROUP_RATE,
         "run_share": run_share,
+        "scenario_runs": scenario_runs,
         "runs": runs,
         "runs_over": _runs(bad),
         "over_flagged": bad.to_dicts(),
@@ -124,6 +137,8 @@ def main() -> None:
     ap.add_argument("--model", default=None, help="model file to add the section to (default: the shipped "
                     "model for scans with an index)")
     ap.add_argument("--run-share", type=float, default=RUN_SHARE)
+    ap.add_argument("--scenario-runs", type=int, default=SCENARIO_RUNS,
+                    help="over-flagged scans allowed in any one scenario")
     ap.add_argument("--without-index", action="store_true",
                     help="calibrate the model for scans without a dataset index (scans made without one)")
     a = ap.parse_args()
@@ -150,7 +165,7 @@ def main() -> None:
     buckets = {h["max_days"]: h["threshold"] for h in history_points(model, RUNG)}
     # the scores are recomputed with the model's weights: frames may come from an earlier fit
     frame = frame.with_columns(score=score_accounts(frame, model)["score"])
-    section = {"rung": RUNG, **guard(frame, rung_t, buckets, GRID, a.run_share)}
+    section = {"rung": RUNG, **guard(frame, rung_t, buckets, GRID, a.run_share, a.scenario_runs)}
     section["measured_on"] = seeds_by_scenario(frame)
     d = json.loads(target.path.read_text())
     d["guard"] = section
