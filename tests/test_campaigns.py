@@ -112,7 +112,7 @@ HELD = {"a": [("template", TPL, 4)], "b": [], "c": [], "d": [("ip_prefix", "10.0
     ],
 )
 def test_campaign_clause_quotes_only_the_keys_an_account_holds(account: str, expected: str, absent: str):
-    from distillguard.campaigns.assemble import account_campaign_text
+    from distillguard.campaigns.clauses import account_campaign_text
 
     ac = pl.DataFrame({"account_id": ["a", "b", "c", "c2", "d", "e", "e2"],
                        "campaign_id": ["DG-1"] * 5 + ["DG-2"] * 2})
@@ -141,7 +141,7 @@ def test_held_keys_are_counted_per_member():
 
     import ibis
 
-    from distillguard.campaigns.assemble import _held, _signed64
+    from distillguard.campaigns.clauses import _signed64, held
 
     fp = "ffffffffffffff00"  # a negative fingerprint: the hex reads back as the signed integer
     assert _signed64(fp) == -256 and _signed64("00000000000000ff") == 255
@@ -168,7 +168,7 @@ def test_held_keys_are_counted_per_member():
         "kind": ["template", "ip_prefix", "payment", "signup_burst", "prompt_family"],
         "value": [fp, "1.2.3.0/24", "card1", "2026-04-22T10:00:00Z", "fam1"],
     })
-    got = _held(s, accounts, members, ties, keys).sort("account_id", "kind")
+    got = held(s, accounts, members, ties, keys).sort("account_id", "kind")
     assert got.rows() == [
         ("a", "ip_prefix", "1.2.3.0/24", 1), ("a", "payment", "card1", 1),
         ("a", "prompt_family", "fam1", 9), ("a", "signup_burst", "2026-04-22T10:00:00Z", 1),
@@ -199,7 +199,7 @@ def _ind(templates=(), families=()) -> dict:
     ],
 )
 def test_campaign_tie_names_what_most_of_its_accounts_share(ind: dict, n_accounts: int, named: list[str]):
-    from distillguard.campaigns.assemble import _tie, _tie_items
+    from distillguard.campaigns.clauses import tie_items, tie_text
 
-    assert [v for _, v, _ in _tie_items(ind, n_accounts)] == named
-    assert _tie(ind, n_accounts).startswith("shared ") == bool(named)
+    assert [v for _, v, _ in tie_items(ind, n_accounts)] == named
+    assert tie_text(ind, n_accounts).startswith("shared ") == bool(named)

@@ -1,32 +1,27 @@
-"""From flagged accounts and clusters to campaigns: ids, merged pools, indicators, look-alikes, edges.
+"""From flagged accounts to campaigns: ids, indicators, look-alikes, edges.
 
-A campaign is the set of flagged accounts of one cluster (at least two). Clusters whose flagged
-accounts are tied by strong content links (a standby pool that reuses the primary pool's templates
-after the primary went quiet) are merged first. Every per-campaign statistic is an ibis expression
-over the staged interactions of the campaign members; Python only walks campaigns, never rows.
+Attribution (:mod:`distillguard.campaigns.attribute`) groups the flagged accounts; a group of at
+least two is a campaign, with an id from its sorted member ids. Every per-campaign statistic is an
+ibis expression over the staged interactions of the campaign members; Python only walks campaigns,
+never rows. Each member's campaign clause for its reasons is :mod:`distillguard.campaigns.clauses`.
 """
-
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 import ibis
 import ibis.expr.types as ir
-import igraph as ig
-import numpy as np
 import polars as pl
 import pyarrow as pa
 import xxhash
 
 from distillguard.campaigns.attribute import Attribution, AttributionParams, attribute
+from distillguard.campaigns.clauses import account_campaign_text, held, tie_items, tie_text
 from distillguard.campaigns.cluster import campaign_id
-from distillguard.campaigns.features import CONTENT_KINDS
 from distillguard.engine import materialise
 from distillguard.linking.keys import KIND_NOUN, fp_hex
 
 MAX_EDGES_OUT = 50_000
-#: merge two campaign clusters when their content links per flagged account of the smaller reach this
-MERGE_LINK_PER_ACCOUNT = 0.5
 
 
 @dataclass
@@ -38,37 +33,6 @@ class Assembled:
     edges: pa.Table
     #: attribution details: fragments merged into campaigns and the keys behind each merge
     attribution: Attribution | None = field(default=None)
-
-
-def _merge_groups(fl: pl.DataFrame, edges: pl.DataFrame) -> pl.DataFrame:
-    """``account_id, group``: flagged clustered accounts, clusters merged along strong content links."""
-    cl = fl.select("account_id", "cluster")
-    counts = cl.group_by("cluster").agg(nf=pl.len()).filter(pl.col("nf") >= 2)
-    cl = cl.join(counts.select("cluster"), on="cluster")
-    if cl.height == 0:
-        return pl.DataFrame(schema={"account_id": pl.Utf8, "group": pl.Int64})
-    content = pl.col("kinds").list.eval(pl.element().is_in(list(CONTENT_KINDS))).list.any()
-    x = (
-        edges.filter(content)
-        .join(cl.rename({"account_id": "src", "cluster": "c1"}), on="src")
-        .join(cl.rename({"account_id": "dst", "cluster": "c2"}), on="dst")
-    )
-    x = x.filter(pl.col("c1") != pl.col("c2")).with_columns(
-        a=pl.min_horizontal("c1", "c2"), b=pl.max_horizontal("c1", "c2")
-    )
-    between = x.sort(["a", "b", "src", "dst"]).group_by(["a", "b"]).agg(w=pl.col("weight").sum())
-    nf = dict(zip(counts["cluster"].to_list(), counts["nf"].to_list(), strict=True))
-    ids = sorted(nf)
-    pos = {c: i for i, c in enumerate(ids)}
-    pairs = [
-        (pos[a], pos[b])
-        for a, b, w in between.iter_rows()  # cluster pairs, not rows of traffic
-        if w >= MERGE_LINK_PER_ACCOUNT * min(nf[a], nf[b])
-    ]
-    g = ig.Graph(n=len(ids), edges=pairs)
-    memb = g.connected_components().membership
-    cmap = pl.DataFrame({"cluster": ids, "group": np.asarray(memb, dtype=np.int64)})
-    return cl.join(cmap, on="cluster").select("account_id", "group")
 
 
 def _top_rows(frame: pl.DataFrame, by: str, n: int) -> pl.DataFrame:
@@ -143,9 +107,9 @@ def assemble_campaigns(
     campaigns: list[dict] = []
     evidence = pl.DataFrame(schema={"account_id": pl.Utf8, "text": pl.Utf8})
     if account_campaign.height:
-        campaigns, held = _describe(con, staged, accounts, account_campaign, scored, feats, keys)
+        campaigns, holdings = _describe(con, staged, accounts, account_campaign, scored, feats, keys)
         _attach_attribution(campaigns, attr, account_campaign, params.merge_similarity)
-        evidence = account_campaign_text(account_campaign, campaigns, held, attr)
+        evidence = account_campaign_text(account_campaign, campaigns, holdings, attr)
 
     lookalikes = _lookalikes(clusters, scored, feats, edges, cluster_feats, account_campaign, threshold)
     edges_out = _edges_out(edges, scored, account_campaign, lookalikes)
@@ -197,7 +161,7 @@ def _describe(
     keys: ir.Table,
 ) -> tuple[list[dict], pl.DataFrame]:
     """The campaigns' descriptions (sorted by confidence), and which of its campaign's named shared
-    keys each member holds itself (:func:`_held`)."""
+    keys each member holds itself (:func:`~distillguard.campaigns.clauses.held`)."""
     # each member also as an integer: distinct members are counted on it (on the seed case's 28.7M
     # campaign requests, counting distinct account ids as text took most of this stage)
     members_pl = account_campaign.sort("account_id").with_row_index("member").cast({"member": pl.Int32})
@@ -432,7 +396,7 @@ def _describe(
             ],
         }
         top_cap = max(capd.items(), key=lambda kv: kv[1]) if capd else ("unknown", 0.0)
-        tie = _tie(ind, int(r["accounts"]))
+        tie = tie_text(ind, int(r["accounts"]))
         n_acc = int(r["accounts"])
         cot = float(r["cot_share"] or 0.0)
         cot_txt = f", {100 * cot:.0f}% asking for chain-of-thought" if cot >= 0.01 else ""
@@ -464,12 +428,12 @@ def _describe(
                 "indicators": ind,
             }
         )
-        ties += [(cid, kind, value) for kind, value, _ in _tie_items(ind, int(r["accounts"]))]
+        ties += [(cid, kind, value) for kind, value, _ in tie_items(ind, int(r["accounts"]))]
     campaigns.sort(key=lambda c: (-c["confidence"], c["campaign_id"]))
     ties_df = pl.DataFrame(
         ties, schema={"campaign_id": pl.Utf8, "kind": pl.Utf8, "value": pl.Utf8}, orient="row"
     )
-    return campaigns, _held(s, accounts, members_pl, ties_df, keys)
+    return campaigns, held(s, accounts, members_pl, ties_df, keys)
 
 
 _HOUR = __import__("datetime").timedelta(hours=1)
@@ -495,148 +459,6 @@ def _attach_attribution(
             f">= {similarity:g} (ASN mix and request parameters may veto a merge)",
             "merges": by_c.get(c["campaign_id"], []),
         }
-
-
-#: a template or prompt family is named among a campaign's shared evidence when at least this share
-#: of its accounts use it (a template three of forty accounts sent once each is not what ties them)
-TIE_ACCOUNT_SHARE = 0.1
-
-
-def _tie_items(ind: dict, n_accounts: int) -> list[tuple[str, str, str]]:
-    """The campaign's shared evidence that its summary names: ``(kind, value, clause)``. Content first:
-    the two templates or near-duplicate prompt families used by the most accounts, each by at least
-    :data:`TIE_ACCOUNT_SHARE` of them, at most one family (a paraphrasing campaign shares families,
-    not templates; one family shows in several bands); then infrastructure."""
-    floor = max(2, TIE_ACCOUNT_SHARE * n_accounts)
-    content = [
-        (t["accounts"], t["interactions"], "template", t["fingerprint"],
-         f"template {t['fingerprint'][:10]}… used by {t['accounts']} accounts "
-         f"({t['interactions']:,} requests)")
-        for t in ind["templates"]
-    ] + [
-        (f["accounts"], f["interactions"], "prompt_family", f["family"],
-         f"near-duplicate prompt family {f['family'][:10]}… used consistently by {f['accounts']} accounts "
-         f"({f['interactions']:,} requests)")
-        for f in ind.get("prompt_families", [])[:1]
-    ]
-    content.sort(key=lambda r: (-r[0], -r[1], r[2], r[3]))
-    items = [(kind, value, clause) for n, _, kind, value, clause in content if n >= floor][:2]
-    for p in ind["payment_fingerprints"][:1]:
-        items.append(("payment", p["value"], f"a payment instrument shared by {p['accounts']} accounts"))
-    for p in ind["ip_prefixes"][:1]:
-        items.append(("ip_prefix", p["value"], f"IP prefix {p['value']} shared by {p['accounts']} accounts"))
-    for b in ind["signup_bursts"][:1]:
-        items.append(("signup_burst", b["start"], f"{b['accounts']} sign-ups in the hour from {b['start']}"))
-    return items
-
-
-def _tie(ind: dict, n_accounts: int) -> str:
-    """The campaign's shared evidence in one clause, strongest first."""
-    items = _tie_items(ind, n_accounts)
-    return "shared " + ", ".join(c for *_, c in items) if items else ""
-
-
-def _signed64(hex_fp: str) -> int:
-    """The signed 64-bit integer behind a fingerprint's hex (:func:`~distillguard.linking.keys.fp_hex`)."""
-    v = int(hex_fp, 16)
-    return v - (1 << 64) if v >= 1 << 63 else v
-
-
-_HELD_SCHEMA = {"account_id": pl.Utf8, "kind": pl.Utf8, "value": pl.Utf8, "n": pl.Int64}
-
-
-def _held(
-    s: ir.Table, accounts: ir.Table | None, members: pl.DataFrame, ties: pl.DataFrame, keys: ir.Table
-) -> pl.DataFrame:
-    """``account_id, kind, value, n``: which of its campaign's named shared keys (``ties``: ``campaign_id,
-    kind, value``) each member holds itself, and on how many of its requests (1 for account facts)."""
-    out = [pl.DataFrame(schema=_HELD_SCHEMA)]
-    ids = members.select("member", "account_id")
-    for kind, col in (("template", "skeleton"), ("ip_prefix", "ip24")):
-        t = ties.filter(pl.col("kind") == kind)
-        if not t.height:
-            continue
-        key = t["value"].map_elements(_signed64, return_dtype=pl.Int64) if kind == "template" else t["value"]
-        m = ibis.memtable(t.select("campaign_id", "value").with_columns(key.alias(col)))
-        j = s.join(m, ["campaign_id", col])
-        n = _pl(j.group_by(["member", "value"]).aggregate(n=j.count()))
-        out.append(n.join(ids, on="member").select("account_id", kind=pl.lit(kind), value="value", n="n"))
-    fam = ties.filter(pl.col("kind") == "prompt_family")
-    if fam.height:
-        m = ibis.memtable(fam.select("campaign_id", key="value").to_arrow())
-        k = keys.filter(keys.kind == "near_duplicate").join(
-            ibis.memtable(members.select("account_id", "campaign_id").to_arrow()), "account_id"
-        )
-        k = k.join(m, ["campaign_id", "key"])
-        out.append(
-            _pl(k.select("account_id", kind=ibis.literal("prompt_family"), value=k.key, n=k.n.cast("int64")))
-        )
-    facts = ties.filter(pl.col("kind").is_in(["payment", "signup_burst"]))
-    if accounts is not None and facts.height:
-        a = accounts.join(ibis.memtable(members.select("account_id", "campaign_id").to_arrow()), "account_id")
-        a = _pl(a.select("account_id", "campaign_id", "payment_fingerprint", hour=a.created_at.truncate("h")))
-        a = a.with_columns(hour=pl.col("hour").dt.strftime("%Y-%m-%dT%H:%M:%SZ"))
-        for kind, col in (("payment", "payment_fingerprint"), ("signup_burst", "hour")):
-            t = facts.filter(pl.col("kind") == kind).select("campaign_id", pl.col("value").alias(col))
-            hit = a.join(t, on=["campaign_id", col])
-            out.append(hit.select("account_id", kind=pl.lit(kind), value=col, n=pl.lit(1, pl.Int64)))
-    return pl.concat(out)
-
-
-def _held_text(kind: str, value: str, n: int) -> str:
-    if kind == "template":
-        return f"template {value[:10]}… on {n:,} of its requests"
-    if kind == "prompt_family":
-        return f"near-duplicate prompt family {value[:10]}… on {n:,} of its requests"
-    if kind == "ip_prefix":
-        return f"IP prefix {value} on {n:,} of its requests"
-    return "the shared payment instrument" if kind == "payment" else "a sign-up in that hour"
-
-
-def account_campaign_text(
-    account_campaign: pl.DataFrame,
-    campaigns: list[dict],
-    held: pl.DataFrame,
-    attr: Attribution | None,
-) -> pl.DataFrame:
-    """``account_id, text``: each member's campaign clause, for its reasons.
-
-    The campaign's shared keys are quoted with the ones this account holds itself; an account that
-    holds none is not shown the campaign's keys as if they were its own: the clause says so and,
-    when attribution put it (or its linked group) in the campaign by request-profile similarity,
-    gives that similarity and the keys behind it."""
-    info = {c["campaign_id"]: (c["accounts"], _tie(c["indicators"], c["accounts"])) for c in campaigns}
-    own: dict[str, list[tuple[int, str]]] = {}
-    order = {"template": 0, "prompt_family": 1, "payment": 2, "ip_prefix": 3, "signup_burst": 4}
-    for aid, kind, value, n in held.sort("account_id", "kind", "value").iter_rows():
-        own.setdefault(aid, []).append((order[kind], _held_text(kind, value, n)))
-    how: dict[str, str] = {}
-    if attr is not None and attr.merges.height:
-        g = attr.groups
-        size = g.group_by("unit").agg(k=pl.len())
-        # a unit's own merge (as the merged one), else the first merge into it (the unit others joined)
-        m = attr.merges.with_row_index("i")
-        first = pl.concat([
-            m.select(unit="merged", i="i", sim="similarity", ev="evidence", as_merged=pl.lit(0)),
-            m.select(unit="into", i="i", sim="similarity", ev="evidence", as_merged=pl.lit(1)),
-        ]).sort("unit", "as_merged", "i").unique("unit", keep="first", maintain_order=True)
-        rows = g.join(size, on="unit").join(first, on="unit")
-        for aid, k, sim, ev in rows.select("account_id", "k", "sim", "ev").iter_rows():
-            who = "it" if k == 1 else f"its linked group of {k} flagged accounts"
-            how[aid] = f"{who} joined by request-profile similarity {sim:.2f} ({ev.replace('; ', ', ')})"
-    texts = []
-    for aid, cid in account_campaign.select("account_id", "campaign_id").iter_rows():
-        n_acc, tie = info[cid]
-        base = f"campaign {cid} ({n_acc} accounts)"
-        mine = [t for _, t in sorted(own.get(aid, []))]
-        if mine:
-            text = f"{base}: {tie}; this account: {', '.join(mine)}"
-        else:
-            text = base + ("; this account holds none of its shared keys" if tie else "")
-            if aid in how:
-                text += f"; {how[aid]}"
-        texts.append((aid, text))
-    return pl.DataFrame(texts, schema={"account_id": pl.Utf8, "text": pl.Utf8}, orient="row")
 
 
 def _lookalikes(
