@@ -18,11 +18,14 @@ import polars as pl
 ROOT = Path(__file__).resolve().parents[1]
 PROMPTS = ROOT.parent / "shared" / "data" / "prompts"
 
+#: the README's rows, in its order (the ten seeds 1040-1049 are one summary row there)
 RUNS = [
-    "default:1000", "default:1001", "hard-lookalikes:1002", "default:1003:index",
-    "hard-lookalikes:1005:index", "adaptive:1010:index", "adaptive:1011:index", "adaptive:1012:index",
-    "adaptive:1013",
-    "hydra-reseller:1006:scale=0.05", "cot-and-sweeps:1008", "low-and-slow:1009",
+    "default:1000", "default:1001", "hard-lookalikes:1002", "default:1003", "hard-lookalikes:1005",
+    "default:1003:index", "hard-lookalikes:1005:index",
+    *(f"adaptive:{s}:index" for s in (1010, 1011, 1012, 1014, 1017, 1018, 1019, 1021)),
+    *(f"adaptive:{s}:index" for s in range(1040, 1050)),
+    "adaptive:1013", "default:1015:index:scale=5",
+    "hydra-reseller:1006:scale=0.05", "cot-and-sweeps:1008", "low-and-slow:1009", "low-and-slow:1009:index",
 ]
 
 
