@@ -129,3 +129,16 @@ def test_no_scenario_may_hide_in_the_pool(over_in, scenario_runs, threshold) -> 
     g = guard(pl.concat(scans), 0.5, {}, GRID, 0.1, scenario_runs)
     assert g["threshold"] == pytest.approx(threshold)
     assert g["scenario_runs"] == scenario_runs
+
+
+@pytest.mark.parametrize(("scenario_runs", "said"), [(None, False), (1, True)])
+def test_the_operating_point_states_the_per_scenario_bound(tmp_path, scenario_runs, said) -> None:
+    d = json.loads(resources.files("distillguard.scoring").joinpath("model-noindex.json").read_text())
+    main = d["thresholds"]["0.999"]
+    d["guard"] = {"rung": 0.999, "threshold": (main + 1.0) / 2, "by_history": {}, "group_rate": 0.005,
+                  "run_share": 0.03, "runs": 100}
+    if scenario_runs is not None:
+        d["guard"]["scenario_runs"] = scenario_runs
+    (tmp_path / "m.json").write_text(json.dumps(d))
+    how = choose_operating_point(load_model(str(tmp_path / "m.json"))).how
+    assert "look-alike guard" in how and ("1 of any one scenario's" in how) == said

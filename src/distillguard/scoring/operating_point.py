@@ -153,8 +153,9 @@ def choose_operating_point(
     if guarded and t > rung_t:
         measured = (
             f"; raised to {t:.3f} by the look-alike guard (the lowest at which at most "
-            f"{g['run_share']:.0%} of {g['runs']} calibration scans flagged over {g['group_rate']:.1%} of "
-            "a legitimate group)"
+            f"{g['run_share']:.0%} of {g['runs']} calibration scans"
+            + (f", and {g['scenario_runs']} of any one scenario's," if "scenario_runs" in g else "")
+            + f" flagged over {g['group_rate']:.1%} of a legitimate group)"
         )
     if pt:
         measured += f"; precision {pt['precision']:.4f}, recall {pt['recall']:.4f} at {t:.3f}"
