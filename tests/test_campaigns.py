@@ -141,10 +141,11 @@ def test_held_keys_are_counted_per_member():
 
     import ibis
 
-    from distillguard.campaigns.clauses import _signed64, held
+    from distillguard.campaigns.clauses import held
+    from distillguard.linking.keys import fp_hex
 
-    fp = "ffffffffffffff00"  # a negative fingerprint: the hex reads back as the signed integer
-    assert _signed64(fp) == -256 and _signed64("00000000000000ff") == 255
+    fp = "ffffffffffffff00"  # a negative fingerprint: the tie carries the staged integer beside its hex
+    assert ibis.literal(-256, "int64").pipe(fp_hex).execute() == fp
     members = pl.DataFrame({"account_id": ["a", "b", "c"], "campaign_id": ["X", "X", "Y"],
                             "member": [0, 1, 2]}).cast({"member": pl.Int32})
     s = ibis.memtable(pl.DataFrame({
@@ -156,19 +157,20 @@ def test_held_keys_are_counted_per_member():
     hour = dt.datetime(2026, 4, 22, 10, tzinfo=dt.UTC)
     accounts = ibis.memtable(pa.table({
         "account_id": ["a", "b", "c"],
+        "campaign_id": ["X", "X", "Y"],
         "payment_fingerprint": ["card1", "card2", "card1"],
         "created_at": [hour + dt.timedelta(minutes=5), hour + dt.timedelta(hours=2), hour],
     }))
-    # the weighted keys: who uses a near-duplicate family consistently, on how many requests
-    keys = ibis.memtable({"account_id": ["a", "b", "c"],
-                          "kind": ["near_duplicate", "template", "near_duplicate"],
-                          "key": ["fam1", "fam1", "fam1"], "n": [9, 4, 7]})
+    # the members' near-duplicate keys: who uses a family consistently, on how many requests
+    families = ibis.memtable({"account_id": ["a", "c"], "campaign_id": ["X", "Y"], "key": ["fam1", "fam1"],
+                              "n": [9, 7]})
     ties = pl.DataFrame({
         "campaign_id": ["X", "X", "X", "X", "X"],
         "kind": ["template", "ip_prefix", "payment", "signup_burst", "prompt_family"],
         "value": [fp, "1.2.3.0/24", "card1", "2026-04-22T10:00:00Z", "fam1"],
+        "raw": [-256, None, None, None, None],
     })
-    got = held(s, accounts, members, ties, keys).sort("account_id", "kind")
+    got = held(s, accounts, families, members.select("member", "account_id"), ties).sort("account_id", "kind")
     assert got.rows() == [
         ("a", "ip_prefix", "1.2.3.0/24", 1), ("a", "payment", "card1", 1),
         ("a", "prompt_family", "fam1", 9), ("a", "signup_burst", "2026-04-22T10:00:00Z", 1),

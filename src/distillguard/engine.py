@@ -14,11 +14,19 @@ from collections.abc import Iterator
 
 import ibis
 import ibis.expr.types as ir
+import polars as pl
 import pyarrow as pa
 
 
 def is_spark(con: ibis.BaseBackend) -> bool:
     return con.name == "pyspark"
+
+
+def to_polars(expr: ir.Table) -> pl.DataFrame:
+    """An ibis table expression's rows as a polars DataFrame."""
+    df = pl.from_arrow(expr.to_pyarrow())
+    assert isinstance(df, pl.DataFrame)
+    return df
 
 
 def materialise(

@@ -18,7 +18,7 @@ import xxhash
 from distillguard.campaigns.attribute import Attribution, AttributionParams, attribute
 from distillguard.campaigns.clauses import account_campaign_text, held, tie_items, tie_text
 from distillguard.campaigns.cluster import campaign_id
-from distillguard.engine import materialise
+from distillguard.engine import materialise, to_polars
 from distillguard.linking.keys import KIND_NOUN, fp_hex
 
 MAX_EDGES_OUT = 50_000
@@ -59,12 +59,6 @@ def _top(frame: pl.DataFrame, by: str, n: int) -> dict[str, list[dict]]:
     for cid, part in f.group_by("campaign_id", maintain_order=True):
         out[str(cid[0])] = part.drop("campaign_id").to_dicts()
     return out
-
-
-def _pl(t: ir.Table) -> pl.DataFrame:
-    df = pl.from_arrow(t.to_pyarrow())
-    assert isinstance(df, pl.DataFrame)
-    return df
 
 
 def _iso(v: object) -> str | None:
@@ -148,7 +142,7 @@ def _examples(
         )
     t = staged.filter(staged.request_id.isin(want["request_id"].to_list()) & staged[text].notnull())
     t = t.join(members, "account_id")
-    return _pl(t.group_by(["campaign_id", key, "request_id"]).aggregate(text=t[text].min()))
+    return to_polars(t.group_by(["campaign_id", key, "request_id"]).aggregate(text=t[text].min()))
 
 
 def _describe(
@@ -177,7 +171,7 @@ def _describe(
     s = materialise(con, "campaign_staged", s.drop("account_id"))
     day = s.ts.date().cast("string")
 
-    base = _pl(
+    base = to_polars(
         s.group_by("campaign_id").aggregate(
             interactions=s.count(),
             first_seen=s.ts.min(),
@@ -188,14 +182,14 @@ def _describe(
             accounts=s.member.nunique(),
         )
     )
-    caps = _pl(s.group_by(["campaign_id", "capability"]).aggregate(n=s.count()))
-    models = _pl(
+    caps = to_polars(s.group_by(["campaign_id", "capability"]).aggregate(n=s.count()))
+    models = to_polars(
         s.filter(s.model.notnull()).group_by(["campaign_id", "model"]).aggregate(n=lambda t: t.count())
     )
-    countries = _pl(
+    countries = to_polars(
         s.filter(s.country.notnull()).group_by(["campaign_id", "country"]).aggregate(n=lambda t: t.count())
     )
-    timeline = _pl(
+    timeline = to_polars(
         s.group_by(["campaign_id", day.name("day"), s.model.fill_null("?").name("model")])
         .aggregate(requests=s.count())
         .order_by(["campaign_id", "day", "model"])
@@ -204,7 +198,7 @@ def _describe(
     # shared templates: counts first, then the example texts of the five reported per campaign only
     # (ex1/ex2: the text of the lowest/highest request id that has one, as arg_min/arg_max would give)
     tf = s.filter(s.skeleton.notnull())
-    stats = _pl(
+    stats = to_polars(
         tf.group_by(["campaign_id", "skeleton"])
         .aggregate(
             interactions=tf.count(),
@@ -236,7 +230,7 @@ def _describe(
             "campaign_id", "fingerprint", "interactions", "accounts", "ex1_id", "ex1", "ex2_id", "ex2"
         )
     ipf = s.filter(s.ip24.notnull())
-    ips = _pl(
+    ips = to_polars(
         ipf.group_by(["campaign_id", ipf.ip24.name("value")])
         .aggregate(accounts=ipf.member.nunique(), interactions=ipf.count())
         .filter(lambda t: t.accounts >= 2)
@@ -244,25 +238,25 @@ def _describe(
     # near-duplicate prompt families (a paraphrased template, a harvest's shared questions): the
     # members that use one consistently, from the weighted keys (what linked them)
     fk = keys.filter(keys.kind == "near_duplicate").join(members, "account_id")
-    families = _pl(
+    families = to_polars(
         fk.group_by(["campaign_id", fk.key.name("family")])
         .aggregate(accounts=fk.count(), interactions=fk.n.sum())
         .filter(lambda t: t.accounts >= 2)
     )
     af = s.filter(s.asn.notnull())
-    asns = _pl(
+    asns = to_polars(
         af.group_by(["campaign_id", af.asn.name("value")])
         .aggregate(accounts=af.member.nunique(), interactions=af.count())
         .filter(lambda t: t.accounts >= 2)
     )
     uf = s.filter(s.user_agent.notnull())
-    uas = _pl(
+    uas = to_polars(
         uf.group_by(["campaign_id", uf.user_agent.name("value")])
         .aggregate(accounts=uf.member.nunique())
         .filter(lambda t: t.accounts >= 2)
     )
     sf = s.filter(s.system_fp.notnull())
-    sstats = _pl(
+    sstats = to_polars(
         sf.group_by(["campaign_id", "system_fp"])
         .aggregate(accounts=sf.member.nunique(), t1=sf.request_id.min(where=sf.has_system))
         .filter(lambda t: t.accounts >= 2)
@@ -282,22 +276,22 @@ def _describe(
         sysp = picked.select("campaign_id", "fingerprint", "accounts", "example")
 
     pay = signups = bursts = pl.DataFrame()
-    if accounts is not None:
-        a = accounts.join(members, "account_id")
+    a = accounts.join(members, "account_id") if accounts is not None else None
+    if a is not None:
         pf = a.filter(a.payment_fingerprint.notnull())
-        pay = _pl(
+        pay = to_polars(
             pf.group_by(["campaign_id", pf.payment_fingerprint.name("value")])
             .aggregate(accounts=pf.account_id.nunique())
             .filter(lambda t: t.accounts >= 2)
         )
         cf = a.filter(a.created_at.notnull())
-        signups = _pl(
+        signups = to_polars(
             cf.group_by(["campaign_id", cf.created_at.date().cast("string").name("day")])
             .aggregate(accounts=cf.count())
             .order_by(["campaign_id", "day"])
         )
         hour = cf.created_at.truncate("h")
-        bursts = _pl(
+        bursts = to_polars(
             cf.group_by(
                 ["campaign_id", hour.name("start"), cf.tier.fill_null("unknown").name("tier")]
             ).aggregate(accounts=cf.count())
@@ -433,7 +427,13 @@ def _describe(
     ties_df = pl.DataFrame(
         ties, schema={"campaign_id": pl.Utf8, "kind": pl.Utf8, "value": pl.Utf8}, orient="row"
     )
-    return campaigns, held(s, accounts, members_pl, ties_df, keys)
+    # a named template's fingerprint as the integer the staged rows carry (from its counts above)
+    fp_raw = (stats.select("campaign_id", value="fingerprint", raw="skeleton") if stats.height
+              else pl.DataFrame(schema={"campaign_id": pl.Utf8, "value": pl.Utf8, "raw": pl.Int64}))
+    ties_df = ties_df.join(fp_raw, on=["campaign_id", "value"], how="left").with_columns(
+        raw=pl.when(pl.col("kind") == "template").then(pl.col("raw"))
+    )
+    return campaigns, held(s, a, fk, members_pl.select("member", "account_id"), ties_df)
 
 
 _HOUR = __import__("datetime").timedelta(hours=1)

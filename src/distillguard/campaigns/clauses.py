@@ -13,13 +13,7 @@ import ibis.expr.types as ir
 import polars as pl
 
 from distillguard.campaigns.attribute import Attribution
-
-
-def _pl(t: ir.Table) -> pl.DataFrame:
-    df = pl.from_arrow(t.to_pyarrow())
-    assert isinstance(df, pl.DataFrame)
-    return df
-
+from distillguard.engine import to_polars
 
 #: a template or prompt family is named among a campaign's shared evidence when at least this share
 #: of its accounts use it (a template three of forty accounts sent once each is not what ties them)
@@ -60,46 +54,41 @@ def tie_text(ind: dict, n_accounts: int) -> str:
     return "shared " + ", ".join(c for *_, c in items) if items else ""
 
 
-def _signed64(hex_fp: str) -> int:
-    """The signed 64-bit integer behind a fingerprint's hex (:func:`~distillguard.linking.keys.fp_hex`)."""
-    v = int(hex_fp, 16)
-    return v - (1 << 64) if v >= 1 << 63 else v
-
-
 _HELD_SCHEMA = {"account_id": pl.Utf8, "kind": pl.Utf8, "value": pl.Utf8, "n": pl.Int64}
 
 
 def held(
-    s: ir.Table, accounts: ir.Table | None, members: pl.DataFrame, ties: pl.DataFrame, keys: ir.Table
+    rows: ir.Table, accounts: ir.Table | None, families: ir.Table, ids: pl.DataFrame, ties: pl.DataFrame
 ) -> pl.DataFrame:
-    """``account_id, kind, value, n``: which of its campaign's named shared keys (``ties``: ``campaign_id,
-    kind, value``) each member holds itself, and on how many of its requests (1 for account facts)."""
+    """``account_id, kind, value, n``: which of its campaign's named shared keys each member holds
+    itself, and on how many of its requests (1 for account facts).
+
+    ``ties``: ``campaign_id, kind, value, raw`` (``raw``: a template's fingerprint as the staged
+    integer); ``rows``: the members' staged rows (``member, campaign_id, skeleton, ip24``);
+    ``accounts``: the members' account rows with their ``campaign_id`` (None: no accounts table);
+    ``families``: the members' near-duplicate keys (``account_id, campaign_id, key, n``); ``ids``:
+    ``member, account_id``."""
     out = [pl.DataFrame(schema=_HELD_SCHEMA)]
-    ids = members.select("member", "account_id")
-    for kind, col in (("template", "skeleton"), ("ip_prefix", "ip24")):
+    for kind, col, key in (("template", "skeleton", "raw"), ("ip_prefix", "ip24", "value")):
         t = ties.filter(pl.col("kind") == kind)
         if not t.height:
             continue
-        key = t["value"].map_elements(_signed64, return_dtype=pl.Int64) if kind == "template" else t["value"]
-        m = ibis.memtable(t.select("campaign_id", "value").with_columns(key.alias(col)))
-        j = s.join(m, ["campaign_id", col])
-        n = _pl(j.group_by(["member", "value"]).aggregate(n=j.count()))
+        m = ibis.memtable(t.select("campaign_id", "value", pl.col(key).alias(col)).to_arrow())
+        j = rows.join(m, ["campaign_id", col])
+        n = to_polars(j.group_by(["member", "value"]).aggregate(n=j.count()))
         out.append(n.join(ids, on="member").select("account_id", kind=pl.lit(kind), value="value", n="n"))
     fam = ties.filter(pl.col("kind") == "prompt_family")
     if fam.height:
-        m = ibis.memtable(fam.select("campaign_id", key="value").to_arrow())
-        k = keys.filter(keys.kind == "near_duplicate").join(
-            ibis.memtable(members.select("account_id", "campaign_id").to_arrow()), "account_id"
-        )
-        k = k.join(m, ["campaign_id", "key"])
-        out.append(
-            _pl(k.select("account_id", kind=ibis.literal("prompt_family"), value=k.key, n=k.n.cast("int64")))
-        )
+        named = ibis.memtable(fam.select("campaign_id", key="value").to_arrow())
+        k = families.join(named, ["campaign_id", "key"])
+        out.append(to_polars(
+            k.select("account_id", kind=ibis.literal("prompt_family"), value=k.key, n=k.n.cast("int64"))
+        ))
     facts = ties.filter(pl.col("kind").is_in(["payment", "signup_burst"]))
     if accounts is not None and facts.height:
-        a = accounts.join(ibis.memtable(members.select("account_id", "campaign_id").to_arrow()), "account_id")
-        a = _pl(a.select("account_id", "campaign_id", "payment_fingerprint", hour=a.created_at.truncate("h")))
-        a = a.with_columns(hour=pl.col("hour").dt.strftime("%Y-%m-%dT%H:%M:%SZ"))
+        a = to_polars(accounts.select(
+            "account_id", "campaign_id", "payment_fingerprint", hour=accounts.created_at.truncate("h")
+        )).with_columns(hour=pl.col("hour").dt.strftime("%Y-%m-%dT%H:%M:%SZ"))
         for kind, col in (("payment", "payment_fingerprint"), ("signup_burst", "hour")):
             t = facts.filter(pl.col("kind") == kind).select("campaign_id", pl.col("value").alias(col))
             hit = a.join(t, on=["campaign_id", col])
