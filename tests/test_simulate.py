@@ -410,6 +410,7 @@ def test_jsonl_format_is_readable(tmp_path):
         ("hydra-reseller", 0.0015),
         ("cot-and-sweeps", 0.1),
         ("low-and-slow", 0.1),
+        ("adaptive-linked", 0.1),
     ],
 )
 def test_builtin_scenarios_run(tmp_path, name, scale):

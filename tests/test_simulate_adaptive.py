@@ -368,6 +368,7 @@ def test_varied_wording_is_varied_and_often_escapes_the_stock_phrases():
         ("ip_change_days = 0.0", "ip_change_days"),
         ("signup_spread_days = -3", "signup_spread_days"),
         ("signup_spread_days = 30\nsignup_bursts = 2", "signup_spread_days"),
+        ("account_age_days = 30\nsignup_bursts = 2", "account_age_days"),
         ('paraphrase = true\ntemplate = "none"', "paraphrase"),
         ('paraphrase = "yes"', "paraphrase"),
         ('elicitation = "none"\ncot_share = 0.5', "cot_share"),
@@ -413,6 +414,8 @@ def test_bad_lookalike_values_are_refused(tmp_path, archetype, extra, needle):
         ('archetype = "cot_harvest"\nelicitation = "varied"', "injected_instruction", False),
         ('elicitation = "none"', "cot_share", 0.0),
         ("signup_spread_days = 60", "signup_bursts", 0),
+        ("account_age_days = 30", "signup_bursts", 0),
+        ('archetype = "adaptive"\nsignup_spread_days = 0\nsignup_bursts = 3', "account_age_days", 0),
     ],
 )
 def test_knobs_resolve(tmp_path, extra, key, value):
@@ -643,3 +646,45 @@ def test_adaptive_keeps_the_hard_lookalikes_traffic(tmp_path):
     hi = read("h", "interactions/part-00000.parquet").drop("request_id", "ip").sort("ts", "account_id")
     ai = read("a", "interactions/part-00000.parquet").drop("request_id", "ip").sort("ts", "account_id")
     assert hi.equals(ai)
+
+
+def test_adaptive_linked_keeps_the_adaptive_traffic_and_links_its_pools(tmp_path):
+    """Same seed: the legitimate accounts and requests of `adaptive`; its campaigns keep every other
+    evasion but link their pools (sim-a01: a fixed template and five accounts per card; sim-a02: cloud
+    addresses and three sign-up bursts)."""
+    kw = {"seed": 1047, "scale": 0.1, "days": 2}
+    simulate(tmp_path / "a", scenario="adaptive", **kw)
+    simulate(tmp_path / "l", scenario="adaptive-linked", **kw)
+    lab = pl.read_parquet(tmp_path / "l" / "labels" / "accounts.parquet")
+    benign = lab.filter(pl.col("campaign_id") == "benign")["account_id"].implode()
+
+    def read(d: str, name: str, keep: pl.Expr) -> pl.DataFrame:
+        return pl.read_parquet(tmp_path / d / name).filter(keep)
+
+    mine = pl.col("account_id").is_in(benign)
+    assert read("a", "accounts.parquet", mine).sort("account_id").equals(
+        read("l", "accounts.parquet", mine).sort("account_id"))
+    ai = read("a", "interactions/part-00000.parquet", mine).drop("request_id").sort("ts", "account_id")
+    li = read("l", "interactions/part-00000.parquet", mine).drop("request_id").sort("ts", "account_id")
+    assert ai.equals(li)
+
+    accounts = pl.read_parquet(tmp_path / "l" / "accounts.parquet").join(
+        lab.select("account_id", "campaign_id"), on="account_id")
+    a01 = accounts.filter(pl.col("campaign_id") == "sim-a01")
+    per_card = a01.group_by("payment_fingerprint").len()["len"]
+    assert a01["payment_fingerprint"].null_count() == 0 and per_card.max() == 5
+    a02 = accounts.filter(pl.col("campaign_id") == "sim-a02")
+    created = np.sort(a02["created_at"].dt.epoch("s").to_numpy())
+    within = np.searchsorted(created, created + 6 * 3600) - np.searchsorted(created, created - 6 * 3600)
+    assert np.median(within) >= 0.2 * len(created)  # (three bursts; spread over months before)
+    assert set(pl.read_parquet(tmp_path / "l" / "interactions").join(
+        a02.select("account_id"), on="account_id")["asn"].unique().to_list()) <= DATACENTER
+    fixed_parts = [w.split("{item}")[0] or w.split("{item}")[1] for w in T.FIXED_WRAPPERS]
+
+    def wrapped(d: str) -> float:  # sim-a01's harvest requests wrapped in one of the fixed templates
+        ilab = pl.read_parquet(tmp_path / d / "labels" / "interactions").filter(pl.col("harvest"))
+        h = pl.read_parquet(tmp_path / d / "interactions").join(ilab.select("request_id"), on="request_id")
+        h = h.filter(pl.col("account_id").is_in(a01["account_id"].implode()))["prompt"]
+        return float(np.mean([any(f in p for f in fixed_parts) for p in h]))
+
+    assert wrapped("l") == 1.0 and wrapped("a") < 0.05

@@ -23,8 +23,8 @@ def simulate(
     scenario: str = typer.Option(
         "default",
         "--scenario",
-        help="Built-in scenario name (default, hard-lookalikes, adaptive, hydra-reseller, cot-and-sweeps, "
-        "low-and-slow) or a TOML/YAML file.",
+        help="Built-in scenario name (default, hard-lookalikes, adaptive, adaptive-linked, hydra-reseller, "
+        "cot-and-sweeps, low-and-slow) or a TOML/YAML file.",
     ),
     prompts_dir: Path | None = typer.Option(
         None,

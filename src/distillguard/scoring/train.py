@@ -182,7 +182,9 @@ def build_model(frame: pl.DataFrame, folds: int = 4, c: float = 0.5, description
 
 
 #: the built-in scenarios the models are fitted on (hydra-reseller is default's hydra at the seed case's size)
-SCENARIOS = ("default", "hard-lookalikes", "adaptive", "low-and-slow", "cot-and-sweeps")
+#: (adaptive-linked: adaptive campaigns that link their own pools, so that a large linked group does not
+#: read as a legitimate one; docs/scenarios.md)
+SCENARIOS = ("default", "hard-lookalikes", "adaptive", "adaptive-linked", "low-and-slow", "cot-and-sweeps")
 #: scenarios whose campaigns a scan without a dataset index cannot see (they avoid every other tell):
 #: the model for such scans is fitted on their legitimate accounts only, so that it does not flag
 #: their look-alikes, and is not bent towards campaigns it has no evidence for

@@ -715,6 +715,18 @@ def _campaign_knobs(params: dict[str, Any], given: set[str], where: str, bad: An
                 f"{where}.signup_spread_days", "sign-ups are either spread or in bursts; set one of them"
             )
         params["signup_bursts"] = 0
+    # (aged accounts used to win silently over bursts, so a burst set on `adaptive`, whose accounts are
+    # aged by default, made none)
+    if params["signup_bursts"] > 0 and params["account_age_days"] > 0:
+        if "signup_bursts" in given and "account_age_days" in given:
+            raise bad(
+                f"{where}.account_age_days",
+                "accounts are either aged or signed up in bursts just before use; set one of them",
+            )
+        if "signup_bursts" in given:
+            params["account_age_days"] = 0
+        else:
+            params["signup_bursts"] = 0
     if params["dataset_sources"] != "all" and not params["partition"]:
         raise bad(
             f"{where}.dataset_sources", "chooses the pools of a partitioned harvest; set partition = true"
