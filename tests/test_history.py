@@ -246,3 +246,24 @@ def test_flag_needs_the_threshold_and_enough_requests(score, threshold, requests
 
     df = pl.DataFrame({"s": [score], "t": [threshold], "n": [requests]})
     assert df.select(flag(pl.col("s"), pl.col("t"), pl.col("n")))["s"][0] is flagged
+
+
+def test_fit_reaches_the_optimum() -> None:
+    """The fitted weights are the regularised optimum (its gradient vanishes), not where a loose
+    stopping rule left the solver: the operating points move with the weights."""
+    from distillguard.scoring.model import FEATURES, design_matrix
+    from distillguard.scoring.train import fit
+
+    rng = np.random.default_rng(5)
+    n = 6000
+    base = rng.uniform(0, 1, (n, 4))  # few underlying factors: strongly correlated inputs, as the signals are
+    k = len(FEATURES)
+    x = np.clip(base @ rng.uniform(0, 1, (4, k)) / 2 + rng.normal(0, 0.05, (n, k)), 0, 1)
+    z = -8 + 10 * base[:, 0] + 6 * base[:, 1] - 5 * base[:, 2]
+    y = (rng.uniform(0, 1, n) < 1 / (1 + np.exp(-z))).astype(np.int8)
+    frame = pl.DataFrame({f: x[:, i] for i, f in enumerate(FEATURES)}).with_columns(y=pl.Series(y))
+    b, w = fit(frame, c=0.5)
+    xm = design_matrix(frame)
+    p = 1 / (1 + np.exp(-(b + xm @ w)))
+    grad = np.concatenate([[0.5 * (p - y).sum()], 0.5 * xm.T @ (p - y) + w])
+    assert np.abs(grad).max() < 1e-2

@@ -650,8 +650,7 @@ def test_adaptive_keeps_the_hard_lookalikes_traffic(tmp_path):
 
 def test_adaptive_linked_keeps_the_adaptive_traffic_and_links_its_pools(tmp_path):
     """Same seed: the legitimate accounts and requests of `adaptive`; its campaigns keep every other
-    evasion but link their pools (sim-a01: a fixed template and five accounts per card; sim-a02: cloud
-    addresses and three sign-up bursts)."""
+    evasion but link their pools (sim-a01: a fixed template; sim-a02: five accounts per card)."""
     kw = {"seed": 1047, "scale": 0.1, "days": 2}
     simulate(tmp_path / "a", scenario="adaptive", **kw)
     simulate(tmp_path / "l", scenario="adaptive-linked", **kw)
@@ -670,15 +669,9 @@ def test_adaptive_linked_keeps_the_adaptive_traffic_and_links_its_pools(tmp_path
 
     accounts = pl.read_parquet(tmp_path / "l" / "accounts.parquet").join(
         lab.select("account_id", "campaign_id"), on="account_id")
+    per_card = accounts.filter(pl.col("campaign_id") == "sim-a02").group_by("payment_fingerprint").len()
+    assert per_card["payment_fingerprint"].null_count() == 0 and per_card["len"].max() == 5
     a01 = accounts.filter(pl.col("campaign_id") == "sim-a01")
-    per_card = a01.group_by("payment_fingerprint").len()["len"]
-    assert a01["payment_fingerprint"].null_count() == 0 and per_card.max() == 5
-    a02 = accounts.filter(pl.col("campaign_id") == "sim-a02")
-    created = np.sort(a02["created_at"].dt.epoch("s").to_numpy())
-    within = np.searchsorted(created, created + 6 * 3600) - np.searchsorted(created, created - 6 * 3600)
-    assert np.median(within) >= 0.2 * len(created)  # (three bursts; spread over months before)
-    assert set(pl.read_parquet(tmp_path / "l" / "interactions").join(
-        a02.select("account_id"), on="account_id")["asn"].unique().to_list()) <= DATACENTER
     fixed_parts = [w.split("{item}")[0] or w.split("{item}")[1] for w in T.FIXED_WRAPPERS]
 
     def wrapped(d: str) -> float:  # sim-a01's harvest requests wrapped in one of the fixed templates

@@ -131,6 +131,8 @@ def main() -> None:
     ap.add_argument("--frames", required=True, metavar="DIR",
                     help="folder of one Parquet frame per calibration scan; missing ones are scanned")
     ap.add_argument("--prompts-dir", default=None, help="real prompts for the scans (needed to scan)")
+    # (not adaptive-linked: its legitimate accounts are adaptive's for the same seed, so its scans would
+    # count the same look-alike groups twice)
     ap.add_argument("--scenarios", default="default,hard-lookalikes,adaptive,low-and-slow,cot-and-sweeps")
     ap.add_argument("--seeds", default=",".join(str(s) for s in range(21, 41)))
     ap.add_argument("--scale", type=float, default=0.5)
