@@ -72,6 +72,22 @@ def test_history_buckets_lowered_only_while_no_scan_gains_a_group() -> None:
     assert guard(frame, 0.5, {3: 0.1, 7: 0.4}, GRID, 0.0)["by_history"]["7"] == 0.4
 
 
+def test_history_buckets_also_judged_on_first_days_scans() -> None:
+    """Whole scans hold few accounts seen a week or less: a bucket lowered on them alone reaches a
+    short-history look-alike that only a scan of some seed's first days shows (a research lab's
+    week-long sweep, on held-out runs); with those scans the bucket stops above it."""
+    whole = pl.concat([_scan(0, [0.2]), _scan(1, [0.3])])
+    first = _scan(0, [0.55, 0.2], [5, 5]).with_columns(prefix=pl.lit(5), observed_days=pl.lit(5))
+    assert guard(whole, 0.7, {7: 0.1}, GRID, 0.0)["by_history"] == {"7": 0.1}
+    g = guard(whole, 0.7, {7: 0.1}, GRID, 0.0, first_days=first)
+    assert g["by_history"] == {"7": 0.6}
+    assert g["threshold"] == 0.7 and g["runs"] == 2  # the main threshold is judged on whole scans
+    assert g["first_days_runs"] == 1 and g["first_days_runs_over"] == g["first_days_runs_over_at_main"] == 0
+    # a whole scan among the first-days ones (prefix 0) is not counted twice
+    assert guard(whole, 0.7, {7: 0.1}, GRID, 0.0, first_days=first.with_columns(prefix=pl.lit(0)))[
+        "by_history"] == {"7": 0.1}
+
+
 def _guarded_model(tmp_path, rung: float = 0.999):
     d = json.loads(resources.files("distillguard.scoring").joinpath("model-noindex.json").read_text())
     main = d["thresholds"]["0.999"]
@@ -104,6 +120,9 @@ def test_shipped_index_model_carries_a_guard_measured_on_calibration_seeds() -> 
     assert g["rung"] == 0.999 and g["threshold"] >= load_model(dataset_index=True).thresholds["0.999"]
     assert all(20 < s < 100 for seeds in g["measured_on"].values() for s in seeds)
     assert g["runs_over"] <= int(g["run_share"] * g["runs"])
+    # its history buckets were judged on the calibration seeds' first days too
+    assert g["first_days_runs"] >= 100 and g["first_days_runs_over"] == g["first_days_runs_over_at_main"]
+    assert all(20 < s < 100 for seeds in g["first_days_measured_on"]["scenarios"].values() for s in seeds)
 
 
 @pytest.mark.parametrize(

@@ -10,8 +10,8 @@ threshold is the lowest (not below the rung) at which at most :data:`RUN_SHARE` 
 most :data:`SCENARIO_RUNS` of any one scenario's, have an over-flagged group (pooled over scenarios,
 3 of 100 allowed two of the 20 `adaptive` scans, and held-out `adaptive` runs then over-flagged a
 startup account in 3 of 18); then each history bucket's threshold
-(:mod:`distillguard.scoring.history`) is lowered from there only as far as no scan gains an
-over-flagged group, and never below its own rung.
+(:mod:`distillguard.scoring.history`) is lowered from there only as far as no scan, whole or of its
+first days (``--history-frames``), gains an over-flagged group, and never below its own rung.
 
 Usage: ``python -m distillguard.scoring.guard --prompts-dir ../shared/data/prompts --frames DIR``
 scans the calibration seeds with the public-dataset index (one frame per scenario and seed, kept in
@@ -70,10 +70,17 @@ def guard(
     frame: pl.DataFrame, rung: float, buckets: dict[int, float], grid: tuple[float, ...],
     run_share: float = RUN_SHARE,
     scenario_runs: int = SCENARIO_RUNS,
+    first_days: pl.DataFrame | None = None,
 ) -> dict:
     """The guard section of a model from labelled whole scans (``frame``: ``scenario, seed, archetype,
     y, score, observed_days`` per account): ``threshold`` for the main rung ``rung``, ``by_history``
-    per bucket (``buckets``: the bucket's own rung threshold), and what was measured."""
+    per bucket (``buckets``: the bucket's own rung threshold), and what was measured.
+
+    ``first_days``: scans of the same kind of seeds on their first days only (a ``prefix`` column, the
+    days; :mod:`distillguard.scoring.history` saves them). Whole scans hold few legitimate accounts
+    seen a week or less, so a bucket lowered on them alone reached look-alikes that held-out scans
+    had (a research lab's week-long sweep at 0.40); with these scans every account of a scan's first
+    days counts too."""
     runs = frame.select("scenario", "seed").n_unique()
     allowed = int(run_share * runs)
     main = None
@@ -86,13 +93,17 @@ def guard(
     if main is None:
         return {"threshold": 1.0, "by_history": {}, "runs": runs, "allowed_runs": allowed,
                 "note": "no threshold of the grid met the guard"}
-    base = _runs(bad_runs(frame, main, {}))
+    scans = frame
+    if first_days is not None:  # (each first-days scan is a scan of its own)
+        scans = pl.concat([frame, first_days.filter(pl.col("prefix") > 0).with_columns(
+            scenario=pl.format("{}/first {} days", "scenario", "prefix"))], how="diagonal_relaxed")
+    base = _runs(bad_runs(scans, main, {}))
     by_history: dict[int, float] = {}
     for days in sorted(buckets):
         floor = buckets[days]
         best = main
         for t in sorted((g for g in grid if floor <= g < main), reverse=True):
-            if _runs(bad_runs(frame, main, {**by_history, days: t})) > base:
+            if _runs(bad_runs(scans, main, {**by_history, days: t})) > base:
                 break
             best = t
         by_history[days] = best
@@ -106,6 +117,10 @@ def guard(
         "runs": runs,
         "runs_over": _runs(bad),
         "over_flagged": bad.to_dicts(),
+        **({"first_days_runs": scans.select("scenario", "seed").n_unique() - runs,
+            "first_days_runs_over_at_main": base - _runs(bad_runs(frame, main, {})),
+            "first_days_runs_over": _runs(bad_runs(scans, main, by_history)) - _runs(bad)}
+           if first_days is not None else {}),
     }
 
 
@@ -143,6 +158,10 @@ def main() -> None:
                     help="over-flagged scans allowed in any one scenario")
     ap.add_argument("--without-index", action="store_true",
                     help="calibrate the model for scans without a dataset index (scans made without one)")
+    ap.add_argument("--history-frames", default=None, metavar="FILE",
+                    help="the first-days scans `scoring.history --save-frames` wrote for this model's kind "
+                    "(with or without an index): the history buckets are lowered only while no scan, whole "
+                    "or of its first days, gains an over-flagged group")
     a = ap.parse_args()
     here = Path(__file__).parent
     target = OutputFile(Path(a.model or here / MODEL_FILES[not a.without_index]), "model", "--model")
@@ -167,8 +186,18 @@ def main() -> None:
     buckets = {h["max_days"]: h["threshold"] for h in history_points(model, RUNG)}
     # the scores are recomputed with the model's weights: frames may come from an earlier fit
     frame = frame.with_columns(score=score_accounts(frame, model)["score"])
-    section = {"rung": RUNG, **guard(frame, rung_t, buckets, GRID, a.run_share, a.scenario_runs)}
+    first = None
+    if a.history_frames:
+        if not Path(a.history_frames).is_file():
+            raise SystemExit(f"{a.history_frames}: no such file (scoring.history --save-frames writes it)")
+        first = pl.read_parquet(a.history_frames)
+        first = first.with_columns(score=score_accounts(first, model)["score"])
+    section = {"rung": RUNG, **guard(frame, rung_t, buckets, GRID, a.run_share, a.scenario_runs, first)}
     section["measured_on"] = seeds_by_scenario(frame)
+    if first is not None:
+        section["first_days_measured_on"] = {
+            "scenarios": seeds_by_scenario(first.filter(pl.col("prefix") > 0)),
+            "first_days": sorted(int(p) for p in first["prefix"].unique().to_list() if p)}
     d = json.loads(target.path.read_text())
     d["guard"] = section
     with target.writing() as tmp_file:
