@@ -103,11 +103,16 @@ def test_every_playbook_recall(scanned, request: pytest.FixtureRequest) -> None:
 #: known false positives in a look-alike group on a held-out run: reported here, not hidden
 KNOWN_LOOKALIKE_GAPS: dict[tuple[str, int, bool], str] = {
     ("adaptive", 1042, True): "one of 40 startup-cohort accounts flagged (2.5%; floor 0.5%), score 0.97 "
-    "against the guarded threshold 0.92: a maths product whose 306 requests are all single-turn "
-    "public-dataset items (hendrycks_math, gsm8k), one repeated; at the account level an answer "
+    "against the guarded threshold (0.92 then, 0.90 now): a maths product whose 306 requests are all "
+    "single-turn public-dataset items (hendrycks_math, gsm8k), one repeated; at the account level an answer "
     "harvest, and nothing but its prompt families ties it to the campaign it is put in. With the "
     "per-scenario guard 3 of 28 held-out adaptive runs over-flag such a startup (1025, 1042, 1043; "
     "before it 6: also 1012, 1024, and on 1044 a tutoring product)",
+    ("adaptive", 1012, True): "the same kind of startup account (one of 40), back since the model was "
+    "refitted with adaptive-linked (2026-12-07, thirteenth session: threshold 0.90): that refit "
+    "raised recall on adaptive campaigns by about two points and on campaigns that link their own "
+    "accounts by twenty, and over-flags a startup in 8 of 72 held-out runs against 6 before "
+    "(docs/benchmarks.md)",
 }
 
 

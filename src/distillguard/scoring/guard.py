@@ -17,6 +17,8 @@ Usage: ``python -m distillguard.scoring.guard --prompts-dir ../shared/data/promp
 scans the calibration seeds with the public-dataset index (one frame per scenario and seed, kept in
 ``DIR`` and reused) and writes the section into the shipped model for scans with an index
 (``--without-index``: scans without one, for the other shipped model; use another ``DIR``).
+``--history-frames FILE`` (what ``scoring.history --save-frames`` wrote for the same kind of model)
+adds the calibration seeds' first-days scans to the history buckets' rule.
 """
 
 from __future__ import annotations
