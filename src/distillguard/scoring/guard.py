@@ -193,6 +193,9 @@ def main() -> None:
         if not Path(a.history_frames).is_file():
             raise SystemExit(f"{a.history_frames}: no such file (scoring.history --save-frames writes it)")
         first = pl.read_parquet(a.history_frames)
+        if not first["seed"].is_between(21, 99).all():
+            raise SystemExit(f"{a.history_frames}: seeds outside 21-99; the guard is calibrated on dev "
+                             "seeds the weights never saw")
         first = first.with_columns(score=score_accounts(first, model)["score"])
     section = {"rung": RUNG, **guard(frame, rung_t, buckets, GRID, a.run_share, a.scenario_runs, first)}
     section["measured_on"] = seeds_by_scenario(frame)
