@@ -540,6 +540,20 @@ def test_cli_simulate(tmp_path):
     assert isinstance(r.exception, UsageError)
 
 
+def test_cli_help_lists_every_builtin_scenario():
+    """The --scenario help is a literal (listing the folder would import the simulator on every start
+    of the CLI): it must name exactly the built-in scenarios."""
+    import typer
+
+    from distillguard.cli import _load_commands, app
+
+    _load_commands()
+    cmd = typer.main.get_command(app).commands["simulate"]  # type: ignore[attr-defined]
+    text = next(p.help for p in cmd.params if p.name == "scenario")
+    listed = text[text.index("(") + 1 : text.index(")")].split(", ")
+    assert sorted(listed) == builtin_names()
+
+
 # ----------------------------------------------------------------------------- hard look-alikes
 
 

@@ -95,11 +95,12 @@ def guard(
     if main is None:
         return {"threshold": 1.0, "by_history": {}, "runs": runs, "allowed_runs": allowed,
                 "note": "no threshold of the grid met the guard"}
-    scans = frame
+    at_main = _runs(bad)  # (the whole scans at the main threshold, from the search above)
+    scans, base = frame, at_main
     if first_days is not None:  # (each first-days scan is a scan of its own)
         scans = pl.concat([frame, first_days.filter(pl.col("prefix") > 0).with_columns(
             scenario=pl.format("{}/first {} days", "scenario", "prefix"))], how="diagonal_relaxed")
-    base = _runs(bad_runs(scans, main, {}))
+        base = _runs(bad_runs(scans, main, {}))
     by_history: dict[int, float] = {}
     for days in sorted(buckets):
         floor = buckets[days]
@@ -120,7 +121,7 @@ def guard(
         "runs_over": _runs(bad),
         "over_flagged": bad.to_dicts(),
         **({"first_days_runs": scans.select("scenario", "seed").n_unique() - runs,
-            "first_days_runs_over_at_main": base - _runs(bad_runs(frame, main, {})),
+            "first_days_runs_over_at_main": base - at_main,
             "first_days_runs_over": _runs(bad_runs(scans, main, by_history)) - _runs(bad)}
            if first_days is not None else {}),
     }
