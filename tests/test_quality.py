@@ -100,20 +100,11 @@ def test_every_playbook_recall(scanned, request: pytest.FixtureRequest) -> None:
     assert rec.filter(pl.col("r") < 0.80).height == 0, rec
 
 
-#: known false positives in a look-alike group on a held-out run: reported here, not hidden
-KNOWN_LOOKALIKE_GAPS: dict[tuple[str, int, bool], str] = {
-    ("adaptive", 1042, True): "one of 40 startup-cohort accounts flagged (2.5%; floor 0.5%), score 0.97 "
-    "against the guarded threshold (0.92 then, 0.90 now): a maths product whose 306 requests are all "
-    "single-turn public-dataset items (hendrycks_math, gsm8k), one repeated; at the account level an answer "
-    "harvest, and nothing but its prompt families ties it to the campaign it is put in. With the "
-    "per-scenario guard 3 of 28 held-out adaptive runs over-flag such a startup (1025, 1042, 1043; "
-    "before it 6: also 1012, 1024, and on 1044 a tutoring product)",
-    ("adaptive", 1012, True): "the same kind of startup account (one of 40), back since the model was "
-    "refitted with adaptive-linked (2026-12-07, thirteenth session: threshold 0.90): that refit "
-    "raised recall on adaptive campaigns by about two points and on campaigns that link their own "
-    "accounts by twenty, and over-flags a startup in 8 of 72 held-out runs against 6 before "
-    "(docs/benchmarks.md)",
-}
+#: known false positives in a look-alike group on a held-out run: reported here, not hidden. None now:
+#: 1042 and 1012 each over-flagged one startup-cohort account (a maths product of single-turn
+#: public-dataset items) until the peer gate (scoring.peers): the accounts closest to it by evidence
+#: are other startups that score low, while a campaign account's are its own campaign's.
+KNOWN_LOOKALIKE_GAPS: dict[tuple[str, int, bool], str] = {}
 
 
 @pytest.mark.slow
@@ -167,3 +158,21 @@ def test_every_flagged_account_has_reasons_with_campaign_evidence(scanned, reque
     assert op["measured_on"]["scenarios"] and all(
         s < 100 for seeds in op["measured_on"]["scenarios"].values() for s in seeds
     )
+
+
+@pytest.mark.slow
+def test_the_peer_gate_is_applied_and_explained(scanned, request: pytest.FixtureRequest) -> None:
+    """The model with an index carries a peer gate, the one without none; a flag the gate stopped says
+    so, and every flagged account's reasons say what its closest accounts score."""
+    run = request.node.callspec.params["scanned"]
+    res, a = scanned
+    gate = res.summary["operating_point"]["peer_gate"]
+    if not run[2]:
+        assert gate is None
+        return
+    assert gate is not None and "peer gate" in res.summary["operating_point"]["how"]
+    seen = a.filter(pl.col("interactions") > 0)
+    stopped = seen.filter(pl.col("reasons").str.contains("not flagged: the 10 accounts whose evidence"))
+    assert not stopped["flagged"].any()
+    flagged = seen.filter(pl.col("flagged"))
+    assert flagged.height and flagged["reasons"].str.contains("on average: others look like it").all()

@@ -67,6 +67,7 @@ from distillguard.scoring import (
 )
 from distillguard.scoring.history import history_text, observed_days
 from distillguard.scoring.operating_point import flag, too_few_text
+from distillguard.scoring.peers import gate_column, gate_text, passes
 from distillguard.scoring.reasons import account_reasons, joined_evidence
 from distillguard.signals.base import unavailable_signals
 from distillguard.stage import ND_BAND_COLUMNS, FeatureFn, Progress, Staged, ip_prefix, stage_inputs
@@ -92,6 +93,8 @@ class ScanOptions:
     #: behavioural peers: links between near-identical, rare request profiles (``kind_weight=0``: off)
     behaviour: BehaviourParams = field(default_factory=BehaviourParams)
     replay_daily: bool = False
+    #: the model's peer gate (a flag needs closest accounts by evidence that score high too; False: off)
+    peer_gate: bool = True
     batch_rows: int = 65536
     model_path: str | None = None
     #: DuckDB's memory for the set-wise stages (it spills to disk beyond it); None = DuckDB's own default
@@ -192,7 +195,7 @@ def scan(
 ) -> ScanResult:
     """Run the whole scan; ``work_dir`` (created, not removed) holds the staged data and DuckDB spill."""
     model = load_model(options.model_path, dataset_index=options.dataset_index is not None)
-    choose_operating_point(model, options.threshold, options.target_precision)
+    choose_operating_point(model, options.threshold, options.target_precision, options.peer_gate)
     if options.dataset_index is not None:  # (a bad index stops the scan before any work)
         from distillguard.dataset_index import load_cached
 
@@ -321,7 +324,9 @@ def _detect(
     # (same rows, same order)
     scored = score_accounts(frame, model).with_columns(frame["observed_days"], frame["interactions"])
     scored = scored.with_columns(threshold=op.account_threshold(pl.col("observed_days")))
-    scored = scored.with_columns(flagged=flag(pl.col("score"), pl.col("threshold"), pl.col("interactions")))
+    reached = flag(pl.col("score"), pl.col("threshold"), pl.col("interactions"))
+    scored = scored.with_columns(peer_score=gate_column(scored, op.gate, reached))
+    scored = scored.with_columns(flagged=reached & passes(op.gate))
     return _Detection(feats, keys, edges, edges_pl, clusters, cfeats, frame, scored)
 
 
@@ -427,7 +432,7 @@ def _band_columns(staged: ir.Table) -> ir.Table:
 def _analyse(st: Staged, work_dir: Path, options: ScanOptions, say: Progress) -> ScanResult:
     t0 = time.perf_counter()
     model = load_model(options.model_path, dataset_index=options.dataset_index is not None)
-    op = choose_operating_point(model, options.threshold, options.target_precision)
+    op = choose_operating_point(model, options.threshold, options.target_precision, options.peer_gate)
     stats, accounts_read, rejected = st.stats, st.accounts, st.rejected
     paths, accounts_paths = st.paths, st.accounts_paths
 
@@ -478,6 +483,7 @@ def _analyse(st: Staged, work_dir: Path, options: ScanOptions, say: Progress) ->
         by_campaign = campaign_coverage(staged, datasets, assembled.account_campaign)
     evidence.append(history_text(scored, op))
     evidence.append(too_few_text(scored))
+    evidence.append(gate_text(scored, op.gate))
     reasons = account_reasons(
         scored, feats, cfeats, clusters, key_text, assembled.campaign_evidence, joined_evidence(*evidence)
     )

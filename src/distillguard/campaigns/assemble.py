@@ -521,8 +521,12 @@ def _lookalikes(
                     f"{100 * r['cluster.capability_focus']:.0f}% on harvested capabilities, "
                     f"{100 * r['cluster.content_sharing']:.0f}% of links from shared templates; "
                     f"the highest account "
-                    f"score {r['top_score']:.2f} is below the threshold {threshold:.2f}"
-                    + (f" ({r['flagged']} flagged on their own evidence)." if r["flagged"] else ".")
+                    + (f"score {r['top_score']:.2f} is below the threshold {threshold:.2f}"
+                       if r["top_score"] < threshold else
+                       f"score {r['top_score']:.2f} reaches the threshold {threshold:.2f}")
+                    + (f" ({r['flagged']} flagged on their own evidence)." if r["flagged"] else
+                       (", but too few requests or no other accounts with evidence like it (peer gate)"
+                        " left it unflagged." if r["top_score"] >= threshold else "."))
                 ),
                 "example_accounts": list(r["examples"]),
             }

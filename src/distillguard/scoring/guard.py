@@ -30,6 +30,7 @@ from pathlib import Path
 import polars as pl
 
 from distillguard.scoring.operating_point import OperatingPoint, history_points
+from distillguard.scoring.peers import PeerGate, passes
 
 #: a legitimate group of a scan is over-flagged above this share of its accounts (the issue's floor)
 GROUP_RATE = 0.005
@@ -47,11 +48,14 @@ def _thresholds(main: float, by_history: dict[int, float]) -> pl.Expr:
     return OperatingPoint(None, main, "", by_history=early).account_threshold(pl.col("observed_days"))
 
 
-def bad_runs(frame: pl.DataFrame, main: float, by_history: dict[int, float]) -> pl.DataFrame:
-    """``scenario, seed, archetype, flagged, accounts`` of every over-flagged legitimate group."""
+def bad_runs(
+    frame: pl.DataFrame, main: float, by_history: dict[int, float], gate: PeerGate | None = None
+) -> pl.DataFrame:
+    """``scenario, seed, archetype, flagged, accounts`` of every over-flagged legitimate group (with
+    ``gate``, ``frame`` has each account's ``peer_score``: see ``peers.with_peer_scores``)."""
     return (
         frame.filter(pl.col("y") == 0)
-        .with_columns(f=pl.col("score") >= _thresholds(main, by_history))
+        .with_columns(f=(pl.col("score") >= _thresholds(main, by_history)) & passes(gate))
         .group_by("scenario", "seed", "archetype")
         .agg(flagged=pl.col("f").sum(), accounts=pl.len())
         .filter(pl.col("flagged") > GROUP_RATE * pl.col("accounts"))
@@ -73,6 +77,7 @@ def guard(
     run_share: float = RUN_SHARE,
     scenario_runs: int = SCENARIO_RUNS,
     first_days: pl.DataFrame | None = None,
+    gate: PeerGate | None = None,
 ) -> dict:
     """The guard section of a model from labelled whole scans (``frame``: ``scenario, seed, archetype,
     y, score, observed_days`` per account): ``threshold`` for the main rung ``rung``, ``by_history``
@@ -82,13 +87,14 @@ def guard(
     days; :mod:`distillguard.scoring.history` saves them). Whole scans hold few legitimate accounts
     seen a week or less, so a bucket lowered on them alone reached look-alikes that held-out scans
     had (a research lab's week-long sweep at 0.40); with these scans every account of a scan's first
-    days counts too."""
+    days counts too. ``gate``: every search counts flags as a scan makes them, through the peer gate
+    (the frames carry ``peer_score``)."""
     runs = frame.select("scenario", "seed").n_unique()
     allowed = int(run_share * runs)
     main = None
     for t in sorted(g for g in grid if g >= rung):
         # every account at the main threshold: short histories may not add over-flagged groups yet
-        bad = bad_runs(frame, t, {})
+        bad = bad_runs(frame, t, {}, gate)
         if _runs(bad) <= allowed and _worst_scenario(bad) <= scenario_runs:
             main = t
             break
@@ -100,29 +106,30 @@ def guard(
     if first_days is not None:  # (each first-days scan is a scan of its own)
         scans = pl.concat([frame, first_days.filter(pl.col("prefix") > 0).with_columns(
             scenario=pl.format("{}/first {} days", "scenario", "prefix"))], how="diagonal_relaxed")
-        base = _runs(bad_runs(scans, main, {}))
+        base = _runs(bad_runs(scans, main, {}, gate))
     by_history: dict[int, float] = {}
     for days in sorted(buckets):
         floor = buckets[days]
         best = main
         for t in sorted((g for g in grid if floor <= g < main), reverse=True):
-            if _runs(bad_runs(scans, main, {**by_history, days: t})) > base:
+            if _runs(bad_runs(scans, main, {**by_history, days: t}, gate)) > base:
                 break
             best = t
         by_history[days] = best
-    bad = bad_runs(frame, main, by_history)
+    bad = bad_runs(frame, main, by_history, gate)
     return {
         "threshold": main,
         "by_history": {str(k): v for k, v in by_history.items()},
         "group_rate": GROUP_RATE,
         "run_share": run_share,
         "scenario_runs": scenario_runs,
+        **({"peer_gate": gate.to_dict()} if gate is not None else {}),
         "runs": runs,
         "runs_over": _runs(bad),
         "over_flagged": bad.to_dicts(),
         **({"first_days_runs": scans.select("scenario", "seed").n_unique() - runs,
             "first_days_runs_over_at_main": base - at_main,
-            "first_days_runs_over": _runs(bad_runs(scans, main, by_history)) - _runs(bad)}
+            "first_days_runs_over": _runs(bad_runs(scans, main, by_history, gate)) - _runs(bad)}
            if first_days is not None else {}),
     }
 
@@ -143,6 +150,7 @@ def _scan_one(
 def main() -> None:
     from distillguard.outdir import OutputFile
     from distillguard.scoring.model import MODEL_FILES, load_model, score_accounts
+    from distillguard.scoring.peers import with_peer_scores
     from distillguard.scoring.train import GRID, seeds_by_scenario
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -165,7 +173,12 @@ def main() -> None:
                     help="the first-days scans `scoring.history --save-frames` wrote for this model's kind "
                     "(with or without an index): the history buckets are lowered only while no scan, whole "
                     "or of its first days, gains an over-flagged group")
+    ap.add_argument("--peer-gate", default=str(PeerGate().min_score), metavar="MIN|off",
+                    help="the mean score an account's closest accounts by evidence must reach for its flag "
+                    "to stand (scoring.peers; 'off': no gate)")
+    ap.add_argument("--peer-neighbours", type=int, default=PeerGate().neighbours)
     a = ap.parse_args()
+    gate = None if a.peer_gate == "off" else PeerGate(a.peer_neighbours, float(a.peer_gate))
     here = Path(__file__).parent
     target = OutputFile(Path(a.model or here / MODEL_FILES[not a.without_index]), "model", "--model")
     seeds = [int(s) for s in a.seeds.split(",")]
@@ -189,6 +202,8 @@ def main() -> None:
     buckets = {h["max_days"]: h["threshold"] for h in history_points(model, RUNG)}
     # the scores are recomputed with the model's weights: frames may come from an earlier fit
     frame = frame.with_columns(score=score_accounts(frame, model)["score"])
+    if gate is not None:
+        frame = with_peer_scores(frame, model, gate, ["scenario", "seed"])
     first = None
     if a.history_frames:
         if not Path(a.history_frames).is_file():
@@ -198,7 +213,9 @@ def main() -> None:
             raise SystemExit(f"{a.history_frames}: seeds outside 21-99; the guard is calibrated on dev "
                              "seeds the weights never saw")
         first = first.with_columns(score=score_accounts(first, model)["score"])
-    section = {"rung": RUNG, **guard(frame, rung_t, buckets, GRID, a.run_share, a.scenario_runs, first)}
+        if gate is not None:
+            first = with_peer_scores(first, model, gate, ["scenario", "seed", "prefix"])
+    section = {"rung": RUNG, **guard(frame, rung_t, buckets, GRID, a.run_share, a.scenario_runs, first, gate)}
     section["measured_on"] = seeds_by_scenario(frame)
     if first is not None:
         section["first_days_measured_on"] = {

@@ -9,12 +9,14 @@ records what precision and recall that threshold reached on the curve, and what 
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import asdict, dataclass, field
 
 import polars as pl
 
 from distillguard.errors import UsageError
 from distillguard.scoring.model import ScoreModel
+from distillguard.scoring.peers import PeerGate
 
 #: a wrongly suspended customer is real harm: the default favours precision
 DEFAULT_TARGET_PRECISION = 0.999
@@ -57,6 +59,12 @@ class OperatingPoint:
     #: ``threshold`` and the ``precision``/``recall`` measured for that history length
     #: (:mod:`distillguard.scoring.history`); longer histories use ``threshold``
     by_history: tuple[dict, ...] = ()
+    #: the model's peer gate (:mod:`distillguard.scoring.peers`): ``neighbours`` and ``min_score``; None: off
+    peer_gate: dict | None = None
+
+    @property
+    def gate(self) -> PeerGate | None:
+        return PeerGate.from_dict(self.peer_gate)
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -107,9 +115,27 @@ def curve_point(model: ScoreModel, threshold: float) -> dict | None:
 
 
 def choose_operating_point(
-    model: ScoreModel, threshold: float | None = None, target_precision: float | None = None
+    model: ScoreModel, threshold: float | None = None, target_precision: float | None = None,
+    peer_gate: bool = True,
 ) -> OperatingPoint:
-    """An explicit ``threshold`` wins; else the model's validated threshold for ``target_precision``."""
+    """An explicit ``threshold`` wins; else the model's validated threshold for ``target_precision``.
+    The model's peer gate applies to either (``peer_gate=False``: not at all)."""
+    gate = (model.guard or {}).get("peer_gate") if peer_gate else None
+    op = _choose(model, threshold, target_precision)
+    return dataclasses.replace(op, peer_gate=gate, how=op.how + gate_how(PeerGate.from_dict(gate)))
+
+
+def gate_how(gate: PeerGate | None) -> str:
+    """The peer gate in words, for the operating point's ``how``."""
+    if gate is None:
+        return ""
+    return (f"; a flag also needs the {gate.neighbours} accounts whose evidence is closest to score "
+            f"{gate.min_score:.2f} on average (peer gate)")
+
+
+def _choose(
+    model: ScoreModel, threshold: float | None, target_precision: float | None
+) -> OperatingPoint:
     if threshold is not None and target_precision is not None:
         raise UsageError("give either --threshold or --target-precision, not both")
     if threshold is not None:
