@@ -4,7 +4,8 @@ undetected account still brings in per day.
 Starts from the built-in ``adaptive`` scenario (two campaigns that use every evasion) and changes one
 knob of both campaigns at a time, on held-out seeds (>= 1000, never used while tuning), with real
 prompts and the shared corpora's public-dataset index. For every variant it simulates, scans at the
-default operating point (and again without the index: what the published tells alone find) and
+default operating point (and again without the index: what the published tells alone find; and the
+same scan's flags without the peer gate, `scoring.peers`) and
 reports, per campaign, the recall of its accounts, the harvest requests
 per account per active day, the distinct public-dataset items harvested, and the harvest of the
 accounts the scan did not flag: what an operator keeps by evading.
@@ -52,6 +53,10 @@ VARIANTS: list[tuple[str, str, dict]] = [
     ("sign-up", "3 bursts", {"signup_spread_days": 0, "signup_bursts": 3}),
     ("account age", "new accounts", {"account_age_days": 0}),
     ("settings", "fixed per campaign", {"settings": "fixed"}),
+    # (the peer gate asks an account's 10 closest accounts by evidence: a pool smaller than that is
+    # judged partly by strangers)
+    ("pool size", "8 accounts each", {"accounts": 16}),
+    ("pool size", "20 accounts each", {"accounts": 40}),
 ]
 
 
@@ -68,6 +73,16 @@ def scenario_file(params: dict, out: Path) -> Path:
     return out
 
 
+def ungated(design: pl.DataFrame, index: str | None) -> pl.DataFrame:
+    """``account_id, ungated``: the scan's flags with the peer gate left out."""
+    from distillguard.scoring import choose_operating_point, load_model
+    from distillguard.scoring.operating_point import flag
+
+    op = choose_operating_point(load_model(dataset_index=index is not None), peer_gate=False)
+    f = flag(pl.col("score"), op.account_threshold(pl.col("observed_days")), pl.col("interactions"))
+    return design.select("account_id", ungated=f)
+
+
 def run_variant(params: dict, seed: int, scale: float, index: str, tmp: Path) -> list[dict]:
     from distillguard.pipeline import ScanOptions, scan
     from distillguard.simulate import simulate
@@ -80,8 +95,11 @@ def run_variant(params: dict, seed: int, scale: float, index: str, tmp: Path) ->
         res = scan([logs / "interactions"], [logs / "accounts.parquet"], tmp / f"work{i}",
                    ScanOptions(seed=0, dataset_index=ix, workers=2))
         flags.append(pl.from_arrow(res.accounts).select("account_id", pl.col("flagged").alias(f"f{i}")))
+        if i == 0:  # the same scan's flags without the peer gate (scores and thresholds as made)
+            flags.append(ungated(res.design, ix))
     lab = pl.read_parquet(logs / "labels" / "accounts.parquet").select("account_id", "campaign_id")
-    acc = flags[0].join(flags[1], on="account_id").rename({"f0": "flagged"}).join(lab, on="account_id")
+    acc = flags[0].join(flags[2], on="account_id").join(flags[1], on="account_id")
+    acc = acc.rename({"f0": "flagged"}).join(lab, on="account_id")
     ilab = pl.read_parquet(logs / "labels" / "interactions").select("request_id", "account_id", "harvest")
     inter = pl.read_parquet(logs / "interactions", columns=["request_id", "ts"])
     days = (
@@ -114,6 +132,8 @@ def run_variant(params: dict, seed: int, scale: float, index: str, tmp: Path) ->
             "recall": tp / c.height,
             "false_positives": fp,
             "recall_without_index": float(c["f1"].mean()),
+            "recall_without_gate": float(c["ungated"].mean()),
+            "false_positives_without_gate": int(benign["ungated"].sum()),
             "recall_either": float((c["flagged"] | c["f1"]).mean()),
             "false_positives_either": fp_either,
             "harvest_per_account_day": float(c["harvest"].sum() / max(1, c["days"].sum())),
@@ -146,7 +166,7 @@ def main() -> None:
         print(f"{'knob':<12} {'value':<22} {'campaign':<8} {'recall':>6} {'FP':>3} "
               f"{'harvest/acct-day':>16} {'items':>6} "
               f"{'hidden':>6} {'harvest/hidden acct-day':>23} "
-              f"{'no index':>8} {'either':>6} {'FP':>3}")
+              f"{'no index':>8} {'either':>6} {'FP':>3} {'no gate':>7} {'FP':>3}")
         for knob, label, params in variants:
             for seed in seeds:
                 t0 = time.perf_counter()
@@ -160,7 +180,8 @@ def main() -> None:
                           f"{r['distinct_items']:>6} "
                           f"{r['hidden_accounts']:>6} {'-' if hidden is None else f'{hidden:.1f}':>23} "
                           f"{r['recall_without_index']:>8.2f} {r['recall_either']:>6.2f} "
-                          f"{r['false_positives_either']:>3}",
+                          f"{r['false_positives_either']:>3} {r['recall_without_gate']:>7.2f} "
+                          f"{r['false_positives_without_gate']:>3}",
                           flush=True)
                 out.extend(rows)
     if a.json:

@@ -182,6 +182,11 @@ def test_index_build_command_and_scan_option(tmp_path):
     summary = json.loads((tmp_path / "res" / "summary.json").read_text())
     assert "account.dataset_share" in summary["signals"]
     assert "account.dataset_share" not in summary["unavailable_signals"]
+    assert summary["operating_point"]["peer_gate"]["neighbours"] == 10  # (the index model's gate)
+    ungated = _cli("scan", "logs.jsonl", "--out", "res4", "--dataset-index", "idx", "--no-peer-gate",
+                   "--no-report", "--json", cwd=tmp_path)
+    assert ungated.returncode == 0, ungated.stderr
+    assert json.loads((tmp_path / "res4" / "summary.json").read_text())["operating_point"]["peer_gate"] is None
     plain = _cli("scan", "logs.jsonl", "--out", "res2", "--no-report", "--json", cwd=tmp_path)
     assert json.loads((tmp_path / "res2" / "summary.json").read_text())["unavailable_signals"][
         "account.dataset_share"] == ["--dataset-index"], plain.stderr

@@ -212,6 +212,9 @@ def scan_cmd(
     target_precision: float = typer.Option(
         None, "--target-precision", help="choose the threshold validated for this precision (default 0.99)"
     ),
+    no_peer_gate: bool = typer.Option(
+        False, "--no-peer-gate", help="flag on the score alone, without the model's peer gate (scoring.peers)"
+    ),
     seed: int = typer.Option(0, "--seed", help="seed for sketches and clustering"),
     resolution: float = typer.Option(ScanOptions.resolution, "--resolution", help="Leiden CPM resolution"),
     replay_daily: bool = typer.Option(
@@ -258,6 +261,7 @@ def scan_cmd(
     opts = ScanOptions(
         threshold=threshold,
         target_precision=target_precision,
+        peer_gate=not no_peer_gate,
         seed=seed,
         resolution=resolution,
         replay_daily=replay_daily,
