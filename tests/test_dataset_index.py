@@ -186,7 +186,8 @@ def test_index_build_command_and_scan_option(tmp_path):
     ungated = _cli("scan", "logs.jsonl", "--out", "res4", "--dataset-index", "idx", "--no-peer-gate",
                    "--no-report", "--json", cwd=tmp_path)
     assert ungated.returncode == 0, ungated.stderr
-    assert json.loads((tmp_path / "res4" / "summary.json").read_text())["operating_point"]["peer_gate"] is None
+    op = json.loads((tmp_path / "res4" / "summary.json").read_text())["operating_point"]
+    assert op["peer_gate"] is None
     plain = _cli("scan", "logs.jsonl", "--out", "res2", "--no-report", "--json", cwd=tmp_path)
     assert json.loads((tmp_path / "res2" / "summary.json").read_text())["unavailable_signals"][
         "account.dataset_share"] == ["--dataset-index"], plain.stderr
