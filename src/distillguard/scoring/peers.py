@@ -54,7 +54,7 @@ def peer_scores(contrib: np.ndarray, score: np.ndarray, query: np.ndarray, neigh
     rows = np.flatnonzero(query)
     if n <= neighbours or not len(rows):
         return out
-    _, idx = cKDTree(contrib).query(contrib[rows], k=neighbours + 1)
+    _, idx = cKDTree(contrib).query(contrib[rows], k=neighbours + 1, workers=-1)
     # drop the row itself; where an identical row came first, drop the farthest instead
     is_self = idx == rows[:, None]
     drop = np.where(is_self.any(axis=1), is_self.argmax(axis=1), neighbours)
