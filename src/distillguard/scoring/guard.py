@@ -11,7 +11,9 @@ most :data:`SCENARIO_RUNS` of any one scenario's, have an over-flagged group (po
 3 of 100 allowed two of the 20 `adaptive` scans, and held-out `adaptive` runs then over-flagged a
 startup account in 3 of 18); then each history bucket's threshold
 (:mod:`distillguard.scoring.history`) is lowered from there only as far as no scan, whole or of its
-first days (``--history-frames``), gains an over-flagged group, and never below its own rung.
+first days (``--history-frames``), gains an over-flagged group, and never below its own rung. Flags
+are counted as a scan makes them, through the peer gate (``--peer-gate``, :mod:`distillguard.scoring.peers`),
+which the section records for scans to apply.
 
 Usage: ``python -m distillguard.scoring.guard --prompts-dir ../shared/data/prompts --frames DIR``
 scans the calibration seeds with the public-dataset index (one frame per scenario and seed, kept in
