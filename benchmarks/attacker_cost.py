@@ -57,6 +57,9 @@ VARIANTS: list[tuple[str, str, dict]] = [
     # judged partly by strangers)
     ("pool size", "8 accounts each", {"accounts": 16}),
     ("pool size", "20 accounts each", {"accounts": 40}),
+    # each account its own cover, chain-of-thought share and focus: accounts that look less alike
+    ("spread", "0.3 per account", {"spread": 0.3}),
+    ("spread", "0.6 per account", {"spread": 0.6}),
 ]
 
 

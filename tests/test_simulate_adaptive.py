@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -197,6 +198,17 @@ def _check_human_hours(rows, accounts):
     assert d.height > 50 and d["h"].is_between(1, 5).mean() < 0.1  # people sleep (uniform: 0.21)
 
 
+def _check_spread_shares(rows, accounts, spread):
+    """``spread``: each account its own cover share around the campaign's, so the accounts' shares
+    spread far wider than the sampling noise of one shared share."""
+    share = rows.group_by("account_id").agg(c=(~pl.col("harvest")).mean(), n=pl.len())
+    share = share.filter(pl.col("n") >= 60)
+    assert share.height >= 10
+    sd = share["c"].std()
+    assert (sd > 0.15) if spread else (sd < 0.12), sd
+    assert 0.25 < (~rows["harvest"]).mean() < 0.5  # the campaign's share stays about the same
+
+
 KNOBS = {
     "sticky_residential": (
         ADAPTIVE + '\nnetwork = "sticky_residential"\nip_change_days = 3.0',
@@ -214,6 +226,10 @@ KNOBS = {
     "settings_fixed": (ADAPTIVE + '\nsettings = "fixed"', 4, _check_settings_fixed),
     "cover_share": (ADAPTIVE + "\ncover_share = 0.38", 6, _check_cover_sessions),
     "hours_human": (ADAPTIVE, 6, _check_human_hours),
+    "spread": (
+        ADAPTIVE + "\ncover_share = 0.38\nspread = 0.35", 8, partial(_check_spread_shares, spread=True)
+    ),
+    "no_spread": (ADAPTIVE + "\ncover_share = 0.38", 8, partial(_check_spread_shares, spread=False)),
 }
 
 
@@ -377,11 +393,14 @@ def test_varied_wording_is_varied_and_often_escapes_the_stock_phrases():
         ("partition = 1", "partition"),
         ('dataset_sources = "evaluation"', "dataset_sources"),
         ('partition = true\ncapabilities = ["reasoning"]\ndataset_sources = "tests"', "dataset_sources"),
+        ("spread = 0.3", "spread"),  # (a hydra: only adaptive accounts draw their own shares)
+        ('archetype = "adaptive"\nspread = 1.5', "spread"),
     ],
 )
 def test_bad_knob_values_are_refused(tmp_path, extra, needle):
     f = tmp_path / "s.toml"
-    f.write_text(f'[[population]]\narchetype = "hydra"\ncampaign = "c"\n{extra}\n')
+    arch = "" if "archetype" in extra else 'archetype = "hydra"\n'
+    f.write_text(f'[[population]]\n{arch}campaign = "c"\n{extra}\n')
     with pytest.raises(UsageError) as err:
         load_scenario(f)
     assert f"population[0].{needle}" in str(err.value) and str(f) in str(err.value)

@@ -607,6 +607,11 @@ class Population:
             self._pools: dict[str, dict] = {}
         if sp["focus"] > 0:  # each account its main capability
             st["main_cap"] = krng.integers(0, len(sp["capabilities"]), total)
+        if sp.params.get("spread", 0.0) > 0:  # (a generator of its own: without spread nothing else moves)
+            srng = np.random.default_rng([self.seed, self.key, 0x5B])
+            for name in ("cover_share", "cot_share", "focus"):
+                own = sp[name] + srng.uniform(-sp["spread"], sp["spread"], total)
+                st[f"own_{name}"] = np.clip(own, 0.0, 1.0)
 
     def _dynamic_addresses(self, rng: np.random.Generator, st: dict, change_days: float) -> None:
         """Accounts whose ISP re-assigns their address every ~``change_days`` days (st["dyn"])."""
@@ -972,7 +977,7 @@ class Population:
         # the knobs draw from a generator of their own (the playbooks' draws stay as they were)
         krng = np.random.default_rng([self.seed, self.key, 1 + d, 0xADA])
         if sp["focus"] > 0:  # most of an account's harvest on its own main capability
-            cap = np.where(krng.random(r) < sp["focus"], st["main_cap"][acct], cap)
+            cap = np.where(krng.random(r) < self._own("focus", acct), st["main_cap"][acct], cap)
         # adaptive cover: whole sessions of ordinary chat, decided before the harvest items are taken
         session_cover = self._session_cover(krng, arr) if self.arch == "adaptive" else None
         dataset_rows = np.isin(cap, [i for i, c in enumerate(caps) if c in DATASET_CAPABILITIES])
@@ -1065,7 +1070,8 @@ class Population:
                         prompt, np.full(r, self.injected, dtype=object), np.ones(r, dtype=bool), "\n\n"
                     )
         else:  # varied wording, or no request at all: long answers only where reasoning was asked for
-            asked = krng.random(r) < sp["cot_share"] if sp["elicitation"] == "varied" else np.zeros(r, bool)
+            asked = (krng.random(r) < self._own("cot_share", acct) if sp["elicitation"] == "varied"
+                     else np.zeros(r, bool))
             if asked.any():
                 prompt = self._varied_request(krng, prompt, asked, acct)
             out = np.where(dataset_rows & ~asked, "chat", out)
@@ -1176,10 +1182,21 @@ class Population:
             .otherwise(pl.concat_str(["p", "s", "q"]))
         )[:, 0]
 
+    def _own(self, name: str, acct: np.ndarray) -> np.ndarray | float:
+        """The campaign's share ``name``, or each row's account's own (``spread``)."""
+        own = self.st.get(f"own_{name}")
+        return self.spec[name] if own is None else own[acct]
+
     def _session_cover(self, rng: np.random.Generator, arr: dict) -> np.ndarray:
-        """Per row: whether its session is cover (an ordinary chat), cover_share of sessions."""
+        """Per row: whether its session is cover (an ordinary chat), cover_share of sessions (of the
+        account's sessions, with ``spread``)."""
         s = int(arr["sess"].max()) + 1
-        return (rng.random(s) < self.spec["cover_share"])[arr["sess"]]
+        share = self._own("cover_share", arr["acct"])
+        if not np.isscalar(share):  # (a session is one account's: any of its rows gives the account)
+            per_sess = np.zeros(s)
+            per_sess[arr["sess"]] = share
+            share = per_sess
+        return (rng.random(s) < share)[arr["sess"]]
 
     def _cover_chats(self, rng: np.random.Generator, arr: dict, cover: np.ndarray) -> dict:
         """Cover sessions as multi-turn chats: a real opening message, then follow-ups. With a main

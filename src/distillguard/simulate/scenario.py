@@ -213,6 +213,9 @@ CAMPAIGN_COMMON: dict[str, Any] = {
     # > 0: each account's mean requests per active day drawn uniformly from [rate_min, rate_max]
     "rate_min": 0.0,
     "rate_max": 0.0,
+    # adaptive: each account draws its own cover share, chain-of-thought share and focus uniformly
+    # within +-spread of the campaign's (clipped to [0, 1]), so its accounts look less alike
+    "spread": 0.0,
     # harvest items drawn without replacement from the campaign's dataset pools, so no item repeats
     # within the campaign (each goes to one account); reasoning/coding/general capabilities only
     "partition": False,
@@ -346,6 +349,7 @@ ADDED_CAMPAIGN_KNOBS: dict[str, Any] = {
     "focus": 0.0,
     "settings": "fixed",
     "dataset_sources": "all",
+    "spread": 0.0,
 }
 #: the same for benign archetypes that had parameters before
 ADDED_BENIGN_KNOBS: dict[str, dict[str, Any]] = {
@@ -455,6 +459,8 @@ def _recorded(p: PopulationSpec) -> dict[str, Any]:
         for k in ADDED_CAMPAIGN_KNOBS:
             del params[k]
         params["paraphrase"] = params.pop("template") == "paraphrased"
+    elif p.is_campaign and params.get("spread") == 0.0:  # (added after adaptive: its files keep their bytes)
+        del params["spread"]
     return params
 
 
@@ -594,6 +600,7 @@ def parse_scenario(raw: Any, source: str) -> Scenario:
             "dynamic_ip_share",
             "popularity",
             "overlap",
+            "spread",
         ):
             if k in params:
                 params[k] = float(params[k])
@@ -613,9 +620,12 @@ def parse_scenario(raw: Any, source: str) -> Scenario:
             "company_card_share",
             "focus",
             "dynamic_ip_share",
+            "spread",
         ):
             if k in params and not 0.0 <= params[k] <= 1.0:
                 raise bad(f"{where}.{k}", f"must be between 0 and 1, got {params[k]}")
+        if params.get("spread", 0.0) > 0 and arch != "adaptive":
+            raise bad(f"{where}.spread", f"only adaptive campaigns draw per-account shares, not {arch!r}")
         if params["accounts"] < 0:
             raise bad(f"{where}.accounts", "must be >= 0")
         if params["rate"] <= 0:
