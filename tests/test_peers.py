@@ -82,6 +82,8 @@ def test_the_gate_lets_the_pool_stand_and_stops_the_loner() -> None:
     assert texts["a0330"].startswith("not flagged: the 10 accounts whose evidence is closest")
     assert "0.05 on average (a flag needs 0.70)" in texts["a0330"]
     assert texts["a0300"].endswith("score 0.95 on average: others look like it")
+    # a literal asks every row (as the guard does): a select of pl.lit would be one row
+    assert gate_column(s, gate, pl.lit(True)).null_count() == 0
     # without a gate nothing is asked and everything passes
     assert gate_column(s, None, pl.lit(True)).null_count() == s.height
     assert gate_text(s, None).height == 0
