@@ -205,3 +205,26 @@ def test_campaign_tie_names_what_most_of_its_accounts_share(ind: dict, n_account
 
     assert [v for _, v, _ in tie_items(ind, n_accounts)] == named
     assert tie_text(ind, n_accounts).startswith("shared ") == bool(named)
+
+
+@pytest.mark.parametrize(
+    ("scores", "flagged", "says"),
+    [
+        ([0.3, 0.2, 0.1], [False] * 3, "the highest account score 0.30 is below the threshold 0.50."),
+        ([0.9, 0.2, 0.1], [True, False, False], "score 0.90 reaches the threshold 0.50 (1 flagged on"),
+        # reached but not flagged: the peer gate (or too few requests) stopped it, and the text says so
+        ([0.9, 0.2, 0.1], [False] * 3, "score 0.90 reaches the threshold 0.50, but too few requests or"),
+    ],
+)
+def test_lookalike_group_says_why_it_was_not_flagged(scores, flagged, says):
+    from distillguard.campaigns.assemble import _lookalikes
+
+    ids = ["a", "b", "c"]
+    clusters = pl.DataFrame({"account_id": ids, "cluster": [7, 7, 7]})
+    scored = pl.DataFrame({"account_id": ids, "score": scores, "flagged": flagged})
+    feats = pl.DataFrame({"account_id": ids, "interactions": [10, 10, 10]})
+    edges = pl.DataFrame({"src": ["a", "b"], "dst": ["b", "c"], "kind": ["asn", "asn"]})
+    cfeats = pl.DataFrame({"cluster": [7], "size": [3], "interactions": [30], "cluster.cot_share": [0.1],
+                           "cluster.capability_focus": [0.2], "cluster.content_sharing": [0.0]})
+    (group,) = _lookalikes(clusters, scored, feats, edges, cfeats, pl.DataFrame(), 0.5)
+    assert says in group["why_not"], group["why_not"]

@@ -507,6 +507,15 @@ def _lookalikes(
     out = []
     for r in g.iter_rows(named=True):  # one per look-alike group (bounded)
         noun = KIND_NOUN.get(r["kind"] or "", "links")
+        top = f"the highest account score {r['top_score']:.2f}"
+        if r["flagged"]:
+            verdict = f" ({r['flagged']} flagged on their own evidence)."
+        elif r["top_score"] >= threshold:  # (reached, but stopped by too few requests or the peer gate)
+            verdict = (", but too few requests or no other accounts with evidence like it (peer gate) left "
+                       "it unflagged.")
+        else:
+            verdict = "."
+        reach = "reaches" if r["top_score"] >= threshold else "is below"
         out.append(
             {
                 "group_id": "LA-" + xxhash.xxh64("\n".join(r["ids"]).encode()).hexdigest()[:8],
@@ -520,13 +529,7 @@ def _lookalikes(
                     f"{100 * r['cluster.cot_share']:.0f}% chain-of-thought requests, "
                     f"{100 * r['cluster.capability_focus']:.0f}% on harvested capabilities, "
                     f"{100 * r['cluster.content_sharing']:.0f}% of links from shared templates; "
-                    f"the highest account "
-                    + (f"score {r['top_score']:.2f} is below the threshold {threshold:.2f}"
-                       if r["top_score"] < threshold else
-                       f"score {r['top_score']:.2f} reaches the threshold {threshold:.2f}")
-                    + (f" ({r['flagged']} flagged on their own evidence)." if r["flagged"] else
-                       (", but too few requests or no other accounts with evidence like it (peer gate)"
-                        " left it unflagged." if r["top_score"] >= threshold else "."))
+                    f"{top} {reach} the threshold {threshold:.2f}{verdict}"
                 ),
                 "example_accounts": list(r["examples"]),
             }

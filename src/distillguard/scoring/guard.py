@@ -202,10 +202,14 @@ def main() -> None:
     if rung_t is None:
         raise SystemExit(f"{target.path}: no {RUNG} rung to guard")
     buckets = {h["max_days"]: h["threshold"] for h in history_points(model, RUNG)}
-    # the scores are recomputed with the model's weights: frames may come from an earlier fit
-    frame = frame.with_columns(score=score_accounts(frame, model)["score"])
-    if gate is not None:
-        frame = with_peer_scores(frame, model, gate, ["scenario", "seed"])
+    # the scores are recomputed with the model's weights (frames may come from an earlier fit), with
+    # each account's peer score when there is a gate
+    def rescore(f: pl.DataFrame, scan: list[str]) -> pl.DataFrame:
+        if gate is not None:
+            return with_peer_scores(f, model, gate, scan)
+        return f.with_columns(score=score_accounts(f, model)["score"])
+
+    frame = rescore(frame, ["scenario", "seed"])
     first = None
     if a.history_frames:
         if not Path(a.history_frames).is_file():
@@ -214,9 +218,7 @@ def main() -> None:
         if not first["seed"].is_between(21, 99).all():
             raise SystemExit(f"{a.history_frames}: seeds outside 21-99; the guard is calibrated on dev "
                              "seeds the weights never saw")
-        first = first.with_columns(score=score_accounts(first, model)["score"])
-        if gate is not None:
-            first = with_peer_scores(first, model, gate, ["scenario", "seed", "prefix"])
+        first = rescore(first, ["scenario", "seed", "prefix"])
     section = {"rung": RUNG, **guard(frame, rung_t, buckets, GRID, a.run_share, a.scenario_runs, first, gate)}
     section["measured_on"] = seeds_by_scenario(frame)
     if first is not None:

@@ -17,7 +17,7 @@ floor; the look-alike guard (:mod:`distillguard.scoring.guard`) chooses the thre
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import polars as pl
@@ -35,7 +35,7 @@ class PeerGate:
         return None if not d else cls(int(d["neighbours"]), float(d["min_score"]))
 
     def to_dict(self) -> dict:
-        return {"neighbours": self.neighbours, "min_score": self.min_score}
+        return asdict(self)
 
 
 def peer_scores(contrib: np.ndarray, score: np.ndarray, query: np.ndarray, neighbours: int) -> np.ndarray:

@@ -349,8 +349,11 @@ ADDED_CAMPAIGN_KNOBS: dict[str, Any] = {
     "focus": 0.0,
     "settings": "fixed",
     "dataset_sources": "all",
-    "spread": 0.0,
 }
+#: campaign knobs added after the `adaptive` scenario shipped, with their neutral values: recorded in
+#: scenario.json only when set, so that adaptive's files (whose other knobs are all recorded) keep
+#: their bytes too
+LATER_CAMPAIGN_KNOBS: dict[str, Any] = {"spread": 0.0}
 #: the same for benign archetypes that had parameters before
 ADDED_BENIGN_KNOBS: dict[str, dict[str, Any]] = {
     "casual": {"dynamic_ip_share": 0.0, "ip_change_days": 4.0},
@@ -443,9 +446,14 @@ def _recorded(p: PopulationSpec) -> dict[str, Any]:
 
     A campaign that leaves every knob of :data:`ADDED_CAMPAIGN_KNOBS` neutral (and uses no template
     or network that did not exist before) is written as it was before those knobs existed, with its
-    template as the old ``paraphrase`` flag, so the files of older scenarios keep their bytes.
+    template as the old ``paraphrase`` flag, so the files of older scenarios keep their bytes; a
+    knob of :data:`LATER_CAMPAIGN_KNOBS` is written only when set.
     """
     params = dict(p.params)
+    if p.is_campaign:
+        for k, v in LATER_CAMPAIGN_KNOBS.items():
+            if params.get(k) == v:
+                del params[k]
     added = ADDED_BENIGN_KNOBS.get(p.archetype, {})
     if added and all(params[k] == v for k, v in added.items()):
         for k in added:
@@ -459,8 +467,6 @@ def _recorded(p: PopulationSpec) -> dict[str, Any]:
         for k in ADDED_CAMPAIGN_KNOBS:
             del params[k]
         params["paraphrase"] = params.pop("template") == "paraphrased"
-    elif p.is_campaign and params.get("spread") == 0.0:  # (added after adaptive: its files keep their bytes)
-        del params["spread"]
     return params
 
 
