@@ -18,9 +18,13 @@ floor; the look-alike guard (:mod:`distillguard.scoring.guard`) chooses the thre
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
+
+if TYPE_CHECKING:
+    from distillguard.scoring.model import ScoreModel
 
 
 @dataclass(frozen=True)
@@ -107,7 +111,7 @@ def gate_text(scored: pl.DataFrame, gate: PeerGate | None) -> pl.DataFrame:
     return asked.select("account_id", text=text)
 
 
-def with_peer_scores(frame: pl.DataFrame, model, gate: PeerGate, by: list[str]) -> pl.DataFrame:
+def with_peer_scores(frame: pl.DataFrame, model: ScoreModel, gate: PeerGate, by: list[str]) -> pl.DataFrame:
     """``frame`` (labelled model inputs of many scans) with ``score`` and every account's ``peer_score``,
     each scan (rows sharing ``by``) asked on its own, as a scan asks its candidates."""
     from distillguard.scoring.model import score_accounts
