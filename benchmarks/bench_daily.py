@@ -2,9 +2,10 @@
 
 Simulates a scenario with steady daily traffic (cached under bench-out/), cuts it into one file per
 day, and feeds the days one run at a time into a state, each run in its own process (wall time and
-peak RSS from ``wait4``). Then, from copies of the state as it stood before day 3 and before the last
-day, reruns those two days ``--repeats`` times, interleaved, and reports the medians and their ratio.
-Usage: ``python benchmarks/bench_daily.py [--scale 1.0] [--days 21] [--repeats 5] [--memory-limit 500MB]``.
+peak RSS from ``wait4``). Then, from copies of the state as it stood before each timed day (day 3 and the
+last, or ``--timed-days``), reruns those days ``--repeats`` times, interleaved, and reports the medians and
+the last one's ratio to the first. Usage: ``python benchmarks/bench_daily.py [--scale 1.0] [--days 21]
+[--repeats 5] [--window 30d] [--timed-days 3,30,40] [--memory-limit 500MB]``.
 """
 
 from __future__ import annotations
@@ -87,7 +88,9 @@ def main() -> int:
     ap.add_argument("--window", default=None, help="the runs' --window (default: scan's)")
     ap.add_argument("--memory-limit", default=None, help="the runs' --memory-limit (DuckDB's; default: none)")
     ap.add_argument("--keep-states", default=None, metavar="DIR",
-                    help="also copy the states as they stood before day 3 and the last day here (to profile)")
+                    help="also copy the states as they stood before each timed day here (to profile)")
+    ap.add_argument("--timed-days", default=None, metavar="A,B,...",
+                    help="days to rerun and time (default: 3 and the last); the ratio: the last to the first")
     ap.add_argument("--delay-only", action="store_true",
                     help="feed the days and report each campaign's detection delay (no timed repeats)")
     args = ap.parse_args()
@@ -109,6 +112,9 @@ def main() -> int:
             str(cache), str(args.seed), str(args.scale), str(args.days), args.scenario], check=True)
         (cache / "tmp-days").rename(cache / "days")
     days = sorted((cache / "days").glob("*.parquet"))
+    picked = sorted({int(d) for d in args.timed_days.split(",")}) if args.timed_days else [3, len(days)]
+    if not all(1 <= d <= len(days) for d in picked) or len(picked) < 2:
+        raise SystemExit(f"--timed-days: give two or more days between 1 and {len(days)}")
     accounts = cache / "sim" / "accounts.parquet"
     rows = [json.loads(subprocess.run([sys.executable, "-c", (
         "import sys, json, pyarrow.parquet as pq; "
@@ -120,7 +126,7 @@ def main() -> int:
         seq = []
         snap = {}
         for i, d in enumerate(days):
-            if i in (2, len(days) - 1):  # the state as it stood before day 3 and before the last day
+            if i + 1 in picked:  # the state as it stood before each timed day
                 shutil.copytree(state, tmp / f"before-{i + 1}", symlinks=True)
                 if args.keep_states:
                     shutil.copytree(state, Path(args.keep_states) / f"before-{i + 1}", symlinks=True)
@@ -140,9 +146,9 @@ def main() -> int:
             print(f"last run's results kept in {kept}")
             _parity(days, accounts, out, tmp / "batch")
             return _delays(out, cache / "sim")
-        timed: dict[int, list[tuple[float, float, float, dict[str, float]]]] = {3: [], len(days): []}
+        timed: dict[int, list[tuple[float, float, float, dict[str, float]]]] = {d: [] for d in picked}
         for r in range(args.repeats):
-            for day in (3, len(days)) if r % 2 == 0 else (len(days), 3):
+            for day in picked if r % 2 == 0 else picked[::-1]:
                 st, o = tmp / f"st-{day}-{r}", tmp / f"out-{day}-{r}"
                 shutil.copytree(tmp / f"before-{day}", st, symlinks=True)
                 timed[day].append(_run(days[day - 1], accounts, st, o))
@@ -156,17 +162,21 @@ def main() -> int:
                          "peak_rss_mb": round(max(m for _, m, *_ in v)),
                          "stages_median_s": {k: round(statistics.median(st.get(k, 0.0) for *_, st in v), 2)
                                              for k in names}}
-    last = len(days)
-    ratio = snap[last]["median_s"] / snap[3]["median_s"]
-    for day in (3, last):
+    first, last = picked[0], picked[-1]
+    ratio = snap[last]["median_s"] / snap[first]["median_s"]
+    from distillguard.monitor.incremental import DEFAULT_WINDOW_DAYS, parse_window
+
+    wdays = parse_window(args.window) if args.window else DEFAULT_WINDOW_DAYS
+    for day in picked:
         d = snap[day]
-        print(f"day {day} ({rows[day - 1]:,} rows): median {d['median_s']} s of {d['runs_s']} "
-              f"(detection {d['detection_median_s']} s), peak {d['peak_rss_mb']} MB")
-    print(f"{'detection stage (medians)':40s} {'day 3':>7s} {f'day {last}':>7s}")
-    for k in dict.fromkeys([*snap[3]["stages_median_s"], *snap[last]["stages_median_s"]]):
-        a, b = snap[3]["stages_median_s"].get(k, 0.0), snap[last]["stages_median_s"].get(k, 0.0)
-        print(f"{k:40s} {a:7.2f} {b:7.2f}")
-    print(f"ratio day {last} / day 3: {ratio:.2f} (target <= 1.5)")
+        d["window_rows"] = sum(rows[max(0, day - wdays) : day])
+        print(f"day {day} ({rows[day - 1]:,} rows; {d['window_rows']:,} in the window): median "
+              f"{d['median_s']} s of {d['runs_s']} (detection {d['detection_median_s']} s), "
+              f"peak {d['peak_rss_mb']} MB")
+    print(f"{'detection stage (medians)':40s}" + "".join(f"{f'day {d}':>8s}" for d in picked))
+    for k in dict.fromkeys(k for d in picked for k in snap[d]["stages_median_s"]):
+        print(f"{k:40s}" + "".join(f"{snap[d]['stages_median_s'].get(k, 0.0):8.2f}" for d in picked))
+    print(f"ratio day {last} / day {first}: {ratio:.2f} (target <= 1.5)")
     print(json.dumps({"sequence": seq, "timed": snap, "ratio": round(ratio, 2)}))
     return 0
 
