@@ -34,6 +34,9 @@ import polars as pl
 from distillguard.scoring.operating_point import OperatingPoint, history_points
 from distillguard.scoring.peers import PeerGate, passes
 
+#: the seeds the guard calibrates on: development seeds that training never used (training: below 21;
+#: quality tests: 1000 and above)
+CALIBRATION_SEEDS = range(21, 100)
 #: a legitimate group of a scan is over-flagged above this share of its accounts (the issue's floor)
 GROUP_RATE = 0.005
 #: the main threshold allows over-flagged groups in at most this share of calibration scans
@@ -184,7 +187,7 @@ def main() -> None:
     here = Path(__file__).parent
     target = OutputFile(Path(a.model or here / MODEL_FILES[not a.without_index]), "model", "--model")
     seeds = [int(s) for s in a.seeds.split(",")]
-    if not all(20 < s < 100 for s in seeds):
+    if not all(s in CALIBRATION_SEEDS for s in seeds):
         raise SystemExit("the guard is calibrated on dev seeds the weights never saw (21-99)")
     frames = Path(a.frames)
     frames.mkdir(parents=True, exist_ok=True)
@@ -215,7 +218,7 @@ def main() -> None:
         if not Path(a.history_frames).is_file():
             raise SystemExit(f"{a.history_frames}: no such file (scoring.history --save-frames writes it)")
         first = pl.read_parquet(a.history_frames)
-        if not first["seed"].is_between(21, 99).all():
+        if not first["seed"].is_in(list(CALIBRATION_SEEDS)).all():
             raise SystemExit(f"{a.history_frames}: seeds outside 21-99; the guard is calibrated on dev "
                              "seeds the weights never saw")
         first = rescore(first, ["scenario", "seed", "prefix"])

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import polars as pl
 
+from distillguard.scoring.guard import CALIBRATION_SEEDS
 from distillguard.scoring.operating_point import OperatingPoint
 
 #: largest history length (days) of each bucket: 1-3 and 4-7 days; longer histories use the main curve.
@@ -149,7 +150,7 @@ def main() -> None:
                     help="model file to add the section to (default: the shipped one)")
     a = ap.parse_args()
     seeds = [int(s) for s in a.seeds.split(",")]
-    assert all(20 < s < 100 for s in seeds), "calibration uses dev seeds the weights never saw (21-99)"
+    assert all(s in CALIBRATION_SEEDS for s in seeds), "calibration uses dev seeds the weights never saw"
     target = OutputFile(Path(a.model or here / MODEL_FILES[a.with_index]), "model", "--model")
     scenarios = [s for s in a.scenarios.split(",") if s]
     if a.from_frames:
