@@ -161,3 +161,22 @@ def test_the_operating_point_states_the_per_scenario_bound(tmp_path, scenario_ru
     (tmp_path / "m.json").write_text(json.dumps(d))
     how = choose_operating_point(load_model(str(tmp_path / "m.json"))).how
     assert "look-alike guard" in how and ("1 of any one scenario's" in how) == said
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["--peer-gate", "abc"], "--peer-gate: expected a score between 0 and 1, or off; got 'abc'"),
+        (["--peer-gate", "1.5"], "--peer-gate: expected a score between 0 and 1, or off; got '1.5'"),
+        (["--seeds", "5"], "the guard is calibrated on dev seeds the weights never saw (21-99)"),
+        (["--seeds", "1000"], "the guard is calibrated on dev seeds the weights never saw (21-99)"),
+    ],
+)
+def test_the_guard_command_refuses_bad_arguments_with_a_message(tmp_path, monkeypatch, capsys, args, said):
+    from distillguard.scoring import guard as g
+
+    monkeypatch.setattr("sys.argv", ["guard", "--frames", str(tmp_path / "f"), *args])
+    with pytest.raises(SystemExit) as exc:
+        g.main()
+    assert said in (str(exc.value.code) + capsys.readouterr().err)
+    assert not (tmp_path / "f").exists() or not any((tmp_path / "f").iterdir())  # nothing scanned

@@ -152,6 +152,19 @@ def _scan_one(
     return labelled_designs(seed, scale, prompts_dir, scenario, [str(index) if with_index else None])[0]
 
 
+def _gate_min(text: str) -> float | None:
+    """``--peer-gate``: a mean score in (0, 1), or ``off``."""
+    if text == "off":
+        return None
+    try:
+        v = float(text)
+    except ValueError:
+        v = -1.0
+    if not 0.0 < v < 1.0:
+        raise argparse.ArgumentTypeError(f"expected a score between 0 and 1, or off; got {text!r}")
+    return v
+
+
 def main() -> None:
     from distillguard.outdir import OutputFile
     from distillguard.scoring.model import MODEL_FILES, load_model, score_accounts
@@ -178,12 +191,12 @@ def main() -> None:
                     help="the first-days scans `scoring.history --save-frames` wrote for this model's kind "
                     "(with or without an index): the history buckets are lowered only while no scan, whole "
                     "or of its first days, gains an over-flagged group")
-    ap.add_argument("--peer-gate", default=str(PeerGate().min_score), metavar="MIN|off",
+    ap.add_argument("--peer-gate", type=_gate_min, default=PeerGate().min_score, metavar="MIN|off",
                     help="the mean score an account's closest accounts by evidence must reach for its flag "
                     "to stand (scoring.peers; 'off': no gate)")
     ap.add_argument("--peer-neighbours", type=int, default=PeerGate().neighbours)
     a = ap.parse_args()
-    gate = None if a.peer_gate == "off" else PeerGate(a.peer_neighbours, float(a.peer_gate))
+    gate = None if a.peer_gate is None else PeerGate(a.peer_neighbours, a.peer_gate)
     here = Path(__file__).parent
     target = OutputFile(Path(a.model or here / MODEL_FILES[not a.without_index]), "model", "--model")
     seeds = [int(s) for s in a.seeds.split(",")]
