@@ -508,14 +508,15 @@ def _lookalikes(
     for r in g.iter_rows(named=True):  # one per look-alike group (bounded)
         noun = KIND_NOUN.get(r["kind"] or "", "links")
         top = f"the highest account score {r['top_score']:.2f}"
+        reached = r["top_score"] >= threshold
         if r["flagged"]:
             verdict = f" ({r['flagged']} flagged on their own evidence)."
-        elif r["top_score"] >= threshold:  # (reached, but stopped by too few requests or the peer gate)
+        elif reached:  # (but stopped by too few requests or the peer gate)
             verdict = (", but too few requests or no other accounts with evidence like it (peer gate) left "
                        "it unflagged.")
         else:
             verdict = "."
-        reach = "reaches" if r["top_score"] >= threshold else "is below"
+        reach = "reaches" if reached else "is below"
         out.append(
             {
                 "group_id": "LA-" + xxhash.xxh64("\n".join(r["ids"]).encode()).hexdigest()[:8],
